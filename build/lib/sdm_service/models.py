@@ -1,0 +1,192 @@
+"""Database tables. The schema changes only through Alembic migrations (see migrations/).
+
+Answers live as one JSON document on the response so a step save is a single-row update guarded
+by an optimistic version counter; the summary computed at completion is stored as an immutable
+snapshot, so later content changes never alter an old summary or its PDF.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+from advanced_alchemy.types import DateTimeUTC, JsonB
+from sqlalchemy import BigInteger, Index, Integer, UniqueConstraint
+from sqlmodel import Column, Field, SQLModel
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ResponseStatus:
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    REVIEWED = "reviewed"
+    ALL = (IN_PROGRESS, COMPLETED, REVIEWED)
+
+
+class Role:
+    CLINICIAN = "clinician"
+    ADMIN = "admin"
+    ALL = (CLINICIAN, ADMIN)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    username: str = Field(max_length=64, unique=True, index=True)
+    display_name: str = Field(default="", max_length=200)
+    password_hash: str = Field(max_length=255)
+    role: str = Field(default=Role.CLINICIAN, max_length=16)
+    is_active: bool = Field(default=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTimeUTC)
+    deactivated_at: datetime | None = Field(default=None, sa_type=DateTimeUTC)
+
+
+class UserSession(SQLModel, table=True):
+    """A signed-in clinician. The cookie holds a random token; only its SHA-256 is stored here."""
+
+    __tablename__ = "user_sessions"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    user_id: uuid.UUID = Field(foreign_key="users.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTimeUTC)
+    expires_at: datetime = Field(sa_type=DateTimeUTC, index=True)
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_type=DateTimeUTC)
+    ip: str = Field(default="", max_length=64)
+    user_agent: str = Field(default="", max_length=300)
+
+
+class ApiClient(SQLModel, table=True):
+    """An integration client (the EHR). Only the SHA-256 of its bearer token is stored."""
+
+    __tablename__ = "api_clients"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    name: str = Field(max_length=120)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    token_prefix: str = Field(max_length=12)
+    scopes: str = Field(default="", max_length=500)  # space-separated
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTimeUTC)
+    revoked_at: datetime | None = Field(default=None, sa_type=DateTimeUTC)
+    last_used_at: datetime | None = Field(default=None, sa_type=DateTimeUTC)
+
+
+class Invitation(SQLModel, table=True):
+    """A link a clinic sends a patient; it starts a response tied to that patient."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (Index("ix_invitations_patient", "patient_system", "patient_value"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    questionnaire_slug: str = Field(default="iort-sdm", max_length=64)
+    patient_system: str = Field(default="", max_length=200)
+    patient_value: str = Field(max_length=100)
+    patient_name: str = Field(default="", max_length=200)
+    consult_date: date | None = Field(default=None)
+    expires_at: datetime = Field(sa_type=DateTimeUTC)
+    revoked_at: datetime | None = Field(default=None, sa_type=DateTimeUTC)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTimeUTC)
+    created_by_user_id: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    created_by_client_id: uuid.UUID | None = Field(default=None, foreign_key="api_clients.id")
+    response_id: uuid.UUID | None = Field(default=None, foreign_key="responses.id", index=True)
+
+
+class QuestionnaireVersion(SQLModel, table=True):
+    """Every questionnaire version a response was ever pinned to, kept so old responses stay readable."""
+
+    __tablename__ = "questionnaire_versions"
+    __table_args__ = (UniqueConstraint("slug", "version", name="uq_questionnaire_versions_slug_version"),)
+
+    id: int | None = Field(default=None, sa_type=BigIntPK, primary_key=True)
+    slug: str = Field(max_length=64)
+    version: str = Field(max_length=32)
+    content_hash: str = Field(max_length=64)
+    definition: dict[str, Any] = Field(sa_column=Column(JsonB, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTimeUTC)
+
+
+class Response(SQLModel, table=True):
+    """One patient's questionnaire response, pinned to a questionnaire version."""
+
+    __tablename__ = "responses"
+    __table_args__ = (
+        Index("ix_responses_worklist", "status", "consult_date"),
+        Index("ix_responses_patient", "patient_system", "patient_value"),
+        Index("ix_responses_updated", "updated_at", "id"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    questionnaire_slug: str = Field(max_length=64)
+    questionnaire_version: str = Field(max_length=32)
+    status: str = Field(default=ResponseStatus.IN_PROGRESS, max_length=16)
+    source: str = Field(default="web", max_length=16)  # web | api | fhir
+    patient_system: str = Field(default="", max_length=200)
+    patient_value: str = Field(default="", max_length=100)
+    patient_name: str = Field(default="", max_length=200)
+    consult_date: date | None = Field(default=None)
+    invitation_id: uuid.UUID | None = Field(default=None)
+    resume_token_hash: str | None = Field(default=None, max_length=64, unique=True)
+    current_step: int = Field(default=0)
+    answers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JsonB, nullable=False))
+    summary: dict[str, Any] | None = Field(default=None, sa_column=Column(JsonB, nullable=True))
+    conflict_score: int | None = Field(default=None)
+    conflict_flag: bool = Field(default=False, index=True)
+    top_priority: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTimeUTC)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTimeUTC)
+    completed_at: datetime | None = Field(default=None, sa_type=DateTimeUTC)
+    reviewed_at: datetime | None = Field(default=None, sa_type=DateTimeUTC)
+    # Optimistic concurrency: SQLAlchemy adds "AND lock_version = :old" to every UPDATE.
+    lock_version: int = Field(default=1)
+
+    __mapper_args__ = {"version_id_col": lock_version}  # type: ignore[dict-item]
+
+
+class Review(SQLModel, table=True):
+    """A clinician marking a response reviewed; every review is kept (history), never edited."""
+
+    __tablename__ = "reviews"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    response_id: uuid.UUID = Field(foreign_key="responses.id", index=True)
+    reviewer_id: uuid.UUID = Field(foreign_key="users.id")
+    note: str = Field(default="", max_length=4000)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTimeUTC)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only record of who did what to which record, when and from where."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_entity", "entity_type", "entity_id"),)
+
+    id: int | None = Field(default=None, sa_type=BigIntPK, primary_key=True)
+    occurred_at: datetime = Field(default_factory=utcnow, sa_type=DateTimeUTC, index=True)
+    actor_type: str = Field(max_length=16)  # clinician | api_client | patient | system | anonymous
+    actor_id: str = Field(default="", max_length=64)
+    actor_label: str = Field(default="", max_length=200)
+    action: str = Field(max_length=64, index=True)
+    entity_type: str = Field(default="", max_length=32)
+    entity_id: str = Field(default="", max_length=64)
+    ip: str = Field(default="", max_length=64)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JsonB, nullable=False))
+
+
+class RateEvent(SQLModel, table=True):
+    """One hit against a rate-limited bucket; shared by every worker because it lives in the database."""
+
+    __tablename__ = "rate_events"
+    __table_args__ = (Index("ix_rate_events_bucket_key_at", "bucket", "key", "at"),)
+
+    id: int | None = Field(default=None, sa_type=BigIntPK, primary_key=True)
+    bucket: str = Field(max_length=32)
+    key: str = Field(max_length=128)
+    at: datetime = Field(default_factory=utcnow, sa_type=DateTimeUTC)

@@ -1,0 +1,1 @@
+"""Machine APIs: JSON v1 and FHIR R4."""

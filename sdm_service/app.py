@@ -1,0 +1,129 @@
+"""create_app(): the one place that wires settings, database, content, templates, security and routes."""
+
+from __future__ import annotations
+
+import logging
+
+from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
+from litestar import Litestar, Response, get
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.logging.config import LoggingConfig
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
+from litestar.template.config import TemplateConfig
+
+from sdm_service import __version__
+from sdm_service.api import fhir as fhir_api
+from sdm_service.api import v1 as api_v1
+from sdm_service.content import ContentLibrary, load_library
+from sdm_service.db import create_engine, database_is_reachable, sqlalchemy_config
+from sdm_service.settings import Settings, get_settings
+from sdm_service.web import clinician, patient
+from sdm_service.web.errors import html_exception_handlers
+
+logger = logging.getLogger("sdm_service")
+
+# Machine clients authenticate with bearer tokens, not cookies, so CSRF does not apply to them.
+CSRF_EXEMPT_PATHS = ["^/api/", "^/fhir/", "^/fhir$", "^/health$", "^/schema"]
+
+
+@get("/health", tags=["operations"], cache=False)
+async def health(state: State) -> Response[dict[str, str]]:
+    """Liveness and database readiness for load balancers and compose health checks."""
+    if await database_is_reachable(state.db_engine):
+        return Response({"status": "ok", "database": "ok", "version": __version__}, status_code=HTTP_200_OK)
+    return Response(
+        {"status": "unavailable", "database": "unreachable", "detail": "The database is not answering."},
+        status_code=HTTP_503_SERVICE_UNAVAILABLE,
+    )
+
+
+def _template_engine(settings: Settings, library: ContentLibrary) -> TemplateConfig[JinjaTemplateEngine]:
+    def configure(engine: JinjaTemplateEngine) -> None:
+        env = engine.engine
+        env.globals["clinic_name"] = settings.clinic_name
+        env.globals["app_version"] = __version__
+        env.globals["questionnaires"] = library
+        env.autoescape = True
+        env.trim_blocks = True
+        env.lstrip_blocks = True
+
+    return TemplateConfig(
+        directory=settings.templates_dir, engine=JinjaTemplateEngine, engine_callback=configure
+    )
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+    library = load_library(
+        settings.content_dir
+    )  # invalid content refuses to start, with every problem listed
+    engine = create_engine(settings)
+
+    def provide_settings() -> Settings:
+        return settings
+
+    def provide_library() -> ContentLibrary:
+        return library
+
+    async def dispose_engine() -> None:
+        await engine.dispose()
+
+    app = Litestar(
+        route_handlers=[
+            health,
+            create_static_files_router(path="/static", directories=[settings.static_dir], name="static"),
+            *patient.routes,
+            *clinician.routes,
+            *api_v1.routes,
+            *fhir_api.routes,
+        ],
+        dependencies={
+            "settings": Provide(provide_settings, sync_to_thread=False),
+            "library": Provide(provide_library, sync_to_thread=False),
+        },
+        plugins=[SQLAlchemyPlugin(config=sqlalchemy_config(settings, engine))],
+        template_config=_template_engine(settings, library),
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key.get_secret_value(),
+            cookie_name="sdm_csrf",
+            cookie_secure=settings.secure_cookies,
+            cookie_httponly=True,
+            cookie_samesite="lax",
+            exclude=CSRF_EXEMPT_PATHS,
+        ),
+        exception_handlers=html_exception_handlers(),
+        openapi_config=OpenAPIConfig(
+            title="sdm-service API",
+            version=__version__,
+            description="JSON API (v1) and FHIR R4 endpoints for EHR integration.",
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+        ),
+        logging_config=LoggingConfig(
+            root={"level": settings.log_level, "handlers": ["queue_listener"]},
+            loggers={"sdm_service": {"level": settings.log_level, "propagate": True}},
+            log_exceptions="never",  # unexpected errors are logged once, by the 500 handler
+        ),
+        state=State({"settings": settings, "library": library, "db_engine": engine}),
+        on_shutdown=[dispose_engine],
+        debug=False,
+    )
+    _startup_log(settings, library)
+    return app
+
+
+def _startup_log(settings: Settings, library: ContentLibrary) -> None:
+    db = settings.database_url.split("://", 1)[0]
+    logger.info(
+        "sdm-service %s starting: env=%s database=%s questionnaires=%s",
+        __version__,
+        settings.env,
+        db,
+        ", ".join(f"{q.slug}@{q.version}" for q in library.questionnaires()),
+    )

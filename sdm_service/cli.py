@@ -1,0 +1,105 @@
+"""The `sdm` command: run the server, migrate, and manage content, users and API clients.
+
+Subcommand groups live in sdm_service/commands/ and are registered here.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from sdm_service.settings import Settings, SettingsError, load_settings
+
+
+def settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="sdm-service", prog_name="sdm")
+def main() -> None:
+    """sdm-service: IORT shared decision-making questionnaire and summary."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on."
+)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes.")
+@click.option("--reload", is_flag=True, help="Restart on code changes (development only).")
+def run(host: str, port: int, workers: int, reload: bool) -> None:
+    """Serve the application with uvicorn."""
+    import uvicorn
+
+    from sdm_service.content import ContentError, load_library
+
+    settings = settings_or_exit()
+    try:
+        load_library(settings.content_dir)
+    except ContentError as exc:
+        raise click.ClickException(f"Questionnaire content is not valid:\n{exc}") from None
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - only a display name
+    local = f"http://{shown}:{port}"
+    click.echo(f"sdm-service ({settings.env}) on {local}")
+    click.echo(f"  Patient questionnaire: {local}/q/iort-sdm")
+    click.echo(f"  Clinician workspace:   {local}/clinician")
+    click.echo(f"  Health:                {local}/health   API schema: {local}/schema")
+    uvicorn.run(
+        "sdm_service.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers if not reload else None,
+        reload=reload,
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+        log_level=settings.log_level.lower(),
+        server_header=False,
+    )
+
+
+@main.group()
+def db() -> None:
+    """Database migrations."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    from sdm_service import migrate
+
+    settings = settings_or_exit()
+    try:
+        migrate.upgrade(settings.database_url, revision)
+    except Exception as exc:  # surface driver/network errors as one clear line
+        raise click.ClickException(f"Migration failed: {exc}") from None
+    click.echo(f"Database is at revision {revision}.")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION ('base' removes every table)."""
+    from sdm_service import migrate
+
+    settings = settings_or_exit()
+    migrate.downgrade(settings.database_url, revision)
+    click.echo(f"Database is at revision {revision}.")
+
+
+def _register_groups() -> None:
+    from sdm_service.commands import register
+
+    register(main)
+
+
+_register_groups()
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

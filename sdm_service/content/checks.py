@@ -1,0 +1,96 @@
+"""Cross-reference checks that a schema alone cannot express (ids, conditions, sources)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from sdm_service.content.loader import Problem
+from sdm_service.content.schema import EvidenceLibrary, Questionnaire, RuleFile
+
+Q = "questionnaire.yaml"
+E = "evidence.yaml"
+
+
+def check_content(questionnaire: Questionnaire, evidence: EvidenceLibrary, rules: RuleFile) -> list[Problem]:
+    problems: list[Problem] = []
+    problems += _check_questionnaire(questionnaire)
+    problems += _check_evidence(evidence)
+    return problems
+
+
+def _check_questionnaire(q: Questionnaire) -> list[Problem]:
+    problems: list[Problem] = []
+    step_ids = Counter(step.id for step in q.steps)
+    for step_id, count in step_ids.items():
+        if count > 1:
+            problems.append(Problem(Q, "steps", f"duplicate step id '{step_id}'"))
+    seen: dict[str, int] = {}
+    priority_codes = {p.code for p in q.priorities}
+    for s, step in enumerate(q.steps):
+        for i, item in enumerate(step.items):
+            path = f"steps.{s}.items.{i}"
+            if item.id in seen:
+                problems.append(Problem(Q, f"{path}.id", f"duplicate item id '{item.id}'"))
+            if item.type in ("single_choice", "multiple_choice"):
+                if len(item.options) < 2:
+                    problems.append(Problem(Q, f"{path}.options", "a choice item needs at least two options"))
+                codes = Counter(o.code for o in item.options)
+                for code, count in codes.items():
+                    if count > 1:
+                        problems.append(Problem(Q, f"{path}.options", f"duplicate option code '{code}'"))
+            elif item.options:
+                problems.append(Problem(Q, f"{path}.options", f"a {item.type} item takes no options"))
+            if item.type == "importance" and item.priority not in priority_codes:
+                problems.append(
+                    Problem(
+                        Q, f"{path}.priority", f"unknown priority '{item.priority}' for an importance item"
+                    )
+                )
+            if item.type == "display" and item.required:
+                problems.append(Problem(Q, f"{path}.required", "a display item cannot be required"))
+            for c, condition in enumerate(item.enable_when):
+                cpath = f"{path}.enable_when.{c}"
+                if condition.question not in seen:
+                    reason = (
+                        "refers to an item that comes later; conditions may only look back"
+                        if any(condition.question == other.id for other in q.items())
+                        else f"unknown item '{condition.question}' in condition"
+                    )
+                    problems.append(Problem(Q, f"{cpath}.question", reason))
+                    continue
+                target = q.item(condition.question)
+                if (
+                    condition.operator != "exists"
+                    and isinstance(condition.answer, str)
+                    and condition.answer not in target.option_codes()
+                ):
+                    problems.append(
+                        Problem(
+                            Q,
+                            f"{cpath}.answer",
+                            f"'{condition.answer}' is not an option of '{target.id}'",
+                        )
+                    )
+            for code in item.correct:
+                if code not in item.option_codes():
+                    problems.append(
+                        Problem(Q, f"{path}.correct", f"'{code}' is not one of this item's options")
+                    )
+            seen[item.id] = s
+    return problems
+
+
+def _check_evidence(evidence: EvidenceLibrary) -> list[Problem]:
+    problems: list[Problem] = []
+    source_ids = {source.id for source in evidence.sources}
+    for source_id, count in Counter(source.id for source in evidence.sources).items():
+        if count > 1:
+            problems.append(Problem(E, "sources", f"duplicate source id '{source_id}'"))
+    for entry_id, count in Counter(entry.id for entry in evidence.entries).items():
+        if count > 1:
+            problems.append(Problem(E, "entries", f"duplicate evidence id '{entry_id}'"))
+    for i, entry in enumerate(evidence.entries):
+        for source in entry.sources:
+            if source not in source_ids:
+                problems.append(Problem(E, f"entries.{i}.sources", f"unknown source id '{source}'"))
+    return problems

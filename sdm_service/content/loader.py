@@ -1,0 +1,161 @@
+"""Load and validate the content in questionnaires/<slug>/ (questionnaire.yaml, evidence.yaml, rules.yaml).
+
+Every problem is collected with its file, its path inside the file and a reason, so an editor
+fixes them all in one pass; the app refuses to start while any remain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from sdm_service.content.schema import EvidenceLibrary, Questionnaire, RuleFile
+
+M = TypeVar("M", bound=BaseModel)
+
+QUESTIONNAIRE_FILE = "questionnaire.yaml"
+EVIDENCE_FILE = "evidence.yaml"
+RULES_FILE = "rules.yaml"
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.path or '(top)'}: {self.reason}"
+
+
+class ContentError(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True)
+class Content:
+    """One questionnaire with its evidence and rules, as validated at load time."""
+
+    questionnaire: Questionnaire
+    evidence: EvidenceLibrary
+    rules: RuleFile
+    content_hash: str
+    directory: Path
+
+    @property
+    def slug(self) -> str:
+        return self.questionnaire.id
+
+    @property
+    def version(self) -> str:
+        return self.questionnaire.version
+
+    def definition(self) -> dict[str, Any]:
+        """Everything needed to read an old response again, stored per version in the database."""
+        return {
+            "questionnaire": self.questionnaire.model_dump(mode="json"),
+            "evidence": self.evidence.model_dump(mode="json"),
+            "rules": self.rules.model_dump(mode="json"),
+        }
+
+
+@dataclass
+class ContentLibrary:
+    by_slug: dict[str, Content] = field(default_factory=dict)
+
+    def get(self, slug: str) -> Content:
+        return self.by_slug[slug]
+
+    def __contains__(self, slug: object) -> bool:
+        return slug in self.by_slug
+
+    def questionnaires(self) -> list[Questionnaire]:
+        return [content.questionnaire for content in self.by_slug.values()]
+
+
+def _read_yaml(path: Path, problems: list[Problem]) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        problems.append(Problem(path.name, "", "file is missing"))
+    except UnicodeDecodeError:
+        problems.append(Problem(path.name, "", "file is not UTF-8 text"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problems.append(Problem(path.name, where, f"not valid YAML: {getattr(exc, 'problem', exc)}"))
+    return None
+
+
+def _parse(model: type[M], data: Any, file: str, problems: list[Problem]) -> M | None:
+    if not isinstance(data, dict):
+        problems.append(Problem(file, "", "expected a mapping of fields at the top of the file"))
+        return None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            path = ".".join(str(part) for part in error["loc"])
+            problems.append(Problem(file, path, error["msg"]))
+    return None
+
+
+def load_content(directory: Path) -> Content:
+    """Load one questionnaire directory; raise ContentError listing every problem found."""
+    from sdm_service.content.checks import check_content  # cross-reference checks
+
+    problems: list[Problem] = []
+    raw = {
+        name: _read_yaml(directory / name, problems)
+        for name in (QUESTIONNAIRE_FILE, EVIDENCE_FILE, RULES_FILE)
+    }
+    if problems:
+        raise ContentError(problems)
+    questionnaire = _parse(Questionnaire, raw[QUESTIONNAIRE_FILE], QUESTIONNAIRE_FILE, problems)
+    evidence = _parse(EvidenceLibrary, raw[EVIDENCE_FILE], EVIDENCE_FILE, problems)
+    rules = _parse(RuleFile, raw[RULES_FILE], RULES_FILE, problems)
+    if questionnaire is None or evidence is None or rules is None:
+        raise ContentError(problems)
+    problems.extend(check_content(questionnaire, evidence, rules))
+    if directory.name != questionnaire.id:
+        problems.append(Problem(QUESTIONNAIRE_FILE, "id", f"must match its folder name '{directory.name}'"))
+    if problems:
+        raise ContentError(problems)
+    canonical = json.dumps(raw, sort_keys=True, default=str).encode()
+    return Content(
+        questionnaire=questionnaire,
+        evidence=evidence,
+        rules=rules,
+        content_hash=hashlib.sha256(canonical).hexdigest(),
+        directory=directory,
+    )
+
+
+def load_library(content_dir: Path) -> ContentLibrary:
+    """Load every questionnaire folder under content_dir; problems from all folders are reported together."""
+    if not content_dir.is_dir():
+        raise ContentError([Problem(str(content_dir), "", "content folder does not exist")])
+    library = ContentLibrary()
+    problems: list[Problem] = []
+    for directory in sorted(
+        p for p in content_dir.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))
+    ):
+        try:
+            content = load_content(directory)
+        except ContentError as exc:
+            problems.extend(Problem(f"{directory.name}/{p.file}", p.path, p.reason) for p in exc.problems)
+            continue
+        library.by_slug[content.slug] = content
+    if not library.by_slug and not problems:
+        problems.append(Problem(str(content_dir), "", "no questionnaire folders found"))
+    if problems:
+        raise ContentError(problems)
+    return library

@@ -1,0 +1,1 @@
+"""Pure rendering of a summary snapshot to PDF bytes (ReportLab)."""

@@ -1,0 +1,112 @@
+"""Settings come from the environment only (prefix ``SDM_``) and are validated once, at start-up."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEVELOPMENT_SECRET = "development-only-secret-change-me-0123456789"  # noqa: S105 - refused in production
+MIN_SECRET_LENGTH = 32
+
+
+class SettingsError(Exception):
+    """Raised with a readable, multi-line explanation when the environment is not valid."""
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the URLs people usually write and pick the async driver the service runs on."""
+    url = url.strip()
+    for prefix, replacement in (
+        ("postgres://", "postgresql+asyncpg://"),
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgresql+psycopg://", "postgresql+asyncpg://"),
+        ("sqlite:///", "sqlite+aiosqlite:///"),
+    ):
+        if url.startswith(prefix):
+            return replacement + url[len(prefix) :]
+    return url
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SDM_", extra="ignore", frozen=True)
+
+    env: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite+aiosqlite:///var/sdm.db"
+    secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
+    base_url: str = "http://127.0.0.1:8000"
+    clinic_name: str = Field(default="Your cancer center", min_length=1, max_length=120)
+    content_dir: Path = PROJECT_ROOT / "questionnaires"
+    templates_dir: Path = PROJECT_ROOT / "templates"
+    static_dir: Path = PROJECT_ROOT / "static"
+    allowed_hosts: list[str] = Field(default_factory=lambda: ["*"])
+    invitation_ttl_days: int = Field(default=30, ge=1, le=365)
+    clinician_session_minutes: int = Field(default=480, ge=5, le=24 * 60)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    db_pool_size: int = Field(default=10, ge=1, le=100)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        url = normalise_database_url(value)
+        if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        return url
+
+    @field_validator("base_url")
+    @classmethod
+    def _absolute_base_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _production_needs_real_secret(self) -> Settings:
+        secret = self.secret_key.get_secret_value()
+        if self.env == "production":
+            if secret == DEVELOPMENT_SECRET:
+                raise ValueError(
+                    "SDM_SECRET_KEY must be set to your own random value when SDM_ENV=production"
+                )
+            if len(secret) < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    f"SDM_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters in production"
+                )
+            if not self.base_url.startswith("https://"):
+                raise ValueError("SDM_BASE_URL must use https:// when SDM_ENV=production")
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def secure_cookies(self) -> bool:
+        # Development and the test suite run on plain http://127.0.0.1; everything else gets Secure cookies.
+        return self.env == "production"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, turning validation failures into one clear message."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = ["Invalid configuration:"]
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"]) or "settings"
+            name = f"SDM_{field.upper()}" if field != "settings" else "settings"
+            lines.append(f"  {name}: {error['msg'].removeprefix('Value error, ')}")
+        raise SettingsError("\n".join(lines)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,1 @@
+"""HTML pages: patient questionnaire and clinician workspace."""
