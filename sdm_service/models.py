@@ -27,10 +27,11 @@ def utcnow() -> datetime:
 
 
 class ResponseStatus:
+    INVITED = "invited"  # created with an invitation; the patient has not opened the link yet
     IN_PROGRESS = "in_progress"
     COMPLETED = "completed"
     REVIEWED = "reviewed"
-    ALL = (IN_PROGRESS, COMPLETED, REVIEWED)
+    ALL = (INVITED, IN_PROGRESS, COMPLETED, REVIEWED)
 
 
 class Role:

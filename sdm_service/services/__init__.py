@@ -1,0 +1,1 @@
+"""Services own the rules: validation, state changes and queries behind the HTTP handlers."""

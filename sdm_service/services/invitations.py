@@ -1,0 +1,141 @@
+"""Invitations: a link the clinic (or the EHR) sends one patient.
+
+Creating an invitation also creates the patient's response (status "invited"), so the worklist,
+the API and the patient flow all read one table. The raw token exists only in the link; the
+database keeps its SHA-256.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from sdm_service.content import Content
+from sdm_service.models import Invitation, Response, ResponseStatus, utcnow
+from sdm_service.security import hash_token, new_token
+from sdm_service.settings import Settings
+
+
+class InvitationError(ValueError):
+    """Bad invitation input; the message is safe to show to the person who sent it."""
+
+
+class InvitationUnusable(Exception):
+    """The link is unknown, expired or revoked. `reason` is one of: unknown, expired, revoked."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+@dataclass(frozen=True)
+class NewInvitation:
+    invitation: Invitation
+    response: Response
+    token: str  # shown once, inside the link
+    url: str
+
+
+def invitation_url(settings: Settings, token: str) -> str:
+    return f"{settings.base_url}/i/{token}"
+
+
+def _clean(value: str | None, field: str, max_length: int, *, required: bool = False) -> str:
+    text = (value or "").strip()
+    if required and not text:
+        raise InvitationError(f"{field} is required.")
+    if len(text) > max_length:
+        raise InvitationError(f"{field} must be {max_length} characters or fewer.")
+    if any(ord(ch) < 32 for ch in text):
+        raise InvitationError(f"{field} contains control characters.")
+    return text
+
+
+async def create_invitation(
+    session: AsyncSession,
+    settings: Settings,
+    content: Content,
+    *,
+    patient_value: str,
+    patient_system: str = "",
+    patient_name: str = "",
+    consult_date: date | None = None,
+    created_by_user_id: uuid.UUID | None = None,
+    created_by_client_id: uuid.UUID | None = None,
+    ttl_days: int | None = None,
+    now: datetime | None = None,
+) -> NewInvitation:
+    now = now or utcnow()
+    days = ttl_days if ttl_days is not None else settings.invitation_ttl_days
+    if not 1 <= days <= 365:
+        raise InvitationError("The link must stay valid for between 1 and 365 days.")
+    token = new_token()
+    system = _clean(patient_system, "Identifier system", 200)
+    value = _clean(patient_value, "Patient identifier", 100, required=True)
+    name = _clean(patient_name, "Patient name", 200)
+    response = Response(
+        questionnaire_slug=content.slug,
+        questionnaire_version=content.version,
+        status=ResponseStatus.INVITED,
+        source="web",
+        patient_system=system,
+        patient_value=value,
+        patient_name=name,
+        consult_date=consult_date,
+        created_at=now,
+        updated_at=now,
+    )
+    invitation = Invitation(
+        token_hash=hash_token(token),
+        questionnaire_slug=content.slug,
+        patient_system=system,
+        patient_value=value,
+        patient_name=name,
+        consult_date=consult_date,
+        expires_at=now + timedelta(days=days),
+        created_by_user_id=created_by_user_id,
+        created_by_client_id=created_by_client_id,
+        response_id=response.id,
+        created_at=now,
+    )
+    response.invitation_id = invitation.id
+    session.add(response)
+    await session.flush()  # the response row must exist before the invitation points at it
+    session.add(invitation)
+    await session.flush()
+    return NewInvitation(
+        invitation=invitation, response=response, token=token, url=invitation_url(settings, token)
+    )
+
+
+async def find_usable_invitation(
+    session: AsyncSession, token: str, *, now: datetime | None = None
+) -> Invitation:
+    """The invitation behind a link, or InvitationUnusable saying why not."""
+    now = now or utcnow()
+    if not token or len(token) > 200:
+        raise InvitationUnusable("unknown")
+    invitation = (
+        await session.execute(select(Invitation).where(col(Invitation.token_hash) == hash_token(token)))
+    ).scalar_one_or_none()
+    if invitation is None:
+        raise InvitationUnusable("unknown")
+    if invitation.revoked_at is not None:
+        raise InvitationUnusable("revoked")
+    if invitation.expires_at <= now:
+        raise InvitationUnusable("expired")
+    return invitation
+
+
+async def revoke_invitation(session: AsyncSession, invitation_id: uuid.UUID) -> Invitation | None:
+    invitation = await session.get(Invitation, invitation_id)
+    if invitation is not None and invitation.revoked_at is None:
+        invitation.revoked_at = utcnow()
+        session.add(invitation)
+        await session.flush()
+    return invitation
