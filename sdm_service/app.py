@@ -12,17 +12,22 @@ from litestar.di import Provide
 from litestar.logging.config import LoggingConfig
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from litestar.template.config import TemplateConfig
 
-from sdm_service import __version__
+from sdm_service import __version__, ratelimit
+from sdm_service.api import admin as api_admin
 from sdm_service.api import fhir as fhir_api
 from sdm_service.api import v1 as api_v1
+from sdm_service.api.auth import SECURITY_SCHEME, SECURITY_SCHEME_NAME
 from sdm_service.content import ContentLibrary, load_library
 from sdm_service.db import create_engine, database_is_reachable, sqlalchemy_config
+from sdm_service.middleware import middleware_stack, security_headers_hook
 from sdm_service.settings import Settings, get_settings
+from sdm_service.warmup import register_questionnaire_versions
 from sdm_service.web import clinician, patient
 from sdm_service.web.errors import html_exception_handlers
 
@@ -64,6 +69,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         settings.content_dir
     )  # invalid content refuses to start, with every problem listed
     engine = create_engine(settings)
+    rate_limit_store = ratelimit.store_from_settings(settings, engine)
+    ratelimit.use_store(engine, rate_limit_store)
 
     def provide_settings() -> Settings:
         return settings
@@ -71,7 +78,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
     def provide_library() -> ContentLibrary:
         return library
 
+    async def record_versions() -> None:
+        await register_questionnaire_versions(engine, library)
+
     async def dispose_engine() -> None:
+        await rate_limit_store.close()
         await engine.dispose()
 
     app = Litestar(
@@ -82,6 +93,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *clinician.routes,
             *api_v1.routes,
             *fhir_api.routes,
+            *api_admin.routes,
         ],
         dependencies={
             "settings": Provide(provide_settings, sync_to_thread=False),
@@ -97,13 +109,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
             cookie_samesite="lax",
             exclude=CSRF_EXEMPT_PATHS,
         ),
-        exception_handlers=html_exception_handlers(),
+        # Under /fhir even routing errors (404, 405) answer as OperationOutcome.
+        exception_handlers=fhir_api.with_fhir_outcomes(html_exception_handlers()),
         openapi_config=OpenAPIConfig(
             title="sdm-service API",
             version=__version__,
             description="JSON API (v1) and FHIR R4 endpoints for EHR integration.",
             path="/schema",
             render_plugins=[SwaggerRenderPlugin()],
+            components=Components(security_schemes={SECURITY_SCHEME_NAME: SECURITY_SCHEME}),
         ),
         logging_config=LoggingConfig(
             root={"level": settings.log_level, "handlers": ["queue_listener"]},
@@ -111,7 +125,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
             log_exceptions="never",  # unexpected errors are logged once, by the 500 handler
         ),
         state=State({"settings": settings, "library": library, "db_engine": engine}),
+        on_startup=[record_versions],
         on_shutdown=[dispose_engine],
+        middleware=middleware_stack(settings),
+        before_send=[security_headers_hook(settings)],
+        # Backstop for any content type; BodySizeLimitMiddleware applies the per-type limits first.
+        request_max_body_size=max(settings.max_form_body_bytes, settings.max_json_body_bytes),
         debug=False,
     )
     _startup_log(settings, library)

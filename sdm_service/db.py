@@ -10,7 +10,6 @@ from advanced_alchemy.extensions.litestar import (
     AlembicAsyncConfig,
     AsyncSessionConfig,
     SQLAlchemyAsyncConfig,
-    async_autocommit_handler_maker,
 )
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -67,7 +66,9 @@ def sqlalchemy_config(settings: Settings, engine: AsyncEngine) -> SQLAlchemyAsyn
         metadata=SQLModel.metadata,
         session_dependency_key="db_session",
         session_config=AsyncSessionConfig(expire_on_commit=False),
-        before_send_handler=async_autocommit_handler_maker(commit_on_redirect=True),
+        # The string form builds the handler with this config's own session scope key; a handler made
+        # here with the default key misses the session of every app after the first in a process.
+        before_send_handler="autocommit_include_redirects",
         enable_touch_updated_timestamp_listener=False,
         alembic_config=AlembicAsyncConfig(
             script_config=str(PROJECT_ROOT / "alembic.ini"),

@@ -128,6 +128,9 @@ class Response(SQLModel, table=True):
         Index("ix_responses_worklist", "status", "consult_date"),
         Index("ix_responses_patient", "patient_system", "patient_value"),
         Index("ix_responses_updated", "updated_at", "id"),
+        # Clinician worklist: walk consult dates in order (upcoming, undated, past) and find by identifier.
+        Index("ix_responses_consult", "consult_date", "created_at", "id"),
+        Index("ix_responses_patient_value", "patient_value"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -174,7 +177,12 @@ class AuditEvent(SQLModel, table=True):
     """Append-only record of who did what to which record, when and from where."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_entity", "entity_type", "entity_id"),)
+    __table_args__ = (
+        Index("ix_audit_events_entity", "entity_type", "entity_id"),
+        # Audit log viewer filters by entity id alone and by who acted.
+        Index("ix_audit_events_entity_id", "entity_id"),
+        Index("ix_audit_events_actor_label", "actor_label"),
+    )
 
     id: int | None = Field(default=None, sa_type=BigIntPK, primary_key=True)
     occurred_at: datetime = Field(default_factory=utcnow, sa_type=DateTimeUTC, index=True)

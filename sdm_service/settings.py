@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEVELOPMENT_SECRET = "development-only-secret-change-me-0123456789"  # noqa: S105 - refused in production
@@ -43,11 +45,23 @@ class Settings(BaseSettings):
     content_dir: Path = PROJECT_ROOT / "questionnaires"
     templates_dir: Path = PROJECT_ROOT / "templates"
     static_dir: Path = PROJECT_ROOT / "static"
-    allowed_hosts: list[str] = Field(default_factory=lambda: ["*"])
+    # Host names the service answers to (comma-separated in SDM_ALLOWED_HOSTS; "*" allows any, "*.x.org"
+    # any subdomain). Empty means: the host of SDM_BASE_URL, plus loopback names outside production.
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     invitation_ttl_days: int = Field(default=30, ge=1, le=365)
     clinician_session_minutes: int = Field(default=480, ge=5, le=24 * 60)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     db_pool_size: int = Field(default=10, ge=1, le=100)
+    # Request body limits (bytes): forms are small; JSON and FHIR bodies may carry a whole response.
+    max_form_body_bytes: int = Field(default=64 * 1024, ge=1024, le=10 * 1024 * 1024)
+    max_json_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=50 * 1024 * 1024)
+    # Rate limits: where hits are counted (shared by every worker), and how many per window.
+    rate_limit_store: Literal["database", "redis"] = "database"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    link_lookups_per_window: int = Field(default=30, ge=1)  # /i/ and /r/ per client address
+    link_lookup_window_seconds: int = Field(default=300, ge=1)
+    api_requests_per_window: int = Field(default=600, ge=1)  # /api and /fhir per bearer token
+    api_request_window_seconds: int = Field(default=60, ge=1)
 
     @field_validator("database_url")
     @classmethod
@@ -56,6 +70,18 @@ class Settings(BaseSettings):
         if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError("must be a sqlite:/// or postgresql:// URL")
         return url
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            if value.strip().startswith("["):  # a JSON list is accepted too
+                value = json.loads(value)
+            else:
+                return [host.strip().lower() for host in value.split(",") if host.strip()]
+        if isinstance(value, list):
+            return [str(host).strip().lower() for host in value if str(host).strip()]
+        return value
 
     @field_validator("base_url")
     @classmethod
@@ -83,6 +109,16 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def trusted_hosts(self) -> list[str]:
+        """Host names (without port) a request's Host header may carry."""
+        if self.allowed_hosts:
+            return list(self.allowed_hosts)
+        hosts = [(urlsplit(self.base_url).hostname or "").lower()]
+        if not self.is_production:
+            hosts += ["localhost", "127.0.0.1", "::1", "testserver.local"]
+        return [host for host in dict.fromkeys(hosts) if host]
 
     @property
     def is_sqlite(self) -> bool:

@@ -1,7 +1,295 @@
-"""JSON API v1 for integration clients."""
+"""JSON API v1 for integration clients: invitations, responses, summaries and PDFs.
+
+Every route needs a bearer token (see api/auth.py); every read of patient data is audited; all
+answers carry Cache-Control: no-store. Errors are JSON problems: {"status_code", "detail", "extra"}.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
 
-routes: list[Any] = []
+from litestar import Request, Router, get, post
+from litestar import Response as HttpResponse
+from litestar.datastructures import CacheControlHeader
+from litestar.exceptions import (
+    ClientException,
+    HTTPException,
+    NotFoundException,
+    ValidationException,
+)
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
+from litestar.params import Body, Parameter
+from litestar.status_codes import HTTP_201_CREATED, HTTP_409_CONFLICT
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sdm_service.api.auth import (
+    API_CLIENT_DEPENDENCY,
+    INVITATIONS_WRITE,
+    RESPONSES_READ,
+    SECURITY,
+    actor,
+    audit_read,
+    require_api_client,
+    scopes,
+)
+from sdm_service.api.schemas import (
+    EXAMPLE_INVITATION_CREATED,
+    EXAMPLE_INVITATION_REQUEST,
+    EXAMPLE_PROBLEMS,
+    InvitationCreate,
+    InvitationCreated,
+    Problem,
+    ResponseDetail,
+    ResponseListItem,
+    ResponsePage,
+    StatusName,
+    example_detail,
+)
+from sdm_service.api.search import (
+    ResponseFilter,
+    SearchError,
+    as_utc,
+    decode_cursor,
+    parse_identifier,
+    search_responses,
+)
+from sdm_service.audit import record
+from sdm_service.content import ContentLibrary
+from sdm_service.decision.snapshot import SummarySnapshot
+from sdm_service.models import ApiClient, Response
+from sdm_service.security import request_ip
+from sdm_service.services.invitations import InvitationError, create_invitation
+from sdm_service.settings import Settings
+
+logger = logging.getLogger("sdm_service.api")
+
+QUESTIONNAIRE_SLUG = "iort-sdm"
+MAX_BODY_BYTES = 64 * 1024  # an invitation is a few hundred bytes
+NO_STORE = CacheControlHeader(no_store=True)
+
+
+def _example(value: Any, summary: str = "Example") -> list[Example]:
+    return [Example(summary=summary, value=value)]
+
+
+def _problem_spec(status_code: int, description: str) -> ResponseSpec:
+    return ResponseSpec(
+        data_container=Problem,
+        description=description,
+        examples=_example(EXAMPLE_PROBLEMS[status_code]),
+        generate_examples=False,
+    )
+
+
+def _success_spec(model: type[Any], value: Any, description: str) -> ResponseSpec:
+    return ResponseSpec(
+        data_container=model, description=description, examples=_example(value), generate_examples=False
+    )
+
+
+AUTH_ERRORS = {
+    401: _problem_spec(401, "Missing, unknown or revoked token (see the WWW-Authenticate header)."),
+    403: _problem_spec(403, "The token does not have the scope this operation needs."),
+}
+NOT_FOUND = {404: _problem_spec(404, "No response has this id.")}
+BAD_INPUT = {400: _problem_spec(400, "A parameter or the body is not valid; `extra` says which.")}
+
+
+def _problem_response(request: Request[Any, Any, Any], exc: HTTPException) -> HttpResponse[Any]:
+    body: dict[str, Any] = {"status_code": exc.status_code, "detail": exc.detail}
+    if exc.extra:
+        body["extra"] = exc.extra
+    headers = {"Cache-Control": "no-store", **(exc.headers or {})}
+    return HttpResponse(body, status_code=exc.status_code, headers=headers)
+
+
+async def _load(db_session: AsyncSession, response_id: uuid.UUID) -> Response:
+    response = await db_session.get(Response, response_id)
+    if response is None:
+        raise NotFoundException(detail=f"No response has the id {response_id}.")
+    return response
+
+
+@post(
+    "/invitations",
+    opt=scopes(INVITATIONS_WRITE),
+    status_code=HTTP_201_CREATED,
+    summary="Create an invitation link for a patient",
+    description="Creates the patient's response (status `invited`) and a link to send them. The link "
+    "is returned only here. Needs scope `invitations:write`.",
+    responses={
+        201: _success_spec(InvitationCreated, EXAMPLE_INVITATION_CREATED, "The invitation and its link."),
+        **BAD_INPUT,
+        **AUTH_ERRORS,
+        413: _problem_spec(413, "The body is larger than 64 KiB."),
+    },
+)
+async def post_invitation(
+    request: Request[Any, Any, Any],
+    data: Annotated[
+        InvitationCreate, Body(examples=_example(EXAMPLE_INVITATION_REQUEST, "Invite a patient by MRN"))
+    ],
+    api_client: ApiClient,
+    db_session: AsyncSession,
+    settings: Settings,
+    library: ContentLibrary,
+) -> InvitationCreated:
+    try:
+        created = await create_invitation(
+            db_session,
+            settings,
+            library.get(QUESTIONNAIRE_SLUG),
+            patient_system=data.patient.system,
+            patient_value=data.patient.value,
+            patient_name=data.name,
+            consult_date=data.consult_date,
+            ttl_days=data.ttl_days,
+            created_by_client_id=api_client.id,
+        )
+    except InvitationError as exc:
+        raise ValidationException(detail=str(exc)) from None
+    await record(
+        db_session,
+        actor(api_client),
+        "api.invitation.create",
+        entity_type="invitation",
+        entity_id=str(created.invitation.id),
+        ip=request_ip(request),
+        detail={"response_id": str(created.response.id)},
+    )
+    return InvitationCreated(
+        invitation_id=created.invitation.id,
+        response_id=created.response.id,
+        url=created.url,
+        expires_at=created.invitation.expires_at,
+    )
+
+
+@get(
+    "/responses",
+    opt=scopes(RESPONSES_READ),
+    summary="List responses",
+    description="Filter by patient identifier, status and last change; pages of up to 100, oldest "
+    "change first. Follow `next_cursor` until it is null. Needs scope `responses:read`.",
+    responses={**BAD_INPUT, **AUTH_ERRORS},
+)
+async def list_responses(
+    request: Request[Any, Any, Any],
+    api_client: ApiClient,
+    db_session: AsyncSession,
+    settings: Settings,
+    patient: str | None = Parameter(
+        query="patient",
+        default=None,
+        max_length=320,
+        description="Patient identifier as `system|value`, or just `value` for any system.",
+    ),
+    status: StatusName | None = Parameter(query="status", default=None, description="Only this status."),
+    updated_since: datetime | None = Parameter(
+        query="updated_since",
+        default=None,
+        description="Only responses changed at or after this ISO 8601 time (UTC if no zone is given).",
+    ),
+    cursor: str | None = Parameter(
+        query="cursor", default=None, max_length=200, description="`next_cursor` of the previous page."
+    ),
+    limit: int = Parameter(query="limit", default=50, ge=1, le=100, description="Page size."),
+) -> ResponsePage:
+    try:
+        system, value = parse_identifier(patient) if patient is not None else (None, None)
+        after = decode_cursor(cursor) if cursor is not None else None
+    except SearchError as exc:
+        raise ValidationException(detail=str(exc)) from None
+    where = ResponseFilter(
+        patient_system=system,
+        patient_value=value,
+        statuses=(status,) if status else None,
+        updated=(("ge", as_utc(updated_since)),) if updated_since else (),
+    )
+    page = await search_responses(db_session, where, limit=limit, after=after)
+    for row in page.rows:
+        await audit_read(db_session, api_client, request, entity_id=str(row.id), detail={"via": "list"})
+    return ResponsePage(
+        items=[ResponseListItem.from_row(row, settings.base_url) for row in page.rows],
+        next_cursor=page.next_cursor,
+    )
+
+
+@get(
+    "/responses/{response_id:uuid}",
+    opt=scopes(RESPONSES_READ),
+    summary="Get one response with its answers and summary",
+    description="The summary (ranked priorities, conflict score, discussion points with evidence) is "
+    "present once the response is completed. Needs scope `responses:read`.",
+    responses={
+        200: _success_spec(ResponseDetail, example_detail(), "The response with its answers and summary."),
+        **AUTH_ERRORS,
+        **NOT_FOUND,
+    },
+)
+async def get_response(
+    request: Request[Any, Any, Any],
+    response_id: uuid.UUID,
+    api_client: ApiClient,
+    db_session: AsyncSession,
+    settings: Settings,
+) -> ResponseDetail:
+    response = await _load(db_session, response_id)
+    await audit_read(db_session, api_client, request, entity_id=str(response.id))
+    return ResponseDetail.from_row(response, settings.base_url)
+
+
+@get(
+    "/responses/{response_id:uuid}/summary.pdf",
+    opt=scopes(RESPONSES_READ),
+    media_type="application/pdf",
+    summary="Download the PDF summary",
+    description="The same response always gives the same bytes. 409 until the response is completed. "
+    "Needs scope `responses:read`.",
+    responses={
+        **AUTH_ERRORS,
+        **NOT_FOUND,
+        409: _problem_spec(409, "The response is not completed yet, so it has no summary."),
+    },
+)
+async def get_summary_pdf(
+    request: Request[Any, Any, Any],
+    response_id: uuid.UUID,
+    api_client: ApiClient,
+    db_session: AsyncSession,
+) -> HttpResponse[bytes]:
+    from sdm_service.report.pdf import pdf_filename, render_summary_pdf_async
+
+    response = await _load(db_session, response_id)
+    if not response.summary:
+        raise ClientException(
+            status_code=HTTP_409_CONFLICT,
+            detail=f"Response {response_id} is {response.status}; the PDF exists once it is completed.",
+        )
+    snapshot = SummarySnapshot.model_validate(response.summary)
+    pdf = await render_summary_pdf_async(snapshot)
+    await audit_read(db_session, api_client, request, entity_id=str(response.id), detail={"format": "pdf"})
+    return HttpResponse(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{pdf_filename(snapshot)}"'},
+    )
+
+
+routes: list[Any] = [
+    Router(
+        "/api/v1",
+        route_handlers=[post_invitation, list_responses, get_response, get_summary_pdf],
+        guards=[require_api_client],
+        dependencies=API_CLIENT_DEPENDENCY,
+        security=SECURITY,
+        tags=["JSON API v1"],
+        cache_control=NO_STORE,
+        request_max_body_size=MAX_BODY_BYTES,
+        exception_handlers={HTTPException: _problem_response},
+    )
+]

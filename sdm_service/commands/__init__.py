@@ -6,13 +6,18 @@ import importlib
 
 import click
 
-# module name -> attribute holding a click command or group
+# module name -> attribute holding a click command or group ("a,b" when a module has several)
 GROUPS = {
     "questionnaires": "questionnaires",
+    "users": "users",
+    "api_clients": "api_clients",
+    "sample": "sample_pdf",
+    "data": "export_command,import_command",
 }
 
 
 def register(main: click.Group) -> None:
     for module_name, attribute in GROUPS.items():
         module = importlib.import_module(f"sdm_service.commands.{module_name}")
-        main.add_command(getattr(module, attribute))
+        for name in attribute.split(","):
+            main.add_command(getattr(module, name))

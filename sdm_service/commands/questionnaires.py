@@ -1,4 +1,4 @@
-"""`sdm questionnaires validate|list|export-fhir|schema`."""
+"""`sdm questionnaires validate|list|export-fhir SLUG|schema [questionnaire|evidence|rules]`."""
 
 from __future__ import annotations
 
@@ -56,9 +56,41 @@ def list_questionnaires(directory: Path | None) -> None:
         click.echo(f"{q.id}\t{q.version}\t{q.title}")
 
 
-@questionnaires.command("schema")
-def schema() -> None:
-    """Print the JSON Schema of questionnaire.yaml, for editors."""
-    from sdm_service.content.schema import Questionnaire
+@questionnaires.command("export-fhir")
+@click.argument("slug")
+@click.option(
+    "--dir", "directory", type=click.Path(path_type=Path), help="Content folder (default: settings)."
+)
+@click.option("--base-url", help="Base URL for the canonical url and code systems (default: SDM_BASE_URL).")
+def export_fhir(slug: str, directory: Path | None, base_url: str | None) -> None:
+    """Print questionnaire SLUG as a FHIR R4 Questionnaire (JSON)."""
+    from sdm_service.content.fhir import questionnaire_to_fhir
 
-    click.echo(json.dumps(Questionnaire.model_json_schema(), indent=2))
+    try:
+        library = load_library(_content_dir(directory))
+    except ContentError as exc:
+        raise click.ClickException(
+            f"Content is not valid; run 'sdm questionnaires validate'.\n{exc}"
+        ) from None
+    if slug not in library:
+        known = ", ".join(sorted(library.by_slug)) or "none"
+        raise click.ClickException(f"No questionnaire '{slug}' (known: {known}).")
+    if base_url is None:
+        from sdm_service.cli import settings_or_exit
+
+        base_url = settings_or_exit().base_url
+    resource = questionnaire_to_fhir(library.get(slug).questionnaire, base_url)
+    click.echo(json.dumps(resource, indent=2, ensure_ascii=False))
+
+
+SCHEMA_MODELS = {"questionnaire": "Questionnaire", "evidence": "EvidenceLibrary", "rules": "RuleFile"}
+
+
+@questionnaires.command("schema")
+@click.argument("file", type=click.Choice(sorted(SCHEMA_MODELS)), default="questionnaire")
+def schema(file: str) -> None:
+    """Print the JSON Schema of questionnaire.yaml (or evidence.yaml, rules.yaml), for editors."""
+    from sdm_service.content import schema as content_schema
+
+    model = getattr(content_schema, SCHEMA_MODELS[file])
+    click.echo(json.dumps(model.model_json_schema(by_alias=True), indent=2))

@@ -63,7 +63,7 @@ class Content:
         return {
             "questionnaire": self.questionnaire.model_dump(mode="json"),
             "evidence": self.evidence.model_dump(mode="json"),
-            "rules": self.rules.model_dump(mode="json"),
+            "rules": self.rules.model_dump(mode="json", by_alias=True),  # `in`, as in rules.yaml
         }
 
 
@@ -102,10 +102,25 @@ def _parse(model: type[M], data: Any, file: str, problems: list[Problem]) -> M |
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        for error in exc.errors():
-            path = ".".join(str(part) for part in error["loc"])
-            problems.append(Problem(file, path, error["msg"]))
+        errors = exc.errors()
+        failed = [error["loc"] for error in errors]
+        for error in errors:
+            loc = error["loc"]
+            # A list whose entries failed is also reported "too short"; the entries say it better.
+            if error["type"] == "too_short" and any(
+                other[: len(loc)] == loc and other != loc for other in failed
+            ):
+                continue
+            path = ".".join(str(part) for part in loc)
+            problems.append(Problem(file, path, _reason(error)))
     return None
+
+
+def _reason(error: Any) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown field; check its spelling against `sdm questionnaires schema`"
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")
 
 
 def load_content(directory: Path) -> Content:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
 LinkId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
@@ -142,6 +142,8 @@ class Questionnaire(Strict):
 
 
 EvidenceKind = Literal["benefit", "limitation", "risk", "process", "figure"]
+# An evidence entry (or a point) for every cancer type uses this code in its cancer_types.
+ALL_CANCERS = "all"
 
 
 class Source(Strict):
@@ -156,18 +158,158 @@ class EvidenceEntry(Strict):
     kind: EvidenceKind
     statement: PlainText
     sources: tuple[str, ...] = Field(min_length=1)
-    cancer_types: tuple[Code, ...] = ("all",)
+    cancer_types: tuple[Code, ...] = (ALL_CANCERS,)
     caveat: str | None = None
+
+    def applies_to(self, cancer_type: str | None) -> bool:
+        """Whether this entry may be shown for a patient with this cancer type (None: not given)."""
+        return ALL_CANCERS in self.cancer_types or (
+            cancer_type is not None and cancer_type in self.cancer_types
+        )
 
 
 class EvidenceLibrary(Strict):
     sources: tuple[Source, ...]
     entries: tuple[EvidenceEntry, ...]
 
+    def entry(self, entry_id: str) -> EvidenceEntry:
+        for entry in self.entries:
+            if entry.id == entry_id:
+                return entry
+        raise KeyError(entry_id)
+
+    def source(self, source_id: str) -> Source:
+        for source in self.sources:
+            if source.id == source_id:
+                return source
+        raise KeyError(source_id)
+
+
+# --- rules.yaml -------------------------------------------------------------------------------
+# Rules turn answers into discussion points. The decision engine (sdm_service.decision.engine)
+# reads them; checks.py verifies every reference (items, option codes, evidence ids, priorities).
+
+EvidenceId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")]
+
+
+class RuleCondition(Strict):
+    """One test on an answer. Exactly one of `in`, `not_in` or `answered` is given.
+
+    - in: the item is answered (and applies) with one of these codes (for a multiple-choice
+      item: at least one of them is chosen);
+    - not_in: the item is unanswered, or its answer holds none of these codes;
+    - answered: true when the item has an answer, false when it has none.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    item: LinkId
+    in_: tuple[Code, ...] | None = Field(default=None, alias="in", min_length=1)
+    not_in: tuple[Code, ...] | None = Field(default=None, min_length=1)
+    answered: bool | None = None
+
+    @model_validator(mode="after")
+    def _one_test(self) -> RuleCondition:
+        given = [name for name in ("in", "not_in", "answered") if self.test_value(name) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of 'in', 'not_in' or 'answered'")
+        return self
+
+    def test_value(self, name: str) -> Any:
+        return {"in": self.in_, "not_in": self.not_in, "answered": self.answered}[name]
+
+    def codes(self) -> tuple[str, ...]:
+        return self.in_ or self.not_in or ()
+
+
+class Trigger(Strict):
+    """A reason to list a point: every condition in `when` must hold.
+
+    `why` is shown to the patient; `{answer}` in it is replaced with the answer to the first
+    condition's item (for `in` on a multiple-choice item: the chosen codes that matched).
+    """
+
+    when: tuple[RuleCondition, ...] = Field(min_length=1)
+    why: PlainText
+    questions: tuple[PlainText, ...] = ()
+
+
+class AnswerEvidence(Strict):
+    """Evidence that depends on which options were chosen; `otherwise` when none of them was."""
+
+    item: LinkId
+    map: dict[Code, tuple[EvidenceId, ...]] = Field(min_length=1)
+    otherwise: tuple[EvidenceId, ...] = ()
+
+
+class PointRule(Strict):
+    """A discussion point, listed when any of its triggers fires.
+
+    `priority` orders the point by the patient's own ranking of that priority; points without one
+    follow, in file order. `cancer_types` limits the point to those cancer types (default: all).
+    """
+
+    id: Code
+    title: PlainText
+    priority: Code | None = None
+    cancer_types: tuple[Code, ...] = (ALL_CANCERS,)
+    triggers: tuple[Trigger, ...] = Field(min_length=1)
+    evidence: tuple[EvidenceId, ...] = ()
+    evidence_by_answer: tuple[AnswerEvidence, ...] = ()
+    questions: tuple[PlainText, ...] = Field(min_length=1)
+
+    def applies_to(self, cancer_type: str | None) -> bool:
+        return ALL_CANCERS in self.cancer_types or (
+            cancer_type is not None and cancer_type in self.cancer_types
+        )
+
+
+class Roles(Strict):
+    """Which items the engine reads for the summary's fixed sections (defaults: the stable ids)."""
+
+    respondent: LinkId = "respondent"
+    cancer_type: LinkId = "cancer_type"
+    consult_date: LinkId = "consult_date"
+    most_important: LinkId = "most_important"
+    side_effect_concerns: LinkId = "side_effect_concerns"
+    leaning: LinkId = "leaning"
+    decision_role: LinkId = "decision_role"
+    own_questions: LinkId = "own_questions"
+
+
+class ConflictScreenItem(Strict):
+    item: LinkId
+    label: PlainText  # short label for the summary and the clinician view
+
+
+class ConflictMeaning(Strict):
+    ready: PlainText
+    flagged: PlainText
+    incomplete: PlainText
+
+
+class ConflictRules(Strict):
+    """The 4-item yes/no screen modelled on SURE: yes = 1; a total at or below the threshold flags."""
+
+    source: str
+    items: tuple[ConflictScreenItem, ...] = Field(min_length=1)
+    flag_at_or_below: int = Field(ge=0)
+    meaning: ConflictMeaning
+
 
 class RuleFile(Strict):
-    """Rules are shaped by the decision engine (sdm_service.decision); kept loose here on purpose."""
+    """rules.yaml: which items play which part, the conflict screen, the disclaimer and the points."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    roles: Roles = Roles()
+    conflict: ConflictRules
+    disclaimer: PlainText
+    points: tuple[PointRule, ...] = Field(min_length=1)
 
-    rules: tuple[dict[str, Any], ...] = ()
+    def point(self, point_id: str) -> PointRule:
+        for point in self.points:
+            if point.id == point_id:
+                return point
+        raise KeyError(point_id)
+
+
+Rules = RuleFile

@@ -1,0 +1,74 @@
+-- Step POST: one wrk thread per connection, each thread owning one patient session, so a
+-- session's posts are strictly one after another. The step form carries the response's
+-- optimistic-lock version (lock_version); every accepted save (303) moves it on by one, so the
+-- thread counts it forward; a 409 conflict page carries the current version and resynchronises.
+-- Requests file format: as replay.lua; line N (0-based) belongs to thread N. The body must hold
+-- "lock_version=<n>".
+
+local function unescape(s)
+  return (s:gsub("%%(%x%x)", function(hex) return string.char(tonumber(hex, 16)) end))
+end
+
+local function split(s, sep)
+  local parts, start = {}, 1
+  while true do
+    local i = string.find(s, sep, start, true)
+    if not i then table.insert(parts, s:sub(start)); return parts end
+    table.insert(parts, s:sub(start, i - 1))
+    start = i + #sep
+  end
+end
+
+local thread_count = 0
+
+function setup(thread)
+  thread:set("thread_index", thread_count)
+  thread_count = thread_count + 1
+end
+
+local method, path, headers, body_before, body_after, lock
+
+function init(args)
+  local file = assert(io.open(os.getenv("BENCH_REQUESTS"), "r"))
+  local lines = {}
+  for line in file:lines() do
+    if #line > 0 then table.insert(lines, line) end
+  end
+  file:close()
+  local f = split(lines[(thread_index or 0) % #lines + 1], "\t")
+  method, path = unescape(f[1]), unescape(f[2])
+  headers = {}
+  for _, header in ipairs(split(unescape(f[3] or ""), "\n")) do
+    local colon = string.find(header, ":", 1, true)
+    if colon then headers[header:sub(1, colon - 1)] = header:sub(colon + 1):gsub("^%s+", "") end
+  end
+  local body = unescape(f[4] or "")
+  local s, e, n = string.find(body, "lock_version=(%d+)")
+  assert(s, "the POST body has no lock_version field")
+  body_before, body_after, lock = body:sub(1, s - 1), body:sub(e + 1), tonumber(n)
+end
+
+function request()
+  return wrk.format(method, path, headers, body_before .. "lock_version=" .. lock .. body_after)
+end
+
+function response(status, response_headers, body)
+  if status == 303 or status == 302 then
+    lock = lock + 1
+  elseif status == 409 and body then
+    local current = string.match(body, 'name="lock_version" value="(%d+)"')
+    if current then lock = tonumber(current) end
+  end
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH_RESULT {"requests": %d, "duration_us": %d, "bytes": %d, ' ..
+    '"errors": {"connect": %d, "read": %d, "write": %d, "status": %d, "timeout": %d}, ' ..
+    '"p50_us": %d, "p90_us": %d, "p95_us": %d, "p99_us": %d, "max_us": %d}\n',
+    summary.requests, summary.duration, summary.bytes,
+    e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(95),
+    latency:percentile(99), latency.max))
+end

@@ -1,0 +1,71 @@
+"""Administrator page for integration clients: see every API client and revoke one.
+
+Tokens are created only with `sdm api-clients create` (so a token is never shown in a browser);
+revoking works from here or from the command line. Mounted under /clinician/admin, behind the
+clinician sign-in and the administrator guard of the clinician workspace.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from urllib.parse import quote
+
+from litestar import Request, Router, get, post
+from litestar.exceptions import NotFoundException
+from litestar.response import Redirect, Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sdm_service.audit import record
+from sdm_service.models import ApiClient, User
+from sdm_service.services import api_clients
+from sdm_service.web import auth
+from sdm_service.web.clinician.common import client_ip, page
+
+
+@get("/", name="clinician:admin-api-clients", include_in_schema=False)
+async def api_clients_view(
+    request: Request[Any, Any, Any], db_session: AsyncSession, current_user: User
+) -> Template:
+    clients = await api_clients.list_api_clients(db_session)
+    return page(
+        "clinician/admin_api_clients.html",
+        current_user,
+        {
+            "clients": sorted(clients, key=lambda c: (c.revoked_at is not None, c.name.lower())),
+            "scope_help": api_clients.SCOPES,
+            "revoked": request.query_params.get("revoked", "")[:120],
+        },
+    )
+
+
+@post("/{client_id:uuid}/revoke", include_in_schema=False, status_code=303)
+async def revoke_api_client(
+    request: Request[Any, Any, Any], db_session: AsyncSession, current_user: User, client_id: uuid.UUID
+) -> Redirect:
+    client = await db_session.get(ApiClient, client_id)
+    if client is None:
+        raise NotFoundException("No API client has this id.")
+    if client.revoked_at is None:
+        await api_clients.revoke_api_client(db_session, str(client.id))
+        await record(
+            db_session,
+            auth.actor_for(current_user),
+            "api_client.revoke",
+            entity_type="api_client",
+            entity_id=str(client.id),
+            ip=client_ip(request),
+            detail={"name": client.name},
+        )
+    return Redirect(f"/clinician/admin/api-clients?revoked={quote(client.name)}", status_code=303)
+
+
+routes: list[Any] = [
+    Router(
+        path="/clinician/admin/api-clients",
+        route_handlers=[api_clients_view, revoke_api_client],
+        guards=[auth.require_clinician, auth.require_admin],
+        dependencies={"current_user": auth.current_user_dependency},
+        exception_handlers=auth.exception_handlers,
+    )
+]

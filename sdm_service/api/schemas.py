@@ -1,0 +1,209 @@
+"""Request and response models of the JSON API v1 (they are also its OpenAPI documentation)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from sdm_service.decision.snapshot import SummarySnapshot
+from sdm_service.models import Response, ResponseStatus
+
+StatusName = Literal["invited", "in_progress", "completed", "reviewed"]
+assert set(StatusName.__args__) == set(ResponseStatus.ALL)  # type: ignore[attr-defined]
+
+EXAMPLE_RESPONSE_ID = "0d6c1f7e-2b8a-4f43-9a51-6f0f5c1b2e3d"
+EXAMPLE_INVITATION_ID = "9b2e4c1a-7d35-4e8f-b6a0-3c5d7e9f1a2b"
+EXAMPLE_SYSTEM = "urn:oid:1.2.36.146.595.217.0.1"
+
+
+class ApiModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PatientIdentifier(ApiModel):
+    system: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = Field(
+        default="",
+        description="Namespace of the identifier (the EHR's MRN system URI). May be empty.",
+        examples=[EXAMPLE_SYSTEM],
+    )
+    value: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] = Field(
+        description="The patient's identifier in that system, e.g. the MRN.", examples=["MRN-004211"]
+    )
+
+
+class InvitationCreate(ApiModel):
+    patient: PatientIdentifier
+    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = Field(
+        default="", description="The patient's name, shown to clinicians and on the summary."
+    )
+    consult_date: date | None = Field(default=None, description="Date of the care-team visit, if known.")
+    ttl_days: int | None = Field(
+        default=None, ge=1, le=365, description="Days the link stays valid (default: the service's setting)."
+    )
+
+
+class InvitationCreated(ApiModel):
+    invitation_id: uuid.UUID
+    response_id: uuid.UUID = Field(description="Read it later at /api/v1/responses/{response_id}.")
+    url: str = Field(description="The link to send the patient. It is shown only now; store or send it.")
+    expires_at: datetime
+
+
+class QuestionnaireRef(ApiModel):
+    slug: str = Field(examples=["iort-sdm"])
+    version: str = Field(examples=["1.0.0"])
+
+
+class PatientOut(ApiModel):
+    system: str = Field(examples=[EXAMPLE_SYSTEM])
+    value: str = Field(examples=["MRN-004211"])
+    name: str = Field(examples=["Maria Lopez"])
+
+
+class ResponseListItem(ApiModel):
+    id: uuid.UUID = Field(examples=[EXAMPLE_RESPONSE_ID])
+    status: StatusName
+    source: str = Field(description="Where the answers came from: web, api or fhir.", examples=["web"])
+    questionnaire: QuestionnaireRef
+    patient: PatientOut
+    consult_date: date | None = None
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None = None
+    reviewed_at: datetime | None = None
+    conflict_score: int | None = Field(
+        default=None, description="Decisional-conflict screen score, 0-4 (3 or less is flagged)."
+    )
+    conflict_flag: bool = Field(description="True when the conflict screen suggests extra support.")
+    top_priority: str | None = Field(default=None, examples=["fewer_visits"])
+    pdf_url: str | None = Field(default=None, description="Set once the summary exists.")
+
+    @classmethod
+    def from_row(cls, response: Response, base_url: str) -> ResponseListItem:
+        return cls(**_common(response, base_url))
+
+
+class ResponseDetail(ResponseListItem):
+    answers: dict[str, Any] = Field(
+        description="Answers by item id (FHIR linkId): option codes, lists of codes, ISO dates or text.",
+        examples=[{"respondent": "patient", "cancer_type": "breast", "prio_fewer_visits": "extremely"}],
+    )
+    summary: SummarySnapshot | None = Field(
+        default=None,
+        description="The summary computed at completion (ranked priorities, conflict screen, "
+        "discussion points with evidence and sources). Null until the response is completed.",
+    )
+
+    @classmethod
+    def from_row(cls, response: Response, base_url: str) -> ResponseDetail:
+        summary = SummarySnapshot.model_validate(response.summary) if response.summary else None
+        return cls(**_common(response, base_url), answers=dict(response.answers), summary=summary)
+
+
+class ResponsePage(ApiModel):
+    items: list[ResponseListItem]
+    next_cursor: str | None = Field(
+        default=None,
+        description="Pass as `cursor` to get the next page; null on the last page. Pages are ordered "
+        "by updated_at then id, so rows changed while paging show up again at the end.",
+    )
+
+
+class Problem(ApiModel):
+    """An error: the HTTP status and what to change."""
+
+    status_code: int
+    detail: str
+    extra: Any = Field(default=None, description="Per-field problems, when there are any.")
+
+
+def _common(response: Response, base_url: str) -> dict[str, Any]:
+    has_summary = bool(response.summary)
+    return {
+        "id": response.id,
+        "status": response.status,
+        "source": response.source,
+        "questionnaire": QuestionnaireRef(
+            slug=response.questionnaire_slug, version=response.questionnaire_version
+        ),
+        "patient": PatientOut(
+            system=response.patient_system, value=response.patient_value, name=response.patient_name
+        ),
+        "consult_date": response.consult_date,
+        "created_at": response.created_at,
+        "updated_at": response.updated_at,
+        "completed_at": response.completed_at,
+        "reviewed_at": response.reviewed_at,
+        "conflict_score": response.conflict_score,
+        "conflict_flag": response.conflict_flag,
+        "top_priority": response.top_priority,
+        "pdf_url": f"{base_url}/api/v1/responses/{response.id}/summary.pdf" if has_summary else None,
+    }
+
+
+# --- OpenAPI examples (whole documents, shown beside each operation) --------------------------------
+
+EXAMPLE_INVITATION_REQUEST: dict[str, Any] = {
+    "patient": {"system": EXAMPLE_SYSTEM, "value": "MRN-004211"},
+    "name": "Maria Lopez",
+    "consult_date": "2026-12-03",
+    "ttl_days": 14,
+}
+EXAMPLE_INVITATION_CREATED: dict[str, Any] = {
+    "invitation_id": EXAMPLE_INVITATION_ID,
+    "response_id": EXAMPLE_RESPONSE_ID,
+    "url": "https://sdm.example.org/i/q3v9Xk2mZ0pLr8TtY1cWbN5dHs7uJf4eA6gKoPi2RxE",
+    "expires_at": "2026-12-17T09:30:00Z",
+}
+EXAMPLE_LIST_ITEM: dict[str, Any] = {
+    "id": EXAMPLE_RESPONSE_ID,
+    "status": "completed",
+    "source": "web",
+    "questionnaire": {"slug": "iort-sdm", "version": "1.0.0"},
+    "patient": {"system": EXAMPLE_SYSTEM, "value": "MRN-004211", "name": "Maria Lopez"},
+    "consult_date": "2026-12-03",
+    "created_at": "2026-11-20T14:02:11Z",
+    "updated_at": "2026-11-21T18:45:03Z",
+    "completed_at": "2026-11-21T18:45:03Z",
+    "reviewed_at": None,
+    "conflict_score": 2,
+    "conflict_flag": True,
+    "top_priority": "fewer_visits",
+    "pdf_url": f"https://sdm.example.org/api/v1/responses/{EXAMPLE_RESPONSE_ID}/summary.pdf",
+}
+EXAMPLE_PAGE: dict[str, Any] = {
+    "items": [EXAMPLE_LIST_ITEM],
+    "next_cursor": "WyIyMDI2LTExLTIxVDE4OjQ1OjAzKzAwOjAwIiwgIjBkNmMxZjdlIl0",
+}
+
+
+def example_detail() -> dict[str, Any]:
+    """A full response with its summary, from the sample snapshot the PDF examples use."""
+    from sdm_service.report.sample import example_snapshot
+
+    snapshot = example_snapshot(response_id=EXAMPLE_RESPONSE_ID)
+    return {
+        **EXAMPLE_LIST_ITEM,
+        "answers": {"respondent": "patient", "cancer_type": "breast", "prio_fewer_visits": "extremely"},
+        "summary": snapshot.model_dump(mode="json"),
+    }
+
+
+EXAMPLE_PROBLEMS: dict[int, dict[str, Any]] = {
+    400: {
+        "status_code": 400,
+        "detail": "Validation failed for POST /api/v1/invitations",
+        "extra": [{"message": "String should have at least 1 character", "key": "patient.value"}],
+    },
+    401: {"status_code": 401, "detail": "The API token is not valid or was revoked."},
+    403: {"status_code": 403, "detail": "This token lacks the scope responses:read needed here."},
+    404: {"status_code": 404, "detail": f"No response has the id {EXAMPLE_RESPONSE_ID}."},
+    409: {
+        "status_code": 409,
+        "detail": f"Response {EXAMPLE_RESPONSE_ID} is in_progress; the PDF exists once it is completed.",
+    },
+    413: {"status_code": 413, "detail": "The request body is too large: the limit is 64 KiB."},
+}

@@ -1,0 +1,148 @@
+"""Response search shared by the JSON API and FHIR: filters, keyset pages and opaque cursors.
+
+Pages are ordered by (updated_at, id) and continue strictly after the last row seen, so a row
+inserted or changed while a client pages never shifts what is still to come (it appears at the
+end instead). The cursor is that last (updated_at, id), base64url-encoded: opaque to clients.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from sdm_service.models import Response
+
+MAX_PAGE_SIZE = 100
+MAX_CURSOR_LENGTH = 200
+
+
+class SearchError(ValueError):
+    """A filter or cursor that cannot be used; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class Cursor:
+    updated_at: datetime
+    id: uuid.UUID
+
+
+def encode_cursor(cursor: Cursor) -> str:
+    raw = json.dumps([cursor.updated_at.astimezone(UTC).isoformat(), str(cursor.id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def decode_cursor(text: str) -> Cursor:
+    problem = SearchError("The cursor is not valid; use the exact value from the previous page.")
+    if not text or len(text) > MAX_CURSOR_LENGTH:
+        raise problem
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        stamp, identifier = json.loads(raw)
+        moment = datetime.fromisoformat(stamp)
+        if moment.tzinfo is None:
+            raise ValueError("naive")
+        return Cursor(updated_at=moment.astimezone(UTC), id=uuid.UUID(identifier))
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError, AttributeError) as exc:
+        raise problem from exc
+
+
+def parse_identifier(text: str) -> tuple[str | None, str | None]:
+    """FHIR token form: 'system|value', '|value' (no system), 'value' (any system), 'system|' (any value)."""
+    text = text.strip()
+    if not text or len(text) > 320:
+        raise SearchError("Give the patient identifier as system|value (or just value).")
+    if "|" not in text:
+        return None, text
+    system, _, value = text.partition("|")
+    if "|" in value:
+        raise SearchError("The patient identifier has more than one '|'; use system|value.")
+    if not value and not system:
+        raise SearchError("Give the patient identifier as system|value (or just value).")
+    return system, value or None
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Query times without a zone are taken as UTC, the zone everything is stored in."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class ResponseFilter:
+    patient_system: str | None = None
+    patient_value: str | None = None
+    statuses: tuple[str, ...] | None = None  # ours; an empty tuple matches nothing
+    ids: tuple[uuid.UUID, ...] | None = None
+    # (operator, instant) pairs on updated_at, operator one of ge gt le lt eq
+    updated: tuple[tuple[str, datetime], ...] = field(default_factory=tuple)
+    with_summary: bool = False
+
+
+_COMPARE = {
+    "ge": lambda column, moment: column >= moment,
+    "gt": lambda column, moment: column > moment,
+    "le": lambda column, moment: column <= moment,
+    "lt": lambda column, moment: column < moment,
+    "eq": lambda column, moment: column == moment,
+}
+
+
+def _filtered(statement: Select[Any], where: ResponseFilter) -> Select[Any]:
+    if where.patient_system is not None:
+        statement = statement.where(col(Response.patient_system) == where.patient_system)
+    if where.patient_value is not None:
+        statement = statement.where(col(Response.patient_value) == where.patient_value)
+    if where.statuses is not None:
+        statement = statement.where(col(Response.status).in_(where.statuses or ("-none-",)))
+    if where.ids is not None:
+        statement = statement.where(col(Response.id).in_(where.ids or (uuid.UUID(int=0),)))
+    for operator, moment in where.updated:
+        statement = statement.where(_COMPARE[operator](col(Response.updated_at), as_utc(moment)))
+    if where.with_summary:
+        statement = statement.where(col(Response.completed_at).is_not(None))
+    return statement
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[Response]
+    next_cursor: str | None
+    total: int | None = None
+
+
+async def search_responses(
+    session: AsyncSession,
+    where: ResponseFilter,
+    *,
+    limit: int,
+    after: Cursor | None = None,
+    with_total: bool = False,
+) -> Page:
+    limit = max(1, min(limit, MAX_PAGE_SIZE))
+    statement = _filtered(select(Response), where)
+    if after is not None:
+        updated = col(Response.updated_at)
+        statement = statement.where(
+            or_(updated > after.updated_at, and_(updated == after.updated_at, col(Response.id) > after.id))
+        )
+    statement = statement.order_by(col(Response.updated_at), col(Response.id)).limit(limit + 1)
+    rows = list((await session.execute(statement)).scalars())
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = encode_cursor(Cursor(updated_at=as_utc(last.updated_at), id=last.id))
+    total = None
+    if with_total:
+        total = (
+            await session.execute(_filtered(select(func.count()).select_from(Response), where))
+        ).scalar_one()
+    return Page(rows=rows, next_cursor=next_cursor, total=total)

@@ -1,0 +1,145 @@
+"""`sdm users create|deactivate|list`: clinician and administrator accounts."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sdm_service.audit import SYSTEM, record
+from sdm_service.models import Role
+from sdm_service.services import users as service
+
+T = TypeVar("T")
+
+
+def _run(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run one unit of work against the configured database and commit it."""
+    from sdm_service.cli import settings_or_exit
+    from sdm_service.db import create_engine
+
+    settings = settings_or_exit()
+
+    async def main() -> T:
+        engine = create_engine(settings)
+        try:
+            async with AsyncSession(engine, expire_on_commit=False) as session:
+                result = await work(session)
+                await session.commit()
+                return result
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(main())
+    except service.UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    except SQLAlchemyError as exc:
+        raise click.ClickException(
+            f"The database could not be used ({type(exc).__name__}). Is it running, and did you run "
+            "'sdm db upgrade'?"
+        ) from None
+
+
+def _read_password_from_stdin() -> str:
+    """The first line of standard input, without its line ending. Never echoed or logged."""
+    line = sys.stdin.readline()
+    return line.removesuffix("\n").removesuffix("\r")
+
+
+@click.group("users")
+def users() -> None:
+    """Clinician and administrator accounts."""
+
+
+@users.command("create")
+@click.argument("username")
+@click.option(
+    "--role",
+    type=click.Choice(list(Role.ALL)),
+    default=Role.CLINICIAN,
+    show_default=True,
+    help="Account role.",
+)
+@click.option("--name", "display_name", default="", help="Full name shown in the workspace.")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of standard input (e.g. from a secrets manager).",
+)
+def create(username: str, role: str, display_name: str, password_stdin: bool) -> None:
+    """Create account USERNAME. The password comes from stdin, or is asked for without echo."""
+    if password_stdin:
+        password = _read_password_from_stdin()
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        service.check_password(password)  # refuse before touching the database
+    except service.UserError as exc:
+        raise click.ClickException(str(exc)) from None
+
+    async def work(session: AsyncSession) -> tuple[str, str]:
+        user = await service.create_user(
+            session, username=username, password=password, role=role, display_name=display_name
+        )
+        await record(
+            session,
+            SYSTEM,
+            "user.create",
+            entity_type="user",
+            entity_id=str(user.id),
+            detail={"username": user.username, "role": user.role},
+        )
+        return user.username, user.role
+
+    name, created_role = _run(work)
+    click.echo(f"Created {created_role} account {name!r}.")
+
+
+@users.command("deactivate")
+@click.argument("username")
+def deactivate(username: str) -> None:
+    """Deactivate account USERNAME and end its sessions at once."""
+
+    async def work(session: AsyncSession) -> bool:
+        user = await service.find_by_username(session, username)
+        if user is None:
+            raise service.UserError(f"There is no account named {service.normalise_username(username)!r}.")
+        changed = await service.deactivate_user(session, user)
+        if changed:
+            await record(
+                session,
+                SYSTEM,
+                "user.deactivate",
+                entity_type="user",
+                entity_id=str(user.id),
+                detail={"username": user.username},
+            )
+        return changed
+
+    if _run(work):
+        click.echo(f"Deactivated {service.normalise_username(username)!r}; its sessions have ended.")
+    else:
+        click.echo(f"{service.normalise_username(username)!r} was already deactivated.")
+
+
+@users.command("list")
+def list_users() -> None:
+    """List accounts: username, role, state, name."""
+
+    async def work(session: AsyncSession) -> list[tuple[str, str, bool, str]]:
+        return [(u.username, u.role, u.is_active, u.display_name) for u in await service.list_users(session)]
+
+    rows = _run(work)
+    if not rows:
+        click.echo(
+            "No accounts yet. Create one with: sdm users create USERNAME --role admin --password-stdin"
+        )
+        return
+    for username, role, active, display_name in rows:
+        click.echo(f"{username}\t{role}\t{'active' if active else 'deactivated'}\t{display_name}")

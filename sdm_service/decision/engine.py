@@ -1,0 +1,403 @@
+"""From a completed answer set to the summary snapshot: ranked priorities, the conflict screen and
+the discussion points that rules.yaml asks for. Pure and deterministic: no I/O, no clock, no
+randomness; the same content and answers always give an equal snapshot.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sdm_service.content.loader import Content
+from sdm_service.content.logic import enabled_answers
+from sdm_service.content.schema import (
+    IMPORTANCE_RANK,
+    EvidenceLibrary,
+    Item,
+    PointRule,
+    Questionnaire,
+    RuleCondition,
+    RuleFile,
+    Trigger,
+)
+from sdm_service.decision.snapshot import (
+    AnswerLine,
+    ConflictItem,
+    ConflictResult,
+    DiscussionPoint,
+    EvidenceCitation,
+    LabelledAnswer,
+    PatientInfo,
+    RankedPriority,
+    SourceRef,
+    StepAnswers,
+    SummarySnapshot,
+)
+
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+def build_summary(
+    content: Content,
+    answers: Mapping[str, Any],
+    *,
+    response_id: str,
+    completed_at: datetime,
+    patient: PatientInfo,
+    consult_date: date | None,
+    clinic_name: str,
+) -> SummarySnapshot:
+    """Compute the snapshot for one completed response (only answers that apply are used)."""
+    questionnaire = content.questionnaire
+    rules = content.rules
+    roles = rules.roles
+    kept = enabled_answers(questionnaire, answers)
+    cancer_type = _code(kept.get(roles.cancer_type))
+    priorities = rank_priorities(questionnaire, kept, most_important_item=roles.most_important)
+    points = discussion_points(questionnaire, content.evidence, rules, kept, priorities, cancer_type)
+    conflict = conflict_result(rules, kept)
+    most_important = next((p.code for p in priorities if p.most_important), None)
+    # The clinic's date (from the invitation) wins over the one the patient typed.
+    visit = consult_date if consult_date is not None else _answer_date(kept.get(roles.consult_date))
+    return SummarySnapshot(
+        response_id=response_id,
+        questionnaire_slug=questionnaire.slug,
+        questionnaire_version=questionnaire.version,
+        questionnaire_title=questionnaire.title,
+        clinic_name=clinic_name,
+        patient=patient,
+        respondent=_labelled(questionnaire, roles.respondent, kept),
+        cancer_type=_labelled(questionnaire, roles.cancer_type, kept),
+        completed_at=_utc_iso(completed_at),
+        consult_date=visit.isoformat() if visit is not None else None,
+        priorities=tuple(priorities),
+        most_important=most_important,
+        discussion_points=tuple(points),
+        side_effect_concerns=_labelled_many(questionnaire, roles.side_effect_concerns, kept),
+        leaning=_labelled(questionnaire, roles.leaning, kept),
+        decision_role=_labelled(questionnaire, roles.decision_role, kept),
+        conflict=conflict,
+        own_questions=_text(kept.get(roles.own_questions)),
+        answers_by_step=answers_by_step(questionnaire, kept),
+        sources=cited_sources(content.evidence, points, conflict, rules),
+        disclaimer=rules.disclaimer,
+    )
+
+
+# --- Priorities ---------------------------------------------------------------------------------
+
+
+def rank_priorities(
+    questionnaire: Questionnaire, answers: Mapping[str, Any], *, most_important_item: str
+) -> list[RankedPriority]:
+    """Rated priorities, most important first.
+
+    Ties in rating go to the one the patient named as mattering most, then questionnaire order.
+    """
+    importance_items = {
+        item.priority: item for item in questionnaire.items() if item.type == "importance" and item.priority
+    }
+    named = answers.get(most_important_item)
+    rated: list[tuple[tuple[int, int, int], str, str, str]] = []
+    for order, priority in enumerate(questionnaire.priorities):
+        item = importance_items.get(priority.code)
+        rating = answers.get(item.id) if item is not None else None
+        if item is None or rating not in IMPORTANCE_RANK:
+            continue
+        score = IMPORTANCE_RANK[rating]
+        key = (-score, 0 if priority.code == named else 1, order)
+        rated.append((key, priority.code, priority.label, rating))
+    rated.sort()
+    return [
+        RankedPriority(
+            code=code,
+            label=label,
+            rating=rating,
+            rating_label=_item_label(importance_items[code], rating),
+            score=IMPORTANCE_RANK[rating],
+            rank=rank,
+            most_important=code == named,
+        )
+        for rank, (_key, code, label, rating) in enumerate(rated, start=1)
+    ]
+
+
+# --- Conflict screen ------------------------------------------------------------------------------
+
+
+def conflict_result(rules: RuleFile, answers: Mapping[str, Any]) -> ConflictResult:
+    """Yes = 1, no = 0. A full screen at or below the threshold flags; an incomplete one flags too."""
+    screen = rules.conflict
+    items = tuple(
+        ConflictItem(
+            code=screen_item.item,
+            label=screen_item.label,
+            answer=value if (value := answers.get(screen_item.item)) in ("yes", "no") else None,
+        )
+        for screen_item in screen.items
+    )
+    answered = sum(1 for item in items if item.answer is not None)
+    if answered < len(items):
+        return ConflictResult(
+            score=None,
+            max_score=len(items),
+            flagged=True,
+            answered=answered,
+            items=items,
+            meaning=screen.meaning.incomplete,
+        )
+    score = sum(1 for item in items if item.answer == "yes")
+    flagged = score <= screen.flag_at_or_below
+    return ConflictResult(
+        score=score,
+        max_score=len(items),
+        flagged=flagged,
+        answered=answered,
+        items=items,
+        meaning=screen.meaning.flagged if flagged else screen.meaning.ready,
+    )
+
+
+# --- Discussion points ----------------------------------------------------------------------------
+
+
+def condition_holds(condition: RuleCondition, answers: Mapping[str, Any]) -> bool:
+    value = answers.get(condition.item)
+    present = value is not None
+    if condition.answered is not None:
+        return present == condition.answered
+    chosen = _codes(value)
+    if condition.in_ is not None:
+        return any(code in condition.in_ for code in chosen)
+    return not any(code in (condition.not_in or ()) for code in chosen)
+
+
+def trigger_fires(trigger: Trigger, answers: Mapping[str, Any]) -> bool:
+    return all(condition_holds(condition, answers) for condition in trigger.when)
+
+
+def discussion_points(
+    questionnaire: Questionnaire,
+    evidence: EvidenceLibrary,
+    rules: RuleFile,
+    answers: Mapping[str, Any],
+    priorities: list[RankedPriority],
+    cancer_type: str | None,
+) -> list[DiscussionPoint]:
+    """The points whose triggers fire, ordered by the patient's ranking of their priority.
+
+    Points without a priority follow, in rules.yaml order.
+    """
+    rank = {priority.code: priority.rank for priority in priorities}
+    unranked = len(priorities) + 1
+    listed: list[tuple[tuple[int, int, int], DiscussionPoint]] = []
+    for order, rule in enumerate(rules.points):
+        if not rule.applies_to(cancer_type):
+            continue
+        fired = [trigger for trigger in rule.triggers if trigger_fires(trigger, answers)]
+        if not fired:
+            continue
+        point = DiscussionPoint(
+            id=rule.id,
+            title=rule.title,
+            why=" ".join(_why(questionnaire, trigger, answers) for trigger in fired),
+            evidence=_citations(evidence, rule, answers, cancer_type),
+            questions=tuple(_unique([*rule.questions, *(q for t in fired for q in t.questions)])),
+            priority=rule.priority,
+        )
+        key = (0, rank.get(rule.priority, unranked), order) if rule.priority else (1, 0, order)
+        listed.append((key, point))
+    listed.sort(key=lambda pair: pair[0])
+    return [point for _key, point in listed]
+
+
+def _why(questionnaire: Questionnaire, trigger: Trigger, answers: Mapping[str, Any]) -> str:
+    first = trigger.when[0]
+    fields = {name for _, name, _, _ in string.Formatter().parse(trigger.why) if name}
+    if "answer" not in fields:
+        return trigger.why
+    item = _find_item(questionnaire, first.item)
+    value = answers.get(first.item)
+    if item is None or value is None:
+        shown = ""
+    elif isinstance(value, list):
+        codes = [code for code in value if first.in_ is None or code in first.in_]
+        shown = _natural_join([_mid_sentence(_item_label(item, code)) for code in codes])
+    else:
+        shown = display_answer(item, value)
+    return trigger.why.format(answer=shown)
+
+
+def _citations(
+    evidence: EvidenceLibrary, rule: PointRule, answers: Mapping[str, Any], cancer_type: str | None
+) -> tuple[EvidenceCitation, ...]:
+    ids = list(rule.evidence)
+    for by_answer in rule.evidence_by_answer:
+        chosen = [code for code in _codes(answers.get(by_answer.item)) if code in by_answer.map]
+        if chosen:
+            for code in chosen:
+                ids.extend(by_answer.map[code])
+        else:
+            ids.extend(by_answer.otherwise)
+    citations = []
+    for entry_id in _unique(ids):
+        entry = evidence.entry(entry_id)
+        if entry.applies_to(cancer_type):
+            citations.append(
+                EvidenceCitation(
+                    id=entry.id,
+                    kind=entry.kind,
+                    statement=entry.statement,
+                    source_ids=entry.sources,
+                    caveat=entry.caveat,
+                )
+            )
+    return tuple(citations)
+
+
+def cited_sources(
+    evidence: EvidenceLibrary, points: Iterable[DiscussionPoint], conflict: ConflictResult, rules: RuleFile
+) -> tuple[SourceRef, ...]:
+    """Sources cited by the listed points (and the screen's model, when it was answered), in
+    the evidence library's order."""
+    cited = {
+        source_id for point in points for citation in point.evidence for source_id in citation.source_ids
+    }
+    if conflict.answered:
+        cited.add(rules.conflict.source)
+    return tuple(
+        SourceRef(id=source.id, citation=source.citation, date=source.date)
+        for source in evidence.sources
+        if source.id in cited
+    )
+
+
+# --- Answers for display --------------------------------------------------------------------------
+
+
+def answers_by_step(questionnaire: Questionnaire, answers: Mapping[str, Any]) -> tuple[StepAnswers, ...]:
+    """The answered items that apply, step by step, in display form; steps without answers are left out."""
+    steps = []
+    for step in questionnaire.steps:
+        lines = tuple(
+            AnswerLine(item_id=item.id, question=item.text, answer=display_answer(item, answers[item.id]))
+            for item in step.items
+            if item.answerable and answers.get(item.id) is not None
+        )
+        if lines:
+            steps.append(StepAnswers(step_id=step.id, title=step.title, answers=lines))
+    return tuple(steps)
+
+
+def display_answer(item: Item, value: Any) -> str:
+    """An answer as the patient would read it back."""
+    if item.type == "multiple_choice":
+        return "; ".join(_item_label(item, code) for code in _codes(value))
+    if item.type in ("single_choice", "importance", "yes_no"):
+        return _item_label(item, str(value))
+    if item.type == "date":
+        parsed = _answer_date(value)
+        return long_date(parsed) if parsed is not None else str(value)
+    return str(value)
+
+
+def long_date(day: date) -> str:
+    """'March 14, 2026', independent of the machine's locale."""
+    return f"{MONTHS[day.month - 1]} {day.day}, {day.year}"
+
+
+# --- Small helpers --------------------------------------------------------------------------------
+
+
+def _find_item(questionnaire: Questionnaire, link_id: str) -> Item | None:
+    try:
+        return questionnaire.item(link_id)
+    except KeyError:
+        return None
+
+
+def _item_label(item: Item, code: str) -> str:
+    return item.option_label(code)
+
+
+def _codes(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, str)]
+    if isinstance(value, str):
+        return [value]
+    return []
+
+
+def _code(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def _labelled(
+    questionnaire: Questionnaire, link_id: str, answers: Mapping[str, Any]
+) -> LabelledAnswer | None:
+    item = _find_item(questionnaire, link_id)
+    code = _code(answers.get(link_id))
+    if item is None or code is None:
+        return None
+    return LabelledAnswer(code=code, label=_item_label(item, code))
+
+
+def _labelled_many(
+    questionnaire: Questionnaire, link_id: str, answers: Mapping[str, Any]
+) -> tuple[LabelledAnswer, ...]:
+    item = _find_item(questionnaire, link_id)
+    if item is None:
+        return ()
+    return tuple(
+        LabelledAnswer(code=code, label=_item_label(item, code)) for code in _codes(answers.get(link_id))
+    )
+
+
+def _answer_date(value: Any) -> date | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _utc_iso(moment: datetime) -> str:
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _unique(values: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+def _natural_join(parts: list[str]) -> str:
+    if len(parts) <= 1:
+        return "".join(parts)
+    return f"{', '.join(parts[:-1])} and {parts[-1]}"
+
+
+def _mid_sentence(label: str) -> str:
+    """Lower-case a label's first letter for use inside a sentence, unless it starts an acronym."""
+    if len(label) > 1 and label[0].isupper() and label[1].islower():
+        return label[0].lower() + label[1:]
+    return label

@@ -1,0 +1,61 @@
+"""Small building blocks shared by the FHIR mappings."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sdm_service.models import ResponseStatus
+
+FHIR_JSON = "application/fhir+json"
+FHIR_VERSION = "4.0.1"
+
+# Our response statuses as FHIR QuestionnaireResponse.status.
+_OURS_TO_FHIR = {
+    ResponseStatus.INVITED: "in-progress",
+    ResponseStatus.IN_PROGRESS: "in-progress",
+    ResponseStatus.COMPLETED: "completed",
+    ResponseStatus.REVIEWED: "completed",
+}
+# Every FHIR QuestionnaireResponse status, with the statuses of ours that it covers (some cover none).
+FHIR_STATUS_TO_OURS: dict[str, tuple[str, ...]] = {
+    "in-progress": (ResponseStatus.INVITED, ResponseStatus.IN_PROGRESS),
+    "completed": (ResponseStatus.COMPLETED, ResponseStatus.REVIEWED),
+    "amended": (),
+    "entered-in-error": (),
+    "stopped": (),
+}
+
+
+def fhir_status(status: str) -> str:
+    return _OURS_TO_FHIR.get(status, "in-progress")
+
+
+def fhir_instant(moment: datetime) -> str:
+    """FHIR instant: always with a time zone; stored times are UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def identifier_reference(system: str, value: str, display: str = "") -> dict[str, Any] | None:
+    """A reference to the EHR's Patient by business identifier (the Patient resource is the EHR's).
+
+    None for a patient who started on their own: FHIR forbids empty strings, so there is no subject.
+    """
+    if not value:
+        return None
+    identifier: dict[str, Any] = {"value": value}
+    if system:
+        identifier["system"] = system
+    reference: dict[str, Any] = {"type": "Patient", "identifier": identifier}
+    if display:
+        reference["display"] = display
+    return reference
+
+
+def meta(last_updated: datetime, version_id: int | None = None) -> dict[str, Any]:
+    result: dict[str, Any] = {"lastUpdated": fhir_instant(last_updated)}
+    if version_id is not None:
+        result["versionId"] = str(version_id)
+    return result

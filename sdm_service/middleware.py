@@ -1,0 +1,232 @@
+"""Cross-cutting protection for every request, wired in create_app():
+
+- ``security_headers_hook``: a before-send hook, so every response (pages, API, FHIR, static files,
+  errors, even unmatched paths) carries the security headers and, unless static or the handler chose
+  otherwise, ``Cache-Control: no-store`` (patient data must not stay in shared or browser caches).
+- ``TrustedHostMiddleware``: a request whose Host is not ours gets 400 (no poisoned absolute links).
+- ``RateLimitMiddleware``: 429 + Retry-After for link lookups per client address and for API/FHIR
+  calls per bearer token, counted in the shared store (database or Redis, see ratelimit.py).
+- ``BodySizeLimitMiddleware``: 413 for bodies over the form or JSON limit, before they are parsed.
+
+The middlewares raise HTTPExceptions, so each path's own exception handlers answer in its format:
+an HTML page for pages, problem JSON for /api, an OperationOutcome for /fhir.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from litestar.datastructures import MutableScopeHeaders
+from litestar.enums import ScopeType
+from litestar.exceptions import ClientException, HTTPException
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from sdm_service import ratelimit
+from sdm_service.security import hash_token
+from sdm_service.settings import Settings
+
+logger = logging.getLogger("sdm_service.middleware")
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), "
+    "payment=(), usb=()"
+)
+HSTS = "max-age=63072000; includeSubDomains"
+# Paths whose responses never carry patient data and may be cached.
+CACHEABLE_PREFIXES = ("/static/",)
+CACHEABLE_PATHS = frozenset({"/health"})
+
+HOST_CHECK_EXEMPT = frozenset({"/health"})
+LINK_PREFIXES = ("/i/", "/r/")  # invitation and resume links: unguessable tokens in the path
+API_PREFIXES = ("/api/", "/fhir")
+
+
+def security_headers_hook(settings: Settings) -> Callable[[Message, Scope], Awaitable[None]]:
+    """A Litestar ``before_send`` hook adding the security headers to every HTTP response."""
+    fixed = {
+        "content-security-policy": CONTENT_SECURITY_POLICY,
+        "x-content-type-options": "nosniff",
+        "referrer-policy": "no-referrer",
+        "x-frame-options": "DENY",
+        "permissions-policy": PERMISSIONS_POLICY,
+        "cross-origin-opener-policy": "same-origin",
+        "cross-origin-resource-policy": "same-origin",
+    }
+    if settings.is_production:
+        fixed["strict-transport-security"] = HSTS
+
+    async def add_security_headers(message: Message, scope: Scope) -> None:
+        if message["type"] != "http.response.start":
+            return
+        headers = MutableScopeHeaders.from_message(message)
+        for name, value in fixed.items():
+            if name not in headers:  # a handler's own, stricter choice wins
+                headers[name] = value
+        path = scope.get("path", "")
+        cacheable = path in CACHEABLE_PATHS or path.startswith(CACHEABLE_PREFIXES)
+        if not cacheable and "cache-control" not in headers:
+            headers["cache-control"] = "no-store"
+
+    return add_security_headers
+
+
+def _host_without_port(host: str) -> str:
+    host = host.strip().lower()
+    if host.startswith("["):  # [::1]:8000
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def host_is_trusted(host: str, trusted: list[str]) -> bool:
+    name = _host_without_port(host)
+    if not name:
+        return False
+    for pattern in trusted:
+        if pattern == "*" or pattern == name:
+            return True
+        if pattern.startswith("*.") and name.endswith(pattern[1:]):
+            return True
+    return False
+
+
+class TrustedHostMiddleware(ASGIMiddleware):
+    """Our own check rather than Litestar's AllowedHostsConfig, which compares the Host header
+    including its port (so ``127.0.0.1:8000`` would not match ``127.0.0.1``).
+
+    /health is answered on any host: container and load-balancer probes call it by internal
+    address, and it carries nothing built from the Host header."""
+
+    scopes = (ScopeType.HTTP,)
+    should_bypass_for_scope = staticmethod(lambda scope: scope["path"] in HOST_CHECK_EXEMPT)
+
+    def __init__(self, settings: Settings) -> None:
+        self.trusted = settings.trusted_hosts
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        host = MutableScopeHeaders(scope=scope).get("host") or ""
+        if not host_is_trusted(host, self.trusted):
+            logger.warning("refused request for untrusted host %r", host[:100])
+            raise ClientException(
+                status_code=400, detail="This address is not served here (unknown Host header)."
+            )
+        await next_app(scope, receive, send)
+
+
+class RequestTooLarge(HTTPException):
+    status_code = 413
+
+
+def _body_limit(content_type: str, settings: Settings) -> tuple[int, str]:
+    kind = content_type.split(";", 1)[0].strip().lower()
+    if kind in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return settings.max_form_body_bytes, "form"
+    return settings.max_json_body_bytes, "request body"
+
+
+def _too_large(limit: int, what: str) -> RequestTooLarge:
+    return RequestTooLarge(
+        status_code=413,
+        detail=f"The {what} is too large: the limit is {limit // 1024} KiB. Send less at once.",
+    )
+
+
+class BodySizeLimitMiddleware(ASGIMiddleware):
+    """Refuses bodies over the limit for their content type: by Content-Length up front, and by
+    counting the bytes as they arrive (chunked bodies announce no length)."""
+
+    scopes = (ScopeType.HTTP,)
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        headers = MutableScopeHeaders(scope=scope)
+        limit, what = _body_limit(headers.get("content-type") or "", self.settings)
+        announced = headers.get("content-length")
+        if announced is not None:
+            if not announced.strip().isdigit():
+                raise ClientException(status_code=400, detail="The Content-Length header is not a number.")
+            if int(announced) > limit:
+                raise _too_large(limit, what)
+
+        received = 0
+
+        async def counting_receive() -> Any:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _too_large(limit, what)
+            return message
+
+        await next_app(scope, counting_receive, send)
+
+
+def client_address(scope: Scope) -> str:
+    client = scope.get("client")
+    return client[0] if client else "unknown"
+
+
+def bearer_token(scope: Scope) -> str | None:
+    value = MutableScopeHeaders(scope=scope).get("authorization") or ""
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
+
+
+class RateLimitMiddleware(ASGIMiddleware):
+    """Link lookups: a client address over its limit is refused; only failed lookups (a wrong,
+    expired or withdrawn link) count, so a patient reopening a real link is never the one blocked.
+    API and FHIR: every request counts, per bearer token (its hash), or per address without one."""
+
+    scopes = (ScopeType.HTTP,)
+
+    def __init__(self, settings: Settings) -> None:
+        self.link_limit = ratelimit.Limit(
+            "link-lookup", settings.link_lookups_per_window, settings.link_lookup_window_seconds
+        )
+        self.api_limit = ratelimit.Limit(
+            "api", settings.api_requests_per_window, settings.api_request_window_seconds
+        )
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        path: str = scope["path"]
+        engine = scope["app"].state.db_engine
+        if path.startswith(LINK_PREFIXES):
+            key = f"ip:{client_address(scope)}"
+            await self._refuse_if_over(engine, self.link_limit, key)
+            await next_app(scope, receive, self._count_failures(engine, key, send))
+            return
+        if path.startswith(API_PREFIXES):
+            token = bearer_token(scope)
+            key = f"token:{hash_token(token)}" if token else f"ip:{client_address(scope)}"
+            await ratelimit.enforce(engine, self.api_limit, key)
+        await next_app(scope, receive, send)
+
+    @staticmethod
+    async def _refuse_if_over(engine: Any, limit: ratelimit.Limit, key: str) -> None:
+        wait = await ratelimit.retry_after(engine, limit, key)
+        if wait is not None:
+            raise ratelimit.RateLimited(wait, "Too many link attempts from this address; try again later.")
+
+    def _count_failures(self, engine: Any, key: str, send: Send) -> Send:
+        async def send_counting_failures(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] in (400, 403, 404, 410):
+                await ratelimit.hit(engine, self.link_limit, key)
+            await send(message)
+
+        return send_counting_failures
+
+
+def middleware_stack(settings: Settings) -> list[ASGIMiddleware]:
+    """Outermost first: refuse foreign hosts, then over-limit clients, then oversized bodies."""
+    return [TrustedHostMiddleware(settings), RateLimitMiddleware(settings), BodySizeLimitMiddleware(settings)]

@@ -1,0 +1,106 @@
+"""Reading the audit log: filter and paginate. Read-only on purpose; events are never changed."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from sdm_service.models import AuditEvent
+
+PAGE_SIZE = 50
+MAX_FILTER_LENGTH = 200
+
+
+class AuditFilterError(ValueError):
+    """A filter value that cannot be used; the message is safe to show."""
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    action: str = ""
+    actor: str = ""  # username (label) or id of whoever acted
+    entity_id: str = ""
+    date_from: date | None = None  # inclusive, UTC
+    date_to: date | None = None  # inclusive, UTC
+    page: int = 1
+
+    def __post_init__(self) -> None:
+        for name, value in (("action", self.action), ("actor", self.actor), ("entity id", self.entity_id)):
+            if len(value) > MAX_FILTER_LENGTH:
+                raise AuditFilterError(f"The {name} filter must be {MAX_FILTER_LENGTH} characters or fewer.")
+            if any(ord(ch) < 32 for ch in value):
+                raise AuditFilterError(f"The {name} filter contains characters that cannot be used.")
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise AuditFilterError("The 'from' date must be on or before the 'to' date.")
+        if self.page < 1:
+            raise AuditFilterError("The page number must be 1 or more.")
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    events: Sequence[AuditEvent]
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.page_size))
+
+
+def _conditions(filters: AuditFilters) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if filters.action.strip():
+        conditions.append(col(AuditEvent.action) == filters.action.strip())
+    if filters.actor.strip():
+        actor = filters.actor.strip()
+        conditions.append(or_(col(AuditEvent.actor_label) == actor, col(AuditEvent.actor_id) == actor))
+    if filters.entity_id.strip():
+        conditions.append(col(AuditEvent.entity_id) == filters.entity_id.strip())
+    if filters.date_from:
+        conditions.append(col(AuditEvent.occurred_at) >= datetime.combine(filters.date_from, time(), UTC))
+    if filters.date_to:
+        end = datetime.combine(filters.date_to + timedelta(days=1), time(), UTC)
+        conditions.append(col(AuditEvent.occurred_at) < end)
+    return conditions
+
+
+async def audit_page(
+    session: AsyncSession, filters: AuditFilters, *, page_size: int = PAGE_SIZE
+) -> AuditPage:
+    """Newest first. The id is assigned in insertion order, so it orders events without a sort."""
+    conditions = _conditions(filters)
+    total = int(
+        (await session.execute(select(func.count(col(AuditEvent.id))).where(*conditions))).scalar_one()
+    )
+    pages = max(1, math.ceil(total / page_size))
+    page = min(filters.page, pages)
+    events = (
+        (
+            await session.execute(
+                select(AuditEvent)
+                .where(*conditions)
+                .order_by(col(AuditEvent.id).desc())
+                .offset((page - 1) * page_size)
+                .limit(page_size)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return AuditPage(events=events, total=total, page=page, page_size=page_size)
+
+
+async def known_actions(session: AsyncSession) -> list[str]:
+    """Every action that has been recorded, for the filter's choice list (served by its index)."""
+    return list(
+        (await session.execute(select(col(AuditEvent.action)).distinct().order_by(col(AuditEvent.action))))
+        .scalars()
+        .all()
+    )

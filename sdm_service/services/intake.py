@@ -1,0 +1,195 @@
+"""Responses the EHR captured elsewhere and pushes as a FHIR QuestionnaireResponse.
+
+They meet the same rules as answers typed on the web: the questionnaire canonical must be the
+current url|version, every answer must be readable, allowed and apply given the other answers,
+and a `completed` response must answer every required question that applies. A completed
+response is summarised by the same `complete_response` as the web flow. Any problem rejects the
+whole resource (the request rolls back), so nothing half-valid is ever stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse as FhirQuestionnaireResponse
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sdm_service.content import Content
+from sdm_service.content.fhir import questionnaire_to_fhir
+from sdm_service.content.logic import validate_answers
+from sdm_service.fhirmap.questionnaire_response import answers_from_questionnaire_response, canonical
+from sdm_service.models import Response, ResponseStatus, utcnow
+from sdm_service.services.responses import ResponseIncomplete, complete_response
+from sdm_service.settings import Settings
+
+MAX_ISSUES = 50  # enough to fix a resource in one pass without an unbounded error document
+ACCEPTED_STATUSES = {"in-progress": ResponseStatus.IN_PROGRESS, "completed": ResponseStatus.COMPLETED}
+
+
+@dataclass(frozen=True)
+class IntakeProblem:
+    expression: str  # FHIRPath-like location, e.g. QuestionnaireResponse.item[2].item[0]
+    message: str
+
+
+class IntakeRejected(Exception):
+    """The resource cannot be stored. status_code: 400 (not a valid resource) or 422 (a valid
+    resource that breaks the questionnaire's rules)."""
+
+    def __init__(self, status_code: int, problems: list[IntakeProblem]) -> None:
+        self.status_code = status_code
+        self.problems = problems[:MAX_ISSUES]
+        super().__init__("; ".join(p.message for p in self.problems))
+
+
+def _reject(status_code: int, expression: str, message: str) -> IntakeRejected:
+    return IntakeRejected(status_code, [IntakeProblem(expression, message)])
+
+
+def _structure_problems(resource: Mapping[str, Any]) -> list[IntakeProblem]:
+    try:
+        FhirQuestionnaireResponse.model_validate(resource)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"] if part != "__root__")
+            path = f"QuestionnaireResponse.{where}" if where else "QuestionnaireResponse"
+            problems.append(IntakeProblem(path, f"{path}: {error['msg']}"))
+        return problems or [IntakeProblem("QuestionnaireResponse", "Not a valid QuestionnaireResponse.")]
+    except (TypeError, ValueError) as exc:  # fhir.resources raises these for some malformed shapes
+        return [IntakeProblem("QuestionnaireResponse", f"Not a valid QuestionnaireResponse: {exc}")]
+    return []
+
+
+def _subject(resource: Mapping[str, Any]) -> tuple[str, str, str]:
+    subject = resource.get("subject")
+    identifier = subject.get("identifier") if isinstance(subject, Mapping) else None
+    value = str(identifier.get("value") or "").strip() if isinstance(identifier, Mapping) else ""
+    if not value:
+        raise _reject(
+            422,
+            "QuestionnaireResponse.subject",
+            "subject.identifier.value is required: identify the patient by the EHR's identifier "
+            "(for example an MRN), not by a Patient resource reference.",
+        )
+    system = str(identifier.get("system") or "").strip() if isinstance(identifier, Mapping) else ""
+    name = str(subject.get("display") or "").strip() if isinstance(subject, Mapping) else ""
+    for label, text, limit in (("identifier.value", value, 100), ("identifier.system", system, 200)):
+        if len(text) > limit or any(ord(ch) < 32 for ch in text):
+            raise _reject(
+                422,
+                f"QuestionnaireResponse.subject.{label}",
+                f"subject.{label} must be at most {limit} printable characters.",
+            )
+    return system, value, name[:200]
+
+
+def _explain(content: Content, link_id: str, message: str) -> str:
+    """The web wording, plus what a developer needs: the allowed codes for a choice question."""
+    try:
+        item = content.questionnaire.item(link_id)
+    except KeyError:
+        return f"linkId {link_id!r}: {message}"
+    text = f"linkId {link_id!r}: {message}"
+    if item.option_codes() and "option" in message.lower():
+        text += f" Allowed codes: {', '.join(item.option_codes())}."
+    return text
+
+
+def _consult_date(answers: Mapping[str, Any]) -> date | None:
+    value = answers.get("consult_date")
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+async def store_questionnaire_response(
+    session: AsyncSession,
+    settings: Settings,
+    content: Content,
+    resource: Any,
+    *,
+    today: date | None = None,
+) -> Response:
+    """Validate a pushed QuestionnaireResponse and store it (source "fhir"); raise IntakeRejected."""
+    if not isinstance(resource, Mapping):
+        raise _reject(400, "", "The body must be a JSON object: a FHIR QuestionnaireResponse resource.")
+    resource_type = resource.get("resourceType")
+    if resource_type != "QuestionnaireResponse":
+        raise _reject(
+            400,
+            "resourceType",
+            f"resourceType must be 'QuestionnaireResponse' here, not {resource_type!r}.",
+        )
+    structure = _structure_problems(resource)
+    if structure:
+        raise IntakeRejected(400, structure)
+
+    fhir_questionnaire = questionnaire_to_fhir(content.questionnaire, settings.base_url)
+    expected = canonical(fhir_questionnaire)
+    given = str(resource.get("questionnaire") or "")
+    if given != expected:
+        hint = " (include the version after '|')" if given == fhir_questionnaire["url"] else ""
+        raise _reject(
+            422,
+            "QuestionnaireResponse.questionnaire",
+            f"questionnaire must be {expected!r}{hint}; got {given or 'nothing'}.",
+        )
+    status = resource.get("status")
+    if status not in ACCEPTED_STATUSES:
+        raise _reject(
+            422,
+            "QuestionnaireResponse.status",
+            f"status must be 'in-progress' or 'completed' for a new response, not {status!r}.",
+        )
+    system, value, name = _subject(resource)
+
+    raw, unreadable = answers_from_questionnaire_response(resource, content.questionnaire, fhir_questionnaire)
+    problems = [IntakeProblem(path, message) for path, message in unreadable]
+    complete = status == "completed"
+    answers, errors = validate_answers(
+        content.questionnaire, raw, today=today or utcnow().date(), complete=complete
+    )
+    problems.extend(
+        IntakeProblem(
+            f"QuestionnaireResponse.item.where(linkId='{link_id}')", _explain(content, link_id, msg)
+        )
+        for link_id, msg in errors.items()
+    )
+    if problems:
+        raise IntakeRejected(422, problems)
+
+    now = utcnow()
+    response = Response(
+        questionnaire_slug=content.slug,
+        questionnaire_version=content.version,
+        status=ResponseStatus.IN_PROGRESS,
+        source="fhir",
+        patient_system=system,
+        patient_value=value,
+        patient_name=name,
+        consult_date=_consult_date(answers),
+        answers=answers,
+        current_step=len(content.questionnaire.steps) if complete else 0,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(response)
+    await session.flush()
+    if complete:
+        try:
+            await complete_response(session, response, content, settings, now=now)
+        except ResponseIncomplete as exc:  # validate_answers already checked; kept as a safety net
+            raise IntakeRejected(
+                422,
+                [
+                    IntakeProblem("QuestionnaireResponse.item", _explain(content, m, "needs an answer."))
+                    for m in exc.missing
+                ],
+            ) from None
+    return response

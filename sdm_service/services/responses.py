@@ -1,0 +1,238 @@
+"""Patient responses: start, open from an invitation, find by link, save a step, complete.
+
+Shared by the patient web pages and the JSON API. The raw resume token exists only in the
+patient's link and cookie; the database keeps its SHA-256. An invitation's own link also
+keeps working as a resume link until it expires or is revoked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+from sqlmodel import col
+
+from sdm_service.content import Content
+from sdm_service.content.logic import enabled_answers, enabled_items, missing_required
+from sdm_service.models import Invitation, Response, ResponseStatus, utcnow
+from sdm_service.security import hash_token, new_token
+from sdm_service.settings import Settings
+from sdm_service.warmup import insert_versions_ignoring_duplicates, version_row
+
+MAX_TOKEN_LENGTH = 200
+OPEN_STATUSES = (ResponseStatus.INVITED, ResponseStatus.IN_PROGRESS)
+DONE_STATUSES = (ResponseStatus.COMPLETED, ResponseStatus.REVIEWED)
+
+
+class ResponseConflict(Exception):
+    """The response changed since the caller read it (another tab, another device)."""
+
+
+class ResponseClosed(Exception):
+    """The response is completed; its answers can no longer change."""
+
+
+class ResponseIncomplete(Exception):
+    """Required questions that apply have no answer yet. `missing` lists their item ids."""
+
+    def __init__(self, missing: list[str]) -> None:
+        self.missing = missing
+        super().__init__("missing answers: " + ", ".join(missing))
+
+
+def is_done(response: Response) -> bool:
+    return response.status in DONE_STATUSES
+
+
+async def start_response(
+    session: AsyncSession, content: Content, *, source: str = "web"
+) -> tuple[Response, str]:
+    """A new in-progress response and its raw resume token (shown to the patient, never stored)."""
+    token = new_token()
+    now = utcnow()
+    response = Response(
+        questionnaire_slug=content.slug,
+        questionnaire_version=content.version,
+        status=ResponseStatus.IN_PROGRESS,
+        source=source,
+        resume_token_hash=hash_token(token),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(response)
+    await session.flush()
+    return response, token
+
+
+async def open_invitation(
+    session: AsyncSession, invitation: Invitation, *, link_token: str = ""
+) -> tuple[Response, str]:
+    """Open the response behind a usable invitation and return it with a token for the patient.
+
+    The first opening creates the resume token. Later openings keep it (a link saved earlier must
+    go on working) and hand back the invitation's own token (`link_token`), which load_by_token
+    accepts while the invitation is usable. Without a link_token a fresh resume token is issued.
+    """
+    response = await session.get(Response, invitation.response_id) if invitation.response_id else None
+    if response is None:
+        raise LookupError("This invitation has no response.")
+    token = link_token
+    if response.resume_token_hash is None or not link_token:
+        token = new_token()
+        response.resume_token_hash = hash_token(token)
+    if response.status == ResponseStatus.INVITED:
+        response.status = ResponseStatus.IN_PROGRESS
+        response.updated_at = utcnow()
+    session.add(response)
+    await session.flush()
+    return response, token
+
+
+async def load_by_token(session: AsyncSession, token: str | None) -> Response | None:
+    """The response a resume token (or a still-usable invitation token) belongs to, else None."""
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    digest = hash_token(token)
+    response = (
+        await session.execute(select(Response).where(col(Response.resume_token_hash) == digest))
+    ).scalar_one_or_none()
+    if response is not None:
+        return response
+    invitation = (
+        await session.execute(select(Invitation).where(col(Invitation.token_hash) == digest))
+    ).scalar_one_or_none()
+    if (
+        invitation is None
+        or invitation.response_id is None
+        or invitation.revoked_at is not None
+        or invitation.expires_at <= utcnow()
+    ):
+        return None
+    return await session.get(Response, invitation.response_id)
+
+
+async def save_step(
+    session: AsyncSession,
+    response: Response,
+    content: Content,
+    step_index: int,
+    cleaned_answers: Mapping[str, Any],
+    *,
+    expected_lock_version: int,
+    advance: bool = True,
+) -> Response:
+    """Replace one step's answers with `cleaned_answers` (already checked with clean_answer).
+
+    Items of the step missing from `cleaned_answers` are cleared. Answers anywhere that no longer
+    apply after the change are dropped, so the stored answers always match what the patient sees.
+    With advance=False (going back, saving to finish later) the step does not count as done;
+    otherwise `current_step` moves to the next step that has something to show.
+    """
+    questionnaire = content.questionnaire
+    if is_done(response):
+        raise ResponseClosed("This response is completed and can no longer change.")
+    if response.lock_version != expected_lock_version:
+        raise ResponseConflict("The response changed since it was read.")
+    if not 0 <= step_index < len(questionnaire.steps):
+        raise ValueError(f"There is no step {step_index}.")
+    step_ids = {item.id for item in questionnaire.steps[step_index].items if item.answerable}
+    foreign = set(cleaned_answers) - step_ids
+    if foreign:
+        raise ValueError(f"Not items of step {step_index}: {', '.join(sorted(foreign))}")
+    merged = {key: value for key, value in response.answers.items() if key not in step_ids}
+    merged.update(cleaned_answers)
+    response.answers = enabled_answers(questionnaire, merged)  # a new dict, so the change is seen
+    reached = step_index + 1 if advance else step_index
+    # Steps where nothing applies (e.g. follow-ups to priorities rated low) are passed over.
+    while (
+        advance
+        and reached < len(questionnaire.steps)
+        and not enabled_items(questionnaire, response.answers, reached)
+    ):
+        reached += 1
+    response.current_step = max(response.current_step, min(reached, len(questionnaire.steps)))
+    if response.status == ResponseStatus.INVITED:
+        response.status = ResponseStatus.IN_PROGRESS
+    response.updated_at = utcnow()
+    session.add(response)
+    try:
+        await session.flush()
+    except StaleDataError as exc:  # another writer won the race between our read and this write
+        raise ResponseConflict("The response changed while saving.") from exc
+    return response
+
+
+def _consult_date(response: Response, answers: Mapping[str, Any]) -> date | None:
+    if response.consult_date is not None:
+        return response.consult_date
+    value = answers.get("consult_date")
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+async def record_questionnaire_version(session: AsyncSession, content: Content) -> None:
+    """Keep the definition of every version a response was completed against (a no-op when known)."""
+    statement = insert_versions_ignoring_duplicates(session.get_bind().dialect.name)
+    await session.execute(statement, [version_row(content)])
+
+
+async def complete_response(
+    session: AsyncSession,
+    response: Response,
+    content: Content,
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+) -> Response:
+    """Compute and store the summary snapshot. A completed response is returned unchanged."""
+    if is_done(response):
+        return response
+    from sdm_service.decision import build_summary  # imported late: the engine imports content too
+    from sdm_service.decision.snapshot import PatientInfo
+
+    questionnaire = content.questionnaire
+    answers = enabled_answers(questionnaire, response.answers)
+    missing = missing_required(questionnaire, answers)
+    if missing:
+        raise ResponseIncomplete(missing)
+    now = now or utcnow()
+    consult_date = _consult_date(response, answers)
+    snapshot = build_summary(
+        content,
+        answers,
+        response_id=str(response.id),
+        completed_at=now,
+        patient=PatientInfo(
+            name=response.patient_name or None,
+            identifier_system=response.patient_system or None,
+            identifier_value=response.patient_value or None,
+        ),
+        consult_date=consult_date,
+        clinic_name=settings.clinic_name,
+    )
+    response.answers = answers
+    response.summary = snapshot.model_dump(mode="json")
+    response.status = ResponseStatus.COMPLETED
+    response.completed_at = now
+    response.updated_at = now
+    response.consult_date = consult_date
+    response.conflict_score = snapshot.conflict.score
+    response.conflict_flag = snapshot.conflict.flagged
+    response.top_priority = snapshot.most_important or (
+        snapshot.priorities[0].code if snapshot.priorities else None
+    )
+    session.add(response)
+    await record_questionnaire_version(session, content)
+    try:
+        await session.flush()
+    except StaleDataError as exc:
+        raise ResponseConflict("The response changed while completing.") from exc
+    return response

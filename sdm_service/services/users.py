@@ -1,0 +1,120 @@
+"""Clinician and admin accounts: creation, sign-in checks, deactivation.
+
+Passwords are stored only as argon2id hashes. Deactivating an account ends its sessions at once;
+accounts are never deleted, so the audit log can always name who did what.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from sdm_service.models import Role, User, UserSession, utcnow
+from sdm_service.security import hash_password, password_needs_rehash, verify_password
+
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 1024  # argon2 handles long input, but a cap keeps hashing time bounded
+USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+
+
+class UserError(ValueError):
+    """Bad account input; the message is safe to show to the admin who typed it."""
+
+
+def normalise_username(username: str) -> str:
+    return (username or "").strip().lower()
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"The password must be at least {MIN_PASSWORD_LENGTH} characters long.")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise UserError(f"The password must be {MAX_PASSWORD_LENGTH} characters or fewer.")
+    if "\x00" in password:
+        raise UserError("The password contains a character that cannot be used.")
+
+
+def _check_username(username: str) -> str:
+    name = normalise_username(username)
+    if not USERNAME_PATTERN.fullmatch(name):
+        raise UserError(
+            "The username must be 2 to 64 characters: lowercase letters, digits, dots, dashes or "
+            "underscores, starting with a letter or digit."
+        )
+    return name
+
+
+async def find_by_username(session: AsyncSession, username: str) -> User | None:
+    return (
+        await session.execute(select(User).where(col(User.username) == normalise_username(username)))
+    ).scalar_one_or_none()
+
+
+async def create_user(
+    session: AsyncSession, *, username: str, password: str, role: str, display_name: str = ""
+) -> User:
+    name = _check_username(username)
+    if role not in Role.ALL:
+        raise UserError(f"The role must be one of: {', '.join(Role.ALL)}.")
+    check_password(password)
+    display = (display_name or "").strip()
+    if len(display) > 200 or any(ord(ch) < 32 for ch in display):
+        raise UserError("The display name must be 200 characters or fewer, on one line.")
+    if await find_by_username(session, name) is not None:
+        raise UserError(f"An account named '{name}' already exists.")
+    user = User(username=name, password_hash=hash_password(password), role=role, display_name=display)
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def authenticate(session: AsyncSession, username: str, password: str) -> User | None:
+    """The active account matching these credentials, or None; takes about as long either way."""
+    user = await find_by_username(session, username) if len(username) <= 64 else None
+    candidate = password[:MAX_PASSWORD_LENGTH]
+    valid = verify_password(candidate, user.password_hash if user else None)
+    if user is None or not valid or not user.is_active:
+        return None
+    if password_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(candidate)
+        session.add(user)
+    return user
+
+
+async def deactivate_user(session: AsyncSession, user: User) -> bool:
+    """Deactivate and sign the account out everywhere. Returns False if it was already inactive."""
+    if not user.is_active:
+        return False
+    user.is_active = False
+    user.deactivated_at = utcnow()
+    session.add(user)
+    await session.execute(delete(UserSession).where(col(UserSession.user_id) == user.id))
+    await session.flush()
+    return True
+
+
+async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def list_users(session: AsyncSession) -> Sequence[User]:
+    return (
+        (await session.execute(select(User).order_by(col(User.is_active).desc(), col(User.username))))
+        .scalars()
+        .all()
+    )
+
+
+async def count_active_admins(session: AsyncSession) -> int:
+    return int(
+        (
+            await session.execute(
+                select(func.count()).where(col(User.role) == Role.ADMIN, col(User.is_active).is_(True))
+            )
+        ).scalar_one()
+    )

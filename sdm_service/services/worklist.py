@@ -1,0 +1,221 @@
+"""The clinician worklist: responses in the order clinicians need them, filtered and paginated.
+
+Order: upcoming consults first (consult date today or later, soonest first), then responses with
+no consult date (newest first), then past consults (most recent first). Each of the three parts is
+read with its own query that walks the `ix_responses_consult` index (consult_date, created_at),
+so a page costs a short index range scan rather than a sort of every matching row, even at
+100,000 responses. One aggregate query counts the three parts for the pager.
+
+A search (name or identifier) matches few rows, scattered through that index, so walking it would
+look at nearly every row three times. When the matches are few, their sort keys are read in one
+pass instead, ordered here, and only the page's rows are fetched.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, case, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from sdm_service.models import Response, ResponseStatus
+
+PAGE_SIZE = 25
+MAX_QUERY_LENGTH = 100
+SORT_MATCHES_LIMIT = 1000  # a search with at most this many matches is ordered from its sort keys
+
+
+class WorklistError(ValueError):
+    """A filter value that cannot be used; the message is safe to show."""
+
+
+@dataclass(frozen=True)
+class WorklistFilters:
+    statuses: tuple[str, ...] = ()  # empty means every status
+    flagged_only: bool = False
+    consult_from: date | None = None
+    consult_to: date | None = None
+    query: str = ""  # patient identifier (starts with) or name (contains), case-insensitive
+    page: int = 1
+
+    def __post_init__(self) -> None:
+        unknown = [s for s in self.statuses if s not in ResponseStatus.ALL]
+        if unknown:
+            raise WorklistError("Choose a status from the list.")
+        if self.consult_from and self.consult_to and self.consult_from > self.consult_to:
+            raise WorklistError("The 'from' date must be on or before the 'to' date.")
+        if len(self.query) > MAX_QUERY_LENGTH:
+            raise WorklistError(f"Search for {MAX_QUERY_LENGTH} characters or fewer.")
+        if any(ord(ch) < 32 for ch in self.query):
+            raise WorklistError("The search contains characters that cannot be used.")
+        if self.page < 1:
+            raise WorklistError("The page number must be 1 or more.")
+
+    def as_detail(self) -> dict[str, Any]:
+        """The filters, for the audit log."""
+        return {
+            "statuses": list(self.statuses),
+            "flagged_only": self.flagged_only,
+            "consult_from": self.consult_from.isoformat() if self.consult_from else None,
+            "consult_to": self.consult_to.isoformat() if self.consult_to else None,
+            "query": self.query,
+            "page": self.page,
+        }
+
+
+@dataclass(frozen=True)
+class WorklistPage:
+    rows: Sequence[Response]
+    total: int
+    page: int
+    page_size: int
+    filters: WorklistFilters = field(default_factory=WorklistFilters)
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.page_size))
+
+    @property
+    def first_index(self) -> int:
+        return (self.page - 1) * self.page_size + 1 if self.rows else 0
+
+    @property
+    def last_index(self) -> int:
+        return (self.page - 1) * self.page_size + len(self.rows)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _conditions(filters: WorklistFilters) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if filters.statuses:
+        conditions.append(col(Response.status).in_(filters.statuses))
+    if filters.flagged_only:
+        conditions.append(col(Response.conflict_flag).is_(True))
+    if filters.consult_from:
+        conditions.append(col(Response.consult_date) >= filters.consult_from)
+    if filters.consult_to:
+        conditions.append(col(Response.consult_date) <= filters.consult_to)
+    text = filters.query.strip()
+    if text:
+        pattern = _escape_like(text.lower())
+        conditions.append(
+            or_(
+                col(Response.patient_value) == text,
+                func.lower(col(Response.patient_value)).like(f"{pattern}%", escape="\\"),
+                func.lower(col(Response.patient_name)).like(f"%{pattern}%", escape="\\"),
+            )
+        )
+    return conditions
+
+
+def _segments(today: date) -> list[tuple[ColumnElement[bool], tuple[Any, ...]]]:
+    """(condition, order) for upcoming, undated and past consults, in display order."""
+    consult = col(Response.consult_date)
+    created = col(Response.created_at)
+    ident = col(Response.id)
+    return [
+        (consult >= today, (consult.asc(), created.asc(), ident.asc())),
+        (consult.is_(None), (created.desc(), ident.desc())),
+        (consult < today, (consult.desc(), created.desc(), ident.desc())),
+    ]
+
+
+def segment_statements(filters: WorklistFilters, today: date) -> list[Select[tuple[Response]]]:
+    """The three ordered queries (upcoming, undated, past), without paging; used for EXPLAIN in tests."""
+    conditions = _conditions(filters)
+    return [
+        select(Response).where(condition, *conditions).order_by(*order)
+        for condition, order in _segments(today)
+    ]
+
+
+async def worklist_page(
+    session: AsyncSession, filters: WorklistFilters, *, today: date, page_size: int = PAGE_SIZE
+) -> WorklistPage:
+    conditions = _conditions(filters)
+    if filters.query.strip():
+        keys = await _match_keys(session, conditions, today)
+        if keys is not None:
+            return await _page_from_keys(session, filters, keys, page_size)
+
+    consult = col(Response.consult_date)
+    counts_row = (
+        await session.execute(
+            select(
+                func.count(case((consult >= today, 1))),
+                func.count(case((consult.is_(None), 1))),
+                func.count(case((consult < today, 1))),
+            ).where(*conditions)
+        )
+    ).one()
+    counts = [int(n) for n in counts_row]
+    total = sum(counts)
+    page = min(filters.page, max(1, math.ceil(total / page_size)))
+    skip = (page - 1) * page_size
+    rows: list[Response] = []
+    for statement, count in zip(segment_statements(filters, today), counts, strict=True):
+        if len(rows) >= page_size:
+            break
+        if skip >= count:
+            skip -= count
+            continue
+        wanted = page_size - len(rows)
+        result = await session.execute(statement.offset(skip).limit(wanted))
+        rows.extend(result.scalars().all())
+        skip = 0
+    return WorklistPage(
+        rows=rows, total=total, page=page, page_size=page_size, filters=replace(filters, page=page)
+    )
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _order_key(consult: date | None, created: datetime, ident: uuid.UUID, today: date) -> tuple[int, ...]:
+    """The display order of _segments(), as a sort key (uuid order = the databases' uuid order)."""
+    stamp = (created - _EPOCH) // timedelta(microseconds=1)
+    if consult is None:
+        return (1, 0, -stamp, -ident.int)
+    if consult >= today:
+        return (0, consult.toordinal(), stamp, ident.int)
+    return (2, -consult.toordinal(), -stamp, -ident.int)
+
+
+async def _match_keys(
+    session: AsyncSession, conditions: list[ColumnElement[bool]], today: date
+) -> list[uuid.UUID] | None:
+    """Ids of every match in display order, from one pass; None when there are too many to sort here."""
+    result = await session.execute(
+        select(col(Response.id), col(Response.consult_date), col(Response.created_at))
+        .where(*conditions)
+        .limit(SORT_MATCHES_LIMIT + 1)
+    )
+    keys = result.all()
+    if len(keys) > SORT_MATCHES_LIMIT:
+        return None
+    return [k[0] for k in sorted(keys, key=lambda k: _order_key(k[1], k[2], k[0], today))]
+
+
+async def _page_from_keys(
+    session: AsyncSession, filters: WorklistFilters, ordered_ids: list[uuid.UUID], page_size: int
+) -> WorklistPage:
+    total = len(ordered_ids)
+    page = min(filters.page, max(1, math.ceil(total / page_size)))
+    wanted = ordered_ids[(page - 1) * page_size : page * page_size]
+    found: dict[uuid.UUID, Response] = {}
+    if wanted:
+        result = await session.execute(select(Response).where(col(Response.id).in_(wanted)))
+        found = {row.id: row for row in result.scalars()}
+    rows = [found[i] for i in wanted if i in found]
+    return WorklistPage(
+        rows=rows, total=total, page=page, page_size=page_size, filters=replace(filters, page=page)
+    )

@@ -1,0 +1,214 @@
+"""Clinician sign-in sessions and the guards that protect every clinician page.
+
+The browser holds a random token in the `sdm_session` cookie (HttpOnly, SameSite=Lax, Secure
+outside development, sent only under /clinician); the database keeps its SHA-256 in
+`user_sessions`. A session ends at a fixed lifetime (settings.clinician_session_minutes), after a
+period without activity, at sign-out (the row is deleted) or when the account is deactivated.
+
+Other route modules reuse the guards: `guards=[require_admin]` on a handler under /clinician
+(the cookie is only sent there) and `current_user: User` via `provide_current_user`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from litestar import Request, Response
+from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie
+from litestar.di import Provide
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.response import Redirect
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlmodel import col
+
+from sdm_service.audit import Actor
+from sdm_service.models import Role, User, UserSession, utcnow
+from sdm_service.security import hash_token, new_token, request_ip
+from sdm_service.settings import Settings
+from sdm_service.web.errors import error_page
+
+SESSION_COOKIE = "sdm_session"
+COOKIE_PATH = "/clinician"
+SIGN_IN_PATH = "/clinician/sign-in"
+HOME_PATH = "/clinician"
+IDLE_MINUTES = 30  # a session left alone this long ends, even within its lifetime
+TOUCH_EVERY_SECONDS = 60  # write last_seen_at at most this often, not on every request
+_STATE_KEY = "clinician_user"
+_MISSING = object()
+
+
+class SignInRequired(NotAuthorizedException):
+    """No valid clinician session: pages redirect to sign-in, other requests get 401."""
+
+    detail = "Sign in to use the clinician workspace."
+
+
+def actor_for(user: User) -> Actor:
+    return Actor("clinician", str(user.id), user.username)
+
+
+def idle_limit(settings: Settings) -> timedelta:
+    return timedelta(minutes=min(IDLE_MINUTES, settings.clinician_session_minutes))
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after sign-in: only a path inside the workspace, never another site."""
+    if not target or len(target) > 2000:
+        return HOME_PATH
+    if any(ord(ch) < 32 for ch in target) or "\\" in target:
+        return HOME_PATH
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return HOME_PATH
+    if parts.path != HOME_PATH and not parts.path.startswith(HOME_PATH + "/"):
+        return HOME_PATH
+    if parts.path.startswith(SIGN_IN_PATH):
+        return HOME_PATH
+    return target
+
+
+def session_cookie(settings: Settings, token: str) -> Cookie:
+    return Cookie(
+        key=SESSION_COOKIE,
+        value=token,
+        path=COOKIE_PATH,
+        max_age=settings.clinician_session_minutes * 60,
+        httponly=True,
+        secure=settings.secure_cookies,
+        samesite="lax",
+    )
+
+
+def expired_session_cookie(settings: Settings) -> Cookie:
+    return Cookie(
+        key=SESSION_COOKIE,
+        value="",
+        path=COOKIE_PATH,
+        max_age=0,
+        expires=0,
+        httponly=True,
+        secure=settings.secure_cookies,
+        samesite="lax",
+    )
+
+
+async def start_session(
+    db_session: AsyncSession, settings: Settings, user: User, request: Request[Any, Any, Any]
+) -> str:
+    """Create a session row for a user who just proved who they are; returns the cookie token."""
+    now = utcnow()
+    token = new_token()
+    db_session.add(
+        UserSession(
+            token_hash=hash_token(token),
+            user_id=user.id,
+            created_at=now,
+            expires_at=now + timedelta(minutes=settings.clinician_session_minutes),
+            last_seen_at=now,
+            ip=request_ip(request)[:64],
+            user_agent=(request.headers.get("user-agent") or "")[:300],
+        )
+    )
+    await db_session.flush()
+    return token
+
+
+async def end_session(db_session: AsyncSession, token: str | None) -> None:
+    if token:
+        await db_session.execute(delete(UserSession).where(col(UserSession.token_hash) == hash_token(token)))
+
+
+def _still_valid(row: UserSession, settings: Settings, now: datetime) -> bool:
+    return row.expires_at > now and row.last_seen_at > now - idle_limit(settings)
+
+
+async def load_session_user(
+    engine: AsyncEngine, settings: Settings, token: str | None, *, now: datetime | None = None
+) -> User | None:
+    """The active user behind a session token, or None. Ends expired or idle sessions on the way.
+
+    Runs in its own short transaction so the idle clock moves even when the request itself fails.
+    """
+    if not token or len(token) > 200:
+        return None
+    now = now or utcnow()
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        found = (
+            await session.execute(
+                select(UserSession, User)
+                .join(User, col(User.id) == col(UserSession.user_id))
+                .where(col(UserSession.token_hash) == hash_token(token))
+            )
+        ).one_or_none()
+        if found is None:
+            return None
+        row, user = found
+        if not user.is_active or not _still_valid(row, settings, now):
+            await session.delete(row)
+            await session.commit()
+            return None
+        if (now - row.last_seen_at).total_seconds() >= TOUCH_EVERY_SECONDS:
+            row.last_seen_at = now
+            await session.commit()
+        return user
+
+
+async def current_user_or_none(connection: ASGIConnection[Any, Any, Any, Any]) -> User | None:
+    """Look the session up once per request and remember the answer."""
+    cached = connection.state.get(_STATE_KEY, _MISSING)
+    if cached is not _MISSING:
+        return cached
+    state = connection.app.state
+    user = await load_session_user(state.db_engine, state.settings, connection.cookies.get(SESSION_COOKIE))
+    connection.state[_STATE_KEY] = user
+    return user
+
+
+async def require_clinician(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Guard: a signed-in, active clinician or admin."""
+    if await current_user_or_none(connection) is None:
+        raise SignInRequired()
+
+
+async def require_admin(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """Guard: a signed-in, active admin. Clinicians get 403."""
+    await require_clinician(connection, handler)
+    user = await current_user_or_none(connection)
+    if user is None or user.role != Role.ADMIN:
+        raise PermissionDeniedException("Only administrators can open this page.")
+
+
+async def provide_current_user(request: Request[Any, Any, Any]) -> User:
+    """Dependency `current_user`: the signed-in user (handlers behind require_clinician)."""
+    user = await current_user_or_none(request)
+    if user is None:
+        raise SignInRequired()
+    return user
+
+
+current_user_dependency = Provide(provide_current_user)
+
+
+def _sign_in_required(request: Request[Any, Any, Any], exc: SignInRequired) -> Response[Any]:
+    if request.method in ("GET", "HEAD"):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        next_path = safe_next(target)
+        location = SIGN_IN_PATH if next_path == HOME_PATH else f"{SIGN_IN_PATH}?next={quote(next_path)}"
+        redirect = Redirect(location, status_code=303)
+        redirect.headers["Cache-Control"] = "no-store"
+        return redirect
+    return error_page(
+        request,
+        401,
+        "You are not signed in, or your session has ended. Sign in again at /clinician/sign-in, "
+        "then repeat what you were doing.",
+    )
+
+
+# Attach to routers whose handlers use the guards, so pages redirect to the sign-in form.
+exception_handlers: dict[type[Exception] | int, Any] = {SignInRequired: _sign_in_required}

@@ -1,7 +1,0 @@
-"""Clinician pages."""
-
-from __future__ import annotations
-
-from typing import Any
-
-routes: list[Any] = []

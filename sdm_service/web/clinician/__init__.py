@@ -1,0 +1,30 @@
+"""The clinician workspace under /clinician: sign-in, worklist, responses, invitations, admin.
+
+Everything except the sign-in and sign-out endpoints sits behind `require_clinician`; the admin
+pages also need `require_admin`. Anonymous page requests are redirected to the sign-in form.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Router
+
+from sdm_service.web import auth
+from sdm_service.web.clinician import invitations, responses, signin
+from sdm_service.web.clinician.admin import admin_router
+
+_workspace = Router(
+    path="/",
+    route_handlers=[*responses.routes, *invitations.routes, admin_router],
+    guards=[auth.require_clinician],
+)
+
+routes: list[Any] = [
+    Router(
+        path="/clinician",
+        route_handlers=[*signin.routes, _workspace],
+        dependencies={"current_user": auth.current_user_dependency},
+        exception_handlers=auth.exception_handlers,
+    )
+]

@@ -1,0 +1,151 @@
+"""Creating and revoking invitation links for patients.
+
+The link holds a token that is stored only as a hash, so it can be shown exactly once: on the page
+that answers the create request (never cached, never redirected to).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.exceptions import NotFoundException
+from litestar.response import Redirect, Template
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from sdm_service.audit import record
+from sdm_service.content import ContentLibrary
+from sdm_service.models import Invitation, User, utcnow
+from sdm_service.services import invitations
+from sdm_service.settings import Settings
+from sdm_service.web import auth
+from sdm_service.web.clinician.common import FormError, client_ip, field, page, parse_date, read_form
+
+QUESTIONNAIRE_SLUG = "iort-sdm"
+RECENT_LIMIT = 25
+FIELDS = ("patient_system", "patient_value", "patient_name", "consult_date")
+
+
+async def _recent(db_session: AsyncSession) -> Sequence[Invitation]:
+    return (
+        (
+            await db_session.execute(
+                select(Invitation).order_by(col(Invitation.created_at).desc()).limit(RECENT_LIMIT)
+            )
+        )
+        .scalars()
+        .all()
+    )
+
+
+async def _invitations_page(
+    request: Request[Any, Any, Any],
+    db_session: AsyncSession,
+    user: User,
+    *,
+    values: dict[str, str] | None = None,
+    error: str | None = None,
+    created: invitations.NewInvitation | None = None,
+    status_code: int = 200,
+) -> Template:
+    recent = await _recent(db_session)
+    return page(
+        "clinician/invitations.html",
+        user,
+        {
+            "recent": recent,
+            "values": values or dict.fromkeys(FIELDS, ""),
+            "error": error,
+            "created": created,
+            "now": utcnow(),
+            "revoked_now": request.query_params.get("revoked") == "1",
+        },
+        status_code=status_code,
+    )
+
+
+@get("/invitations", name="clinician:invitations", include_in_schema=False)
+async def invitations_view(
+    request: Request[Any, Any, Any], db_session: AsyncSession, current_user: User
+) -> Template:
+    await record(
+        db_session,
+        auth.actor_for(current_user),
+        "invitations.view",
+        entity_type="invitation",
+        ip=client_ip(request),
+    )
+    return await _invitations_page(request, db_session, current_user)
+
+
+@post("/invitations", include_in_schema=False, status_code=200)
+async def create_invitation(
+    request: Request[Any, Any, Any],
+    db_session: AsyncSession,
+    settings: Settings,
+    library: ContentLibrary,
+    current_user: User,
+) -> Template:
+    form = await read_form(request)
+    values = dict.fromkeys(FIELDS, "")
+    try:
+        for name in FIELDS:
+            values[name] = field(form, name).strip()
+        consult_date = parse_date(values["consult_date"], "Consult date")
+        if consult_date is not None and consult_date < utcnow().date():
+            raise FormError("Consult date: choose today or a later date.")
+        created = await invitations.create_invitation(
+            db_session,
+            settings,
+            library.get(QUESTIONNAIRE_SLUG),
+            patient_value=values["patient_value"],
+            patient_system=values["patient_system"],
+            patient_name=values["patient_name"],
+            consult_date=consult_date,
+            created_by_user_id=current_user.id,
+        )
+    except (FormError, invitations.InvitationError) as exc:
+        return await _invitations_page(
+            request, db_session, current_user, values=values, error=str(exc), status_code=400
+        )
+    await record(
+        db_session,
+        auth.actor_for(current_user),
+        "invitation.create",
+        entity_type="invitation",
+        entity_id=str(created.invitation.id),
+        ip=client_ip(request),
+        detail={"response_id": str(created.response.id)},
+    )
+    return await _invitations_page(request, db_session, current_user, created=created)
+
+
+@post("/invitations/{invitation_id:uuid}/revoke", include_in_schema=False, status_code=303)
+async def revoke_invitation(
+    request: Request[Any, Any, Any], db_session: AsyncSession, current_user: User, invitation_id: uuid.UUID
+) -> Redirect:
+    existing = await db_session.get(Invitation, invitation_id)
+    if existing is None:
+        raise NotFoundException("No invitation with this id.")
+    if existing.revoked_at is not None:  # a second click changes nothing, so records nothing
+        return Redirect("/clinician/invitations?revoked=1", status_code=303)
+    invitation = await invitations.revoke_invitation(db_session, invitation_id)
+    if invitation is None:  # removed between the two reads
+        raise NotFoundException("No invitation with this id.")
+    await record(
+        db_session,
+        auth.actor_for(current_user),
+        "invitation.revoke",
+        entity_type="invitation",
+        entity_id=str(invitation.id),
+        ip=client_ip(request),
+        detail={"response_id": str(invitation.response_id) if invitation.response_id else None},
+    )
+    return Redirect("/clinician/invitations?revoked=1", status_code=303)
+
+
+routes = [invitations_view, create_invitation, revoke_invitation]

@@ -1,0 +1,139 @@
+"""Sign-in and sign-out.
+
+Failed attempts are throttled per account and per address, counted in the shared rate-limit store
+so every worker sees them. The same message answers an unknown username, a wrong password and a
+deactivated account, so the form never reveals which accounts exist.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.response import Redirect, Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sdm_service import ratelimit
+from sdm_service.audit import Actor, record, record_now
+from sdm_service.services import users
+from sdm_service.settings import Settings
+from sdm_service.web import auth
+from sdm_service.web.clinician.common import FormError, client_ip, field, page, read_form
+
+ACCOUNT_LIMIT = ratelimit.Limit(bucket="signin-user", max_hits=5, window_seconds=15 * 60)
+ADDRESS_LIMIT = ratelimit.Limit(bucket="signin-ip", max_hits=20, window_seconds=15 * 60)
+BAD_CREDENTIALS = "That username and password do not match an active account. Check them and try again."
+
+
+def _form(
+    next_path: str,
+    *,
+    username: str = "",
+    error: str | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+    signed_out: bool = False,
+) -> Template:
+    return page(
+        "clinician/sign_in.html",
+        None,
+        {"next": next_path, "username": username, "error": error, "signed_out": signed_out},
+        status_code=status_code,
+        headers=headers,
+    )
+
+
+@get("/sign-in", name="clinician:sign-in", include_in_schema=False)
+async def sign_in_form(request: Request[Any, Any, Any], next: str | None = None) -> Template | Redirect:
+    next_path = auth.safe_next(next)
+    if await auth.current_user_or_none(request) is not None:
+        return Redirect(next_path, status_code=303)
+    signed_out = request.query_params.get("signed_out") == "1"
+    return _form(next_path, signed_out=signed_out)
+
+
+@post("/sign-in", include_in_schema=False, status_code=303)
+async def sign_in(
+    request: Request[Any, Any, Any], db_session: AsyncSession, settings: Settings
+) -> Template | Redirect:
+    form = await read_form(request)
+    try:
+        username = users.normalise_username(field(form, "username"))[:200]
+        password = field(form, "password")
+        next_path = auth.safe_next(field(form, "next"))
+    except FormError as exc:
+        return _form(auth.HOME_PATH, error=str(exc), status_code=400)
+    ip = client_ip(request)
+    engine = request.app.state.db_engine
+
+    wait = max(
+        await ratelimit.retry_after(engine, ACCOUNT_LIMIT, username) or 0,
+        await ratelimit.retry_after(engine, ADDRESS_LIMIT, ip) or 0,
+    )
+    if wait:
+        await record_now(
+            engine,
+            Actor("anonymous", "", username),
+            "auth.sign_in.throttled",
+            entity_type="user",
+            ip=ip,
+            detail={"username": username, "retry_after": wait},
+        )
+        minutes = max(1, math.ceil(wait / 60))
+        message = (
+            "There have been too many failed sign-in attempts. For your security, sign-in is paused. "
+            f"Try again in {minutes} minute{'s' if minutes != 1 else ''}."
+        )
+        return _form(
+            next_path, username=username, error=message, status_code=429, headers={"Retry-After": str(wait)}
+        )
+
+    if not username or not password:
+        return _form(next_path, username=username, error="Enter your username and password.", status_code=400)
+
+    user = await users.authenticate(db_session, username, password)
+    if user is None:
+        await ratelimit.hit(engine, ACCOUNT_LIMIT, username)
+        await ratelimit.hit(engine, ADDRESS_LIMIT, ip)
+        await record_now(
+            engine,
+            Actor("anonymous", "", username),
+            "auth.sign_in.failed",
+            entity_type="user",
+            ip=ip,
+            detail={"username": username},
+        )
+        return _form(next_path, username=username, error=BAD_CREDENTIALS, status_code=401)
+
+    await ratelimit.clear(engine, ACCOUNT_LIMIT, username)
+    # A fresh token at every sign-in: a cookie planted before sign-in is worth nothing after it.
+    await auth.end_session(db_session, request.cookies.get(auth.SESSION_COOKIE))
+    token = await auth.start_session(db_session, settings, user, request)
+    await record(
+        db_session, auth.actor_for(user), "auth.sign_in", entity_type="user", entity_id=str(user.id), ip=ip
+    )
+    return Redirect(next_path, status_code=303, cookies=[auth.session_cookie(settings, token)])
+
+
+@post("/sign-out", include_in_schema=False, status_code=303)
+async def sign_out(request: Request[Any, Any, Any], db_session: AsyncSession, settings: Settings) -> Redirect:
+    user = await auth.current_user_or_none(request)
+    await auth.end_session(db_session, request.cookies.get(auth.SESSION_COOKIE))
+    if user is not None:
+        await record(
+            db_session,
+            auth.actor_for(user),
+            "auth.sign_out",
+            entity_type="user",
+            entity_id=str(user.id),
+            ip=client_ip(request),
+        )
+    return Redirect(
+        f"{auth.SIGN_IN_PATH}?signed_out=1",
+        status_code=303,
+        cookies=[auth.expired_session_cookie(settings)],
+    )
+
+
+routes = [sign_in_form, sign_in, sign_out]

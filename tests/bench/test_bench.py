@@ -1,0 +1,112 @@
+"""The benchmark harness keeps working: its data generator makes valid data, and a tiny run of
+`python -m bench` measures every row. No figure is asserted (speed is judged by `make bench`)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bench.flows import parse_forms
+from bench.seed import seed_database
+from sdm_service.content import load_library
+from sdm_service.content.logic import validate_answers
+from sdm_service.decision.snapshot import SummarySnapshot
+from sdm_service.models import Response, ResponseStatus
+from sdm_service.security import hash_token
+from sdm_service.settings import PROJECT_ROOT, normalise_database_url
+
+HTTP_ROWS = {"step_get", "step_post", "fhir_read", "worklist_p95"}
+
+
+async def test_seeded_responses_are_valid_answers_with_stored_summaries(database_url: str) -> None:
+    result = await seed_database(database_url, 120, patient_sessions=3, migrate_first=False)
+    assert result.responses == 120
+    content = load_library(PROJECT_ROOT / "questionnaires").get("iort-sdm")
+    engine = create_async_engine(normalise_database_url(database_url))
+    try:
+        async with engine.connect() as connection:
+            rows = (await connection.execute(select(Response.__table__))).mappings().all()  # type: ignore[attr-defined]
+    finally:
+        await engine.dispose()
+    assert len(rows) == 123  # 120 + the three patient sessions
+    done = [row for row in rows if row["status"] in (ResponseStatus.COMPLETED, ResponseStatus.REVIEWED)]
+    assert done, "the mix has completed responses"
+    for row in done:
+        today = row["completed_at"].date()
+        _clean, errors = validate_answers(content.questionnaire, row["answers"], today=today, complete=True)
+        assert errors == {}
+        snapshot = SummarySnapshot.model_validate(row["summary"])
+        assert snapshot.response_id == str(row["id"])
+    assert all(row["summary"] is None for row in rows if row["status"] == ResponseStatus.IN_PROGRESS)
+    hashes = {row["resume_token_hash"] for row in rows}
+    assert all(hash_token(token) in hashes for token in result.patient_tokens)
+    assert set(result.completed_response_ids) <= {str(row["id"]) for row in done}
+
+
+async def test_form_parser_submits_what_a_browser_would() -> None:
+    html = """
+    <form method="post" action="/q/x/step/3">
+      <input type="hidden" name="_csrf_token" value="abc">
+      <input type="radio" name="a" value="not"><input type="radio" name="a" value="very" checked>
+      <input type="radio" name="b" value="x"><input type="radio" name="b" value="y">
+      <input type="radio" name="b" value="z">
+      <input type="checkbox" name="c" value="one"><input type="checkbox" name="c" value="two">
+      <textarea name="notes"> kept </textarea>
+      <button type="submit" name="action" value="back">Back</button>
+      <button type="submit" name="action" value="continue">Continue</button>
+    </form>"""
+    (form,) = parse_forms(html)
+    body = form.body(form.continue_button())
+    assert ("_csrf_token", "abc") in body
+    assert ("a", "very") in body  # the checked option is kept
+    assert ("b", "y") in body  # nothing checked: a valid option is chosen
+    assert ("c", "one") in body  # a group with nothing ticked gets one box
+    assert ("notes", "kept") in body
+    assert ("action", "continue") in body
+    assert ("action", "back") not in body
+
+
+@pytest.mark.slow
+async def test_tiny_benchmark_run_measures_every_row(tmp_path: Path) -> None:
+    output = tmp_path / "results.json"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench",
+        "--duration=1",
+        "--rounds=1",
+        "--connections=2",
+        "--responses=300",
+        "--small-responses=50",
+        "--servers=uvicorn",
+        "--pdf-seconds=0.1",
+        "--postgres-url=",
+        f"--output={output}",
+        f"--workdir={tmp_path / 'work'}",
+        cwd=PROJECT_ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    stdout, _ = await asyncio.wait_for(process.communicate(), timeout=300)
+    log = stdout.decode(errors="replace")
+    assert process.returncode == 0, log
+    report = json.loads(output.read_text())
+    (run,) = report["http"]
+    assert {row["key"] for row in run["rows"]} == HTTP_ROWS, log
+    for row in run["rows"]:
+        assert row["error"] is None, row
+        for side in ("service", "ceiling"):
+            assert row[side]["requests"] > 0, row
+            assert row[side]["errors"] == 0, row  # every request answered as expected (no 4xx/5xx)
+        assert row["ratio"] is not None
+    assert run["peak_rss"]["service"]["mb"] > 0
+    assert report["pdf"]["service"]["renders_per_s"] > 0
+    assert report["pdf"]["ceiling"]["renders_per_s"] > 0
+    for title in ("Patient step page GET", "Step POST", "FHIR QuestionnaireResponse read", "PDF summary"):
+        assert title in log

@@ -1,0 +1,136 @@
+"""Browser tests: Debian chromium driven by Playwright against a real `sdm run` server.
+
+They skip with a reason when chromium or axe-core (npm ci) is missing, except when
+SDM_REQUIRE_BROWSER=1 (as in .ci/run), where a missing browser fails the run instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from sdm_service.content import Content, load_library
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+AXE_SCRIPT = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+REQUIRE_BROWSER = os.environ.get("SDM_REQUIRE_BROWSER") == "1"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+CLINIC_NAME = "Riverside Cancer Center"
+
+pytestmark = pytest.mark.browser
+
+
+def browser_unavailable_reason() -> str | None:
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} is missing (apt-get install -y chromium)"
+    if not AXE_SCRIPT.exists():
+        return f"{AXE_SCRIPT.relative_to(ROOT)} is missing (run npm ci)"
+    try:
+        import playwright.async_api  # noqa: F401
+    except ImportError:
+        return "the playwright Python package is not installed"
+    return None
+
+
+def need_browser() -> None:
+    reason = browser_unavailable_reason()
+    if reason:
+        if REQUIRE_BROWSER:
+            pytest.fail(f"Browser tests are required here (SDM_REQUIRE_BROWSER=1) but {reason}")
+        pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for_health(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"sdm run exited with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"sdm run did not answer {url}/health in {timeout:.0f}s")
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+    content: Content
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """`sdm db upgrade` on a fresh SQLite file, then `sdm run` on a free port until the session ends."""
+    need_browser()
+    workdir = tmp_path_factory.mktemp("live-server")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    sdm = shutil.which("sdm", path=str(Path(sys.executable).parent)) or "sdm"
+    env = {
+        **os.environ,
+        "SDM_DATABASE_URL": f"sqlite:///{workdir / 'browser.db'}",
+        "SDM_BASE_URL": url,
+        "SDM_ENV": "development",
+        "SDM_CLINIC_NAME": CLINIC_NAME,
+        "SDM_LOG_LEVEL": "WARNING",
+    }
+    subprocess.run([sdm, "db", "upgrade"], env=env, check=True, cwd=ROOT, capture_output=True)
+    log = (workdir / "server.log").open("wb")
+    process = subprocess.Popen(
+        [sdm, "run", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait_for_health(url, process)
+        library = load_library(ROOT / "questionnaires")
+        yield LiveServer(url=url, content=library.get("iort-sdm"))
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+@pytest.fixture
+async def browser(live_server: LiveServer) -> AsyncIterator[object]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()

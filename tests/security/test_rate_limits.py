@@ -1,0 +1,188 @@
+"""Link guessing and API floods get 429 with Retry-After, counted in a store every worker shares
+(the database by default, Redis when configured)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sdm_service import ratelimit
+from sdm_service.app import create_app
+from sdm_service.db import create_engine
+from sdm_service.models import RateEvent, utcnow
+from sdm_service.settings import Settings
+from tests.conftest import make_settings
+from tests.security import probes
+
+REDIS_URL = os.environ.get("SDM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+REQUIRE_REDIS = os.environ.get("SDM_REQUIRE_REDIS") == "1"
+LIMITS: dict[str, object] = {
+    "link_lookups_per_window": 3,
+    "link_lookup_window_seconds": 600,
+    "api_requests_per_window": 4,
+    "api_request_window_seconds": 600,
+}
+
+
+async def redis_unreachable_reason() -> str | None:
+    import redis.asyncio as redis_asyncio
+    from redis.exceptions import RedisError
+
+    client = redis_asyncio.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        await client.ping()
+    except (RedisError, OSError) as exc:
+        return f"Redis at {REDIS_URL} is unreachable: {exc}"
+    finally:
+        await client.aclose()
+    return None
+
+
+@pytest.fixture(params=["database", "redis"])
+async def limited_settings(request: pytest.FixtureRequest, database_url: str) -> Settings:
+    if request.param == "redis":
+        reason = await redis_unreachable_reason()
+        if reason:
+            if REQUIRE_REDIS:
+                pytest.fail(f"Redis is required here (SDM_REQUIRE_REDIS=1) but {reason}")
+            pytest.skip(reason)
+    return make_settings(database_url, rate_limit_store=request.param, redis_url=REDIS_URL, **LIMITS)
+
+
+@pytest.fixture
+async def limited_app(limited_settings: Settings) -> Litestar:
+    # The test client always comes from one address; start each test with no hits for it. (Own
+    # engine and store: the test client runs the app on another event loop.)
+    engine = create_engine(limited_settings)
+    store = ratelimit.store_from_settings(limited_settings, engine)
+    await store.clear(ratelimit.Limit("link-lookup", 1, 1), "ip:testclient")
+    await store.clear(ratelimit.Limit("api", 1, 1), "ip:testclient")
+    await store.close()
+    await engine.dispose()
+    return probes.add_probes(create_app(limited_settings))
+
+
+@pytest.fixture
+async def client(limited_app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app=limited_app, base_url="http://testserver.local") as test_client:
+        yield test_client
+
+
+@pytest.mark.parametrize("prefix", [probes.INVITE, probes.RESUME])
+async def test_guessing_links_is_stopped_with_429_and_retry_after(
+    client: AsyncTestClient[Litestar], prefix: str
+) -> None:
+    for attempt in range(3):
+        assert (await client.get(f"{prefix}/guess-{attempt}")).status_code == 404
+    refused = await client.get(f"{prefix}/guess-last")
+    assert refused.status_code == 429
+    assert 1 <= int(refused.headers["retry-after"]) <= 601
+    assert "text/html" in refused.headers["content-type"]
+    assert "Please wait a moment" in refused.text
+    # Even the right link waits: the address, not the token, is what is limited.
+    assert (await client.get(f"{prefix}/good")).status_code == 429
+
+
+async def test_opening_a_real_link_again_and_again_is_not_counted(client: AsyncTestClient[Litestar]) -> None:
+    for _ in range(6):
+        assert (await client.get(probes.INVITE + "/good")).status_code == 200
+
+
+async def test_api_calls_are_limited_per_token(client: AsyncTestClient[Litestar]) -> None:
+    token_a, token_b = f"token-a-{uuid.uuid4()}", f"token-b-{uuid.uuid4()}"
+    for _ in range(4):
+        response = await client.get(probes.API, headers={"Authorization": f"Bearer {token_a}"})
+        assert response.status_code == 200
+    refused = await client.get(probes.API, headers={"Authorization": f"Bearer {token_a}"})
+    assert refused.status_code == 429
+    assert int(refused.headers["retry-after"]) >= 1
+    assert refused.headers["content-type"].startswith("application/json")
+    assert refused.json()["status_code"] == 429
+    # Another client's token has its own allowance.
+    other = await client.get(probes.API, headers={"Authorization": f"Bearer {token_b}"})
+    assert other.status_code == 200
+
+
+async def test_fhir_calls_without_a_token_are_limited_per_address(client: AsyncTestClient[Litestar]) -> None:
+    statuses = [(await client.get(probes.FHIR)).status_code for _ in range(5)]
+    assert statuses[-1] == 429
+    assert 429 not in statuses[:4]
+
+
+async def test_the_limit_is_shared_by_every_worker(limited_settings: Settings) -> None:
+    """Two app instances (as two worker processes) on the same store share one count."""
+    worker_1 = probes.add_probes(create_app(limited_settings))
+    worker_2 = probes.add_probes(create_app(limited_settings))
+    token = f"shared-{uuid.uuid4()}"
+    headers = {"Authorization": f"Bearer {token}"}
+    async with (
+        AsyncTestClient(app=worker_1, base_url="http://testserver.local") as one,
+        AsyncTestClient(app=worker_2, base_url="http://testserver.local") as two,
+    ):
+        for client in (one, two, one, two):
+            assert (await client.get(probes.API, headers=headers)).status_code == 200
+        assert (await one.get(probes.API, headers=headers)).status_code == 429
+        assert (await two.get(probes.API, headers=headers)).status_code == 429
+
+
+async def test_store_counts_only_hits_inside_the_window(limited_app: Litestar) -> None:
+    engine = limited_app.state.db_engine
+    limit = ratelimit.Limit("unit", max_hits=2, window_seconds=60)
+    key = f"k-{uuid.uuid4()}"
+    await ratelimit.hit(engine, limit, key, now=utcnow() - timedelta(seconds=120))
+    await ratelimit.hit(engine, limit, key)
+    assert await ratelimit.retry_after(engine, limit, key) is None
+    await ratelimit.hit(engine, limit, key, now=utcnow() - timedelta(seconds=30))
+    wait = await ratelimit.retry_after(engine, limit, key)
+    assert wait is not None
+    assert 25 <= wait <= 31  # the hit 30 s ago leaves the window in about 30 s
+    await ratelimit.clear(engine, limit, key)
+    assert await ratelimit.retry_after(engine, limit, key) is None
+
+
+async def test_an_unreachable_redis_refuses_with_503_rather_than_not_counting(sqlite_url: str) -> None:
+    settings = make_settings(sqlite_url, rate_limit_store="redis", redis_url="redis://127.0.0.1:1/0")
+    app = probes.add_probes(create_app(settings))
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:
+        response = await client.get(probes.API, headers={"Authorization": "Bearer x"})
+    assert response.status_code == 503
+    assert "limits" in response.json()["detail"]
+
+
+async def test_fhir_over_the_limit_answers_an_operation_outcome_429(
+    client: AsyncTestClient[Litestar],
+) -> None:
+    headers = {"Authorization": f"Bearer fhir-{uuid.uuid4()}"}
+    statuses = [(await client.get("/fhir/metadata", headers=headers)).status_code for _ in range(4)]
+    assert 429 not in statuses
+    refused = await client.get("/fhir/metadata", headers=headers)
+    assert refused.status_code == 429
+    assert int(refused.headers["retry-after"]) >= 1
+    assert refused.json()["resourceType"] == "OperationOutcome"
+
+
+async def test_the_database_store_forgets_keys_that_never_come_back(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ratelimit, "PURGE_ONE_IN", 1)  # purge on this hit rather than 1 in 200
+    settings = make_settings(database_url)
+    engine = create_engine(settings)
+    limit = ratelimit.Limit("purge", max_hits=5, window_seconds=60)
+    try:
+        long_ago = utcnow() - timedelta(seconds=600)
+        for address in ("10.0.0.1", "10.0.0.2"):
+            await ratelimit.DatabaseStore(engine).hit(limit, address, now=long_ago)
+        await ratelimit.DatabaseStore(engine).hit(limit, "10.0.0.3")
+        async with AsyncSession(engine) as session:
+            left = (await session.execute(select(func.count()).select_from(RateEvent))).scalar_one()
+    finally:
+        await engine.dispose()
+    assert left == 1
