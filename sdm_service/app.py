@@ -11,7 +11,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.logging.config import LoggingConfig
 from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 from litestar.openapi.spec import Components
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
@@ -116,7 +116,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             version=__version__,
             description="JSON API (v1) and FHIR R4 endpoints for EHR integration.",
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin()],
+            # Machine-readable only: browser renderers need a CDN and inline script, which the CSP forbids.
+            render_plugins=[JsonRenderPlugin(), YamlRenderPlugin()],
             components=Components(security_schemes={SECURITY_SCHEME_NAME: SECURITY_SCHEME}),
         ),
         logging_config=LoggingConfig(

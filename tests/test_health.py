@@ -30,3 +30,10 @@ async def test_unknown_page_is_a_friendly_html_404(client: AsyncTestClient[Lites
     assert "text/html" in response.headers["content-type"]
     assert "Page not found" in response.text
     assert "Traceback" not in response.text
+
+
+async def test_clinician_error_pages_lead_back_to_the_worklist(client: AsyncTestClient[Litestar]) -> None:
+    response = await client.get("/clinician/no-such-page")
+    assert response.status_code == 404
+    assert 'href="/clinician"' in response.text
+    assert 'href="/q/iort-sdm"' not in response.text

@@ -59,9 +59,21 @@ def wants_html(request: Request[Any, Any, Any]) -> bool:
 def error_page(request: Request[Any, Any, Any], status_code: int, detail: str | None = None) -> Template:
     title, message = MESSAGES.get(status_code, MESSAGES[500 if status_code >= 500 else 400])
     headers: dict[str, str] = {"Cache-Control": "no-store"}
+    # Point people back to their own part of the service: clinicians to the worklist.
+    if request.url.path.startswith("/clinician"):
+        home_url, home_label = "/clinician", "Go to the worklist"
+    else:
+        home_url, home_label = "/q/iort-sdm", "Go to the start page"
     return Template(
         template_name="error.html",
-        context={"status_code": status_code, "title": title, "message": message, "detail": detail},
+        context={
+            "status_code": status_code,
+            "title": title,
+            "message": message,
+            "detail": detail,
+            "home_url": home_url,
+            "home_label": home_label,
+        },
         status_code=status_code,
         headers=headers,
     )
