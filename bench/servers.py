@@ -52,6 +52,7 @@ def _uvicorn_options(port: int, workers: int) -> list[str]:
         "--log-level",
         "info",
         "--no-server-header",
+        "--no-access-log",  # `sdm run` logs no line per request unless --access-log / SDM_ACCESS_LOG
     ]
 
 

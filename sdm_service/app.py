@@ -35,6 +35,7 @@ logger = logging.getLogger("sdm_service")
 
 # Machine clients authenticate with bearer tokens, not cookies, so CSRF does not apply to them.
 CSRF_EXEMPT_PATHS = ["^/api/", "^/fhir/", "^/fhir$", "^/health$", "^/schema"]
+SIDE_POOL_SIZE = 5
 
 
 @get("/health", tags=["operations"], cache=False)
@@ -57,6 +58,9 @@ def _template_engine(settings: Settings, library: ContentLibrary) -> TemplateCon
         env.autoescape = True
         env.trim_blocks = True
         env.lstrip_blocks = True
+        # Outside development templates do not change while running: skip the stat of every
+        # template file on every render.
+        env.auto_reload = settings.env == "development"
 
     return TemplateConfig(
         directory=settings.templates_dir, engine=JinjaTemplateEngine, engine_callback=configure
@@ -65,12 +69,17 @@ def _template_engine(settings: Settings, library: ContentLibrary) -> TemplateCon
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
-    library = load_library(
-        settings.content_dir
-    )  # invalid content refuses to start, with every problem listed
+    # Invalid content refuses to start, with every problem listed.
+    library = load_library(settings.content_dir)
+    # Two pools. Request sessions (one unit of work per request) use `engine`. Work that must commit
+    # on its own while a request holds its connection (rate-limit hits, audit of refused requests,
+    # session and token lookups, health) uses `side_engine`, so it can never wait on a connection
+    # its own request is holding: under a burst of bad requests the request pool would deadlock.
     engine = create_engine(settings)
-    rate_limit_store = ratelimit.store_from_settings(settings, engine)
-    ratelimit.use_store(engine, rate_limit_store)
+    # SQLite has one writer at a time, so its side pool is one connection that callers queue for.
+    side_engine = create_engine(settings, pool_size=1 if settings.is_sqlite else SIDE_POOL_SIZE)
+    rate_limit_store = ratelimit.store_from_settings(settings, side_engine)
+    ratelimit.use_store(side_engine, rate_limit_store)
 
     def provide_settings() -> Settings:
         return settings
@@ -84,6 +93,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def dispose_engine() -> None:
         await rate_limit_store.close()
         await engine.dispose()
+        await side_engine.dispose()
 
     app = Litestar(
         route_handlers=[
@@ -125,7 +135,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             loggers={"sdm_service": {"level": settings.log_level, "propagate": True}},
             log_exceptions="never",  # unexpected errors are logged once, by the 500 handler
         ),
-        state=State({"settings": settings, "library": library, "db_engine": engine}),
+        state=State({"settings": settings, "library": library, "db_engine": side_engine}),
         on_startup=[record_versions],
         on_shutdown=[dispose_engine],
         middleware=middleware_stack(settings),

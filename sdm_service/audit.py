@@ -24,21 +24,6 @@ class Actor:
 SYSTEM = Actor("system", "", "sdm command line")
 
 
-def _event(
-    actor: Actor, action: str, entity_type: str, entity_id: str, ip: str, detail: dict[str, Any] | None
-) -> AuditEvent:
-    return AuditEvent(
-        actor_type=actor.type,
-        actor_id=actor.id,
-        actor_label=actor.label[:200],
-        action=action,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        ip=ip[:64],
-        detail=detail or {},
-    )
-
-
 async def record(
     session: AsyncSession,
     actor: Actor,
@@ -50,7 +35,18 @@ async def record(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Add an event to the request's unit of work: it commits (or not) with what it describes."""
-    session.add(_event(actor, action, entity_type, entity_id, ip, detail))
+    session.add(
+        AuditEvent(
+            actor_type=actor.type,
+            actor_id=actor.id,
+            actor_label=actor.label[:200],
+            action=action,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            ip=ip[:64],
+            detail=detail or {},
+        )
+    )
     logger.info("audit %s %s:%s %s %s", action, actor.type, actor.id, entity_type, entity_id)
 
 
@@ -67,6 +63,7 @@ async def record_now(
     """Commit an event on its own, for outcomes whose request is answered with an error and rolled
     back (a failed sign-in, a denied request) but must still be on the record."""
     async with AsyncSession(engine) as session:
-        session.add(_event(actor, action, entity_type, entity_id, ip, detail))
+        await record(
+            session, actor, action, entity_type=entity_type, entity_id=entity_id, ip=ip, detail=detail
+        )
         await session.commit()
-    logger.info("audit %s %s:%s %s %s", action, actor.type, actor.id, entity_type, entity_id)

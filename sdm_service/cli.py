@@ -32,7 +32,12 @@ def main() -> None:
 )
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes.")
 @click.option("--reload", is_flag=True, help="Restart on code changes (development only).")
-def run(host: str, port: int, workers: int, reload: bool) -> None:
+@click.option(
+    "--access-log/--no-access-log",
+    default=None,
+    help="Log one line per request (default: SDM_ACCESS_LOG, off; the app logs errors and audit events).",
+)
+def run(host: str, port: int, workers: int, reload: bool, access_log: bool | None) -> None:
     """Serve the application with uvicorn."""
     import uvicorn
 
@@ -59,6 +64,7 @@ def run(host: str, port: int, workers: int, reload: bool) -> None:
         proxy_headers=True,
         forwarded_allow_ips="127.0.0.1",
         log_level=settings.log_level.lower(),
+        access_log=settings.access_log if access_log is None else access_log,
         server_header=False,
     )
 

@@ -28,16 +28,19 @@ def _sqlite_file(url: str) -> Path | None:
     return Path(path.split("?", 1)[0])
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
+def create_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
     url = settings.database_url
     if settings.is_sqlite:
         db_file = _sqlite_file(url)
         if db_file is not None:
             db_file.parent.mkdir(parents=True, exist_ok=True)
+        pool_options: dict[str, Any] = {"poolclass": NullPool} if db_file is None else {}
+        if db_file is not None and pool_size is not None:
+            # A fixed-size pool: callers queue in order instead of several connections racing for
+            # SQLite's single write lock and backing off in busy_timeout sleeps.
+            pool_options.update(pool_size=pool_size, max_overflow=0, pool_timeout=30)
         engine = create_async_engine(
-            url,
-            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-            poolclass=NullPool if db_file is None else None,
+            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **pool_options
         )
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -53,8 +56,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
         return engine
     return create_async_engine(
         url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_pool_size,
+        pool_size=pool_size or settings.db_pool_size,
+        max_overflow=pool_size or settings.db_pool_size,
         pool_pre_ping=True,
         pool_timeout=10,
     )

@@ -21,6 +21,7 @@ import base64
 import hashlib
 import json
 import logging
+import os
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from sqlmodel import SQLModel
 
 from sdm_service import __version__
 from sdm_service import models as _models  # noqa: F401 - registers every table on the metadata
+from sdm_service.audit import SYSTEM, record_now
 from sdm_service.content import ContentLibrary
 
 logger = logging.getLogger("sdm_service.exchange")
@@ -44,6 +46,9 @@ FORMAT = "sdm-service-export"
 FORMAT_VERSION = 1
 EPHEMERAL_TABLES = frozenset({"rate_events", "user_sessions"})
 INSERT_BATCH = 500
+# An export holds every patient's answers: only the account that ran it may read it.
+PRIVATE_DIRECTORY_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
 
 
 class ExchangeError(Exception):
@@ -148,7 +153,7 @@ async def export_database(
                 order = list(table.primary_key.columns) or list(table.columns)
                 result = await connection.stream(select(table).order_by(*order))
                 count = 0
-                with path.open("w", encoding="utf-8") as handle:
+                with _open_private(path) as handle:
                     async for row in result.mappings():
                         values = dict(row)
                         handle.write(_row_line(values) + "\n")
@@ -161,7 +166,7 @@ async def export_database(
             fhir = FhirResponseWriter(questionnaire_versions, base_url, library)
             responses = SQLModel.metadata.tables["responses"]
             result = await connection.stream(select(responses).order_by(responses.c.id))
-            with (out_dir / "fhir" / "QuestionnaireResponse.ndjson").open("w", encoding="utf-8") as handle:
+            with _open_private(out_dir / "fhir" / "QuestionnaireResponse.ndjson") as handle:
                 async for row in result.mappings():
                     fhir.write(handle, dict(row))
 
@@ -176,15 +181,36 @@ async def export_database(
         "fhir": {"QuestionnaireResponse": fhir.written, "skipped_response_ids": fhir.skipped},
         "files": {str(p.relative_to(out_dir)): _sha256(p) for p in files},
     }
-    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    with _open_private(out_dir / "manifest.json") as handle:
+        handle.write(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    await record_now(
+        engine,
+        SYSTEM,
+        "data.export",
+        entity_type="export",
+        detail={"tables": counts, "fhir_resources": fhir.written, "fhir_skipped": len(fhir.skipped)},
+    )
     return ExportResult(out_dir, counts, fhir.written, fhir.skipped)
 
 
 def _prepare_directory(out_dir: Path) -> None:
     if out_dir.exists() and any(out_dir.iterdir()):
         raise ExchangeError(f"{out_dir} is not empty. Choose a new or empty directory for the export.")
-    (out_dir / "tables").mkdir(parents=True, exist_ok=True)
-    (out_dir / "fhir").mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for directory in (out_dir, out_dir / "tables", out_dir / "fhir"):
+        directory.mkdir(mode=PRIVATE_DIRECTORY_MODE, exist_ok=True)
+        directory.chmod(PRIVATE_DIRECTORY_MODE)  # mkdir's mode is narrowed by the umask; set it exactly
+
+
+def _open_private(path: Path) -> TextIO:
+    """A new file only its owner can read or write, whatever the umask says."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
+    try:
+        os.fchmod(descriptor, PRIVATE_FILE_MODE)
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return os.fdopen(descriptor, "w", encoding="utf-8")
 
 
 def _files_in(directory: Path) -> list[Path]:
@@ -293,12 +319,20 @@ def _read_rows(path: Path, table: Table) -> Iterable[dict[str, Any]]:
             yield {name: decoders[name](value) for name, value in raw.items()}
 
 
+def _python_type(column: Column[Any]) -> type | None:
+    """The column's Python type, or None for types that do not declare one (e.g. a UUID type)."""
+    try:
+        return column.type.python_type
+    except NotImplementedError:
+        return None
+
+
 async def _reset_sequences(connection: AsyncConnection, tables: list[Table]) -> None:
     """PostgreSQL: move each serial counter past the restored ids, so new rows do not collide."""
     for table in tables:
         for column in table.primary_key.columns:
             if column.autoincrement is True or (
-                column.autoincrement == "auto" and column.type.python_type is int
+                column.autoincrement == "auto" and _python_type(column) is int
             ):
                 # Names come from our own table metadata, never from input.
                 highest = f'COALESCE((SELECT MAX("{column.name}") FROM "{table.name}"), 0) + 1'  # noqa: S608
@@ -317,7 +351,7 @@ async def import_database(engine: AsyncEngine, directory: Path) -> ImportResult:
         raise ExchangeError(f"This database has no table(s) {sorted(missing)} to restore into.")
 
     try:
-        return await _restore(engine, directory, manifest, tables)
+        result = await _restore(engine, directory, manifest, tables)
     except ExchangeError:
         raise
     except (SQLAlchemyError, ValueError, KeyError) as exc:  # bad rows: the transaction rolled back
@@ -325,6 +359,14 @@ async def import_database(engine: AsyncEngine, directory: Path) -> ImportResult:
             f"The export could not be restored ({type(exc).__name__}: {str(exc).splitlines()[0][:300]}). "
             "Nothing was changed."
         ) from exc
+    await record_now(
+        engine,
+        SYSTEM,
+        "data.import",
+        entity_type="export",
+        detail={"tables": result.tables, "exported_at": manifest.get("exported_at", "")},
+    )
+    return result
 
 
 async def _restore(

@@ -61,18 +61,22 @@ def security_headers_hook(settings: Settings) -> Callable[[Message, Scope], Awai
     }
     if settings.is_production:
         fixed["strict-transport-security"] = HSTS
+    # Encoded once here rather than on every response.
+    encoded = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in fixed.items()]
+    no_store = (b"cache-control", b"no-store")
 
     async def add_security_headers(message: Message, scope: Scope) -> None:
         if message["type"] != "http.response.start":
             return
-        headers = MutableScopeHeaders.from_message(message)
-        for name, value in fixed.items():
-            if name not in headers:  # a handler's own, stricter choice wins
-                headers[name] = value
+        headers = list(message.get("headers") or ())
+        present = {name.lower() for name, _ in headers}
+        # A handler's own, stricter choice wins.
+        headers.extend(header for header in encoded if header[0] not in present)
         path = scope.get("path", "")
         cacheable = path in CACHEABLE_PATHS or path.startswith(CACHEABLE_PREFIXES)
-        if not cacheable and "cache-control" not in headers:
-            headers["cache-control"] = "no-store"
+        if not cacheable and b"cache-control" not in present:
+            headers.append(no_store)
+        message["headers"] = headers
 
     return add_security_headers
 
@@ -220,9 +224,11 @@ class RateLimitMiddleware(ASGIMiddleware):
 
     def _count_failures(self, engine: Any, key: str, send: Send) -> Send:
         async def send_counting_failures(message: Message) -> None:
+            # Send first: the request's own database session is released on the way out, so the
+            # hit below never waits for a connection while holding another.
+            await send(message)
             if message["type"] == "http.response.start" and message["status"] in (400, 403, 404, 410):
                 await ratelimit.hit(engine, self.link_limit, key)
-            await send(message)
 
         return send_counting_failures
 

@@ -206,3 +206,20 @@ class RateEvent(SQLModel, table=True):
     bucket: str = Field(max_length=32)
     key: str = Field(max_length=128)
     at: datetime = Field(default_factory=utcnow, sa_type=DateTimeUTC)
+
+
+class RateCounter(SQLModel, table=True):
+    """Hits per bucket, key and time slot, shared by every worker because it lives in the database.
+
+    A limit's sliding window is the sum of the slots it covers (slots are 1/60 of the window), so
+    one upsert counts a hit and the rows read per check stay bounded whatever the traffic.
+    `slot_start` and `expires_at` are whole seconds since the epoch; expired rows are purged now
+    and then (see ratelimit.py). Replaces `rate_events`, which is no longer written."""
+
+    __tablename__ = "rate_counters"
+
+    bucket: str = Field(primary_key=True, max_length=32)
+    key: str = Field(primary_key=True, max_length=128)
+    slot_start: int = Field(primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False})
+    hits: int = Field(default=0)
+    expires_at: int = Field(sa_type=BigInteger, index=True)

@@ -3,14 +3,16 @@ Redis (``SDM_RATE_LIMIT_STORE=redis``), never only in one process's memory.
 
 The module functions (``retry_after``, ``hit``, ``clear``, ``enforce``) take the app's engine and use
 whichever store ``create_app`` configured for it (``use_store``); without one they count in the
-database. Database hits are written in their own short transaction: a rejected request (a failed
-sign-in, a wrong link) rolls its own unit of work back, but the attempt must still count.
+database (the rate_counters table: one upsert per hit, see DatabaseStore). Database hits are
+written in their own short transaction: a rejected request (a failed sign-in, a wrong link)
+rolls its own unit of work back, but the attempt must still count.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import secrets
 import uuid
 import weakref
@@ -19,17 +21,18 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from litestar.exceptions import HTTPException
-from sqlalchemy import delete, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-from sqlmodel import col
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from sdm_service.models import RateEvent, utcnow
+from sdm_service.models import RateCounter, utcnow
 
 if TYPE_CHECKING:
     from sdm_service.settings import Settings
 
 logger = logging.getLogger("sdm_service.ratelimit")
 PURGE_ONE_IN = 200
+SLOTS_PER_WINDOW = 60
 
 
 @dataclass(frozen=True)
@@ -73,61 +76,163 @@ class RateLimitStore(Protocol):
 
     async def hit(self, limit: Limit, raw_key: str, *, now: datetime | None = None) -> None: ...
 
+    async def enforce(self, limit: Limit, raw_key: str) -> int | None:
+        """Count this hit unless over the limit; the seconds to wait when over (not counted)."""
+        ...
+
     async def clear(self, limit: Limit, raw_key: str) -> None: ...
 
     async def close(self) -> None: ...
 
 
 class DatabaseStore:
-    """Counts hits in the rate_events table (works on SQLite and PostgreSQL, across workers)."""
+    """Counts hits in the rate_counters table (SQLite 3.35+ and PostgreSQL, shared by workers).
+
+    A window is cut into SLOTS_PER_WINDOW slots; a hit adds one to its slot's row with a single
+    upsert, and a check sums the few slot rows that overlap the window. So a request costs the
+    same at 1 or 10,000 hits in the window, and the Retry-After is exact to a slot (a second for
+    a one-minute window). A slot counts while its start is inside the window, so its hits leave
+    together, up to one slot early. Expired slots are purged 1 in PURGE_ONE_IN hits.
+    """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        on_postgres = engine.dialect.name == "postgresql"
+        self._insert = postgresql.insert if on_postgres else sqlite.insert
+        # One API client hits one row at a time: on PostgreSQL each statement commits by itself,
+        # so that row stays locked for one statement, not for a round trip more until COMMIT.
+        # (SQLite's autocommit costs an extra thread hop per connection use; there the
+        # transaction below is kept.)
+        self._writer = engine.execution_options(isolation_level="AUTOCOMMIT") if on_postgres else engine
 
     async def retry_after(self, limit: Limit, raw_key: str, *, now: datetime | None = None) -> int | None:
-        now = now or utcnow()
-        since = now - timedelta(seconds=limit.window_seconds)
-        async with AsyncSession(self.engine) as session:
-            count, oldest = (
-                await session.execute(
-                    select(func.count(col(RateEvent.id)), func.min(col(RateEvent.at))).where(
-                        col(RateEvent.bucket) == limit.bucket,
-                        col(RateEvent.key) == _key(raw_key),
-                        col(RateEvent.at) > since,
-                    )
-                )
-            ).one()
-        if count < limit.max_hits or oldest is None:
-            return None
-        return _wait_seconds(oldest, since)
+        at = (now or utcnow()).timestamp()
+        async with self.engine.connect() as connection:
+            slots = (await connection.execute(_slots_in_window(limit, _key(raw_key), at))).all()
+        return _wait_for_slots(limit, [(int(start), int(hits)) for start, hits in slots], at)
 
     async def hit(self, limit: Limit, raw_key: str, *, now: datetime | None = None) -> None:
-        now = now or utcnow()
+        at = (now or utcnow()).timestamp()
+        async with self._writer.begin() as connection:
+            await connection.execute(self._count(limit, _key(raw_key), at))
+            await self._purge_now_and_then(connection, at)
+
+    async def enforce(self, limit: Limit, raw_key: str) -> int | None:
+        """Count this hit unless the key is over its limit; the seconds to wait when it is.
+
+        One statement when allowed: the upsert returns this slot's hits and, from a subquery, the
+        hits of the window's earlier slots. A refused hit is taken back (the rare path), so only
+        allowed requests count, as with retry_after() then hit(). On PostgreSQL the two are
+        separate commits: for that moment a concurrent request of the same key sees one hit
+        more, which can only refuse a request that finds the key at its limit already.
+        """
+        at = utcnow().timestamp()
         key = _key(raw_key)
-        expired = now - timedelta(seconds=limit.window_seconds)
-        async with AsyncSession(self.engine) as session:
-            forget = delete(RateEvent).where(
-                col(RateEvent.bucket) == limit.bucket, col(RateEvent.at) <= expired
+        slot = _slot_start(limit, at)
+        earlier = (
+            select(func.coalesce(func.sum(RATE_COUNTERS.c.hits), 0))
+            .where(
+                RATE_COUNTERS.c.bucket == limit.bucket,
+                RATE_COUNTERS.c.key == key,
+                RATE_COUNTERS.c.slot_start > _window_start(at, limit),
+                RATE_COUNTERS.c.slot_start < slot,
             )
-            # Now and then also forget keys that never came back (addresses, old tokens), so the
-            # table stays as small as the windows; otherwise just this key's old hits.
-            if secrets.randbelow(PURGE_ONE_IN) != 0:
-                forget = forget.where(col(RateEvent.key) == key)
-            await session.execute(forget)
-            session.add(RateEvent(bucket=limit.bucket, key=key, at=now))
-            await session.commit()
+            .scalar_subquery()
+        )
+        async with self._writer.begin() as connection:
+            this_slot, before = (
+                await connection.execute(self._count(limit, key, at).returning(RATE_COUNTERS.c.hits, earlier))
+            ).one()
+            if int(this_slot) + int(before) <= limit.max_hits:
+                await self._purge_now_and_then(connection, at)
+                return None
+            await connection.execute(
+                update(RATE_COUNTERS)
+                .where(
+                    RATE_COUNTERS.c.bucket == limit.bucket,
+                    RATE_COUNTERS.c.key == key,
+                    RATE_COUNTERS.c.slot_start == slot,
+                )
+                .values(hits=RATE_COUNTERS.c.hits - 1)
+            )
+            slots = (await connection.execute(_slots_in_window(limit, key, at))).all()
+        return _wait_for_slots(limit, [(int(start), int(hits)) for start, hits in slots], at) or 1
 
     async def clear(self, limit: Limit, raw_key: str) -> None:
-        async with AsyncSession(self.engine) as session:
-            await session.execute(
-                delete(RateEvent).where(
-                    col(RateEvent.bucket) == limit.bucket, col(RateEvent.key) == _key(raw_key)
+        async with self.engine.begin() as connection:
+            await connection.execute(
+                delete(RATE_COUNTERS).where(
+                    RATE_COUNTERS.c.bucket == limit.bucket, RATE_COUNTERS.c.key == _key(raw_key)
                 )
             )
-            await session.commit()
 
     async def close(self) -> None:
         """The engine belongs to the app, which disposes of it."""
+
+    def _count(self, limit: Limit, key: str, at: float) -> Any:
+        slot = _slot_start(limit, at)
+        statement = self._insert(RATE_COUNTERS).values(
+            bucket=limit.bucket,
+            key=key,
+            slot_start=slot,
+            hits=1,
+            expires_at=slot + limit.window_seconds,
+        )
+        return statement.on_conflict_do_update(
+            index_elements=["bucket", "key", "slot_start"],
+            set_={"hits": RATE_COUNTERS.c.hits + 1},
+        )
+
+    @staticmethod
+    async def _purge_now_and_then(connection: AsyncConnection, at: float) -> None:
+        # Forget slots that left every window, keys that never came back included, so the table
+        # stays as small as the windows; not on every hit, to keep the hot path one statement.
+        if secrets.randbelow(PURGE_ONE_IN) == 0:
+            await connection.execute(delete(RATE_COUNTERS).where(RATE_COUNTERS.c.expires_at <= int(at)))
+
+
+RATE_COUNTERS = RateCounter.__table__  # type: ignore[attr-defined]
+
+
+def _slot_seconds(limit: Limit) -> int:
+    return max(1, math.ceil(limit.window_seconds / SLOTS_PER_WINDOW))
+
+
+def _slot_start(limit: Limit, at: float) -> int:
+    size = _slot_seconds(limit)
+    return int(at // size) * size
+
+
+def _window_start(at: float, limit: Limit) -> int:
+    """Slots that start after this are in the window (at - window, at]; slot starts are whole
+    seconds, so the floor selects the same slots."""
+    return math.floor(at - limit.window_seconds)
+
+
+def _slots_in_window(limit: Limit, key: str, at: float) -> Any:
+    return (
+        select(RATE_COUNTERS.c.slot_start, RATE_COUNTERS.c.hits)
+        .where(
+            RATE_COUNTERS.c.bucket == limit.bucket,
+            RATE_COUNTERS.c.key == key,
+            RATE_COUNTERS.c.slot_start > _window_start(at, limit),
+        )
+        .order_by(RATE_COUNTERS.c.slot_start)
+    )
+
+
+def _wait_for_slots(limit: Limit, slots: list[tuple[int, int]], at: float) -> int | None:
+    """None when the slots' hits are under the limit; else the seconds until enough of the oldest
+    slots have left the window for one more hit (rounded up, never 0)."""
+    over = sum(hits for _, hits in slots) - limit.max_hits + 1
+    if over <= 0:
+        return None
+    for start, hits in slots:
+        over -= hits
+        if over <= 0:
+            leaves_at = start + limit.window_seconds
+            return max(1, math.ceil(leaves_at - at))
+    return limit.window_seconds  # unreachable: the slots' own hits cover `over`
 
 
 class RedisStore:
@@ -174,6 +279,12 @@ class RedisStore:
         pipe.expire(key, limit.window_seconds + 1)
         await self._call(pipe.execute())
 
+    async def enforce(self, limit: Limit, raw_key: str) -> int | None:
+        wait = await self.retry_after(limit, raw_key)
+        if wait is None:
+            await self.hit(limit, raw_key)
+        return wait
+
     async def clear(self, limit: Limit, raw_key: str) -> None:
         await self._call(self.client.delete(self._redis_key(limit, raw_key)))
 
@@ -207,7 +318,7 @@ async def retry_after(
 
 
 async def hit(engine: AsyncEngine, limit: Limit, raw_key: str, *, now: datetime | None = None) -> None:
-    """Count one hit, and forget hits older than the window for this key."""
+    """Count one hit."""
     await store_for(engine).hit(limit, raw_key, now=now)
 
 
@@ -218,8 +329,7 @@ async def clear(engine: AsyncEngine, limit: Limit, raw_key: str) -> None:
 
 async def enforce(engine: AsyncEngine, limit: Limit, raw_key: str, *, count: bool = True) -> None:
     """Raise RateLimited (429 with Retry-After) when over the limit; otherwise count this hit."""
-    wait = await retry_after(engine, limit, raw_key)
+    store = store_for(engine)
+    wait = await (store.enforce(limit, raw_key) if count else store.retry_after(limit, raw_key))
     if wait is not None:
         raise RateLimited(wait)
-    if count:
-        await hit(engine, limit, raw_key)

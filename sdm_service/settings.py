@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     invitation_ttl_days: int = Field(default=30, ge=1, le=365)
     clinician_session_minutes: int = Field(default=480, ge=5, le=24 * 60)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # One log line per request from the server (uvicorn). Off by default: the app logs its own
+    # errors and audit events, and the per-request line costs time on every request.
+    access_log: bool = False
     db_pool_size: int = Field(default=10, ge=1, le=100)
     # Request body limits (bytes): forms are small; JSON and FHIR bodies may carry a whole response.
     max_form_body_bytes: int = Field(default=64 * 1024, ge=1024, le=10 * 1024 * 1024)

@@ -12,20 +12,23 @@ from typing import Any
 from urllib.parse import quote
 
 from litestar import Request, Router, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sdm_service.audit import record
 from sdm_service.models import ApiClient, User
 from sdm_service.services import api_clients
 from sdm_service.web import auth
-from sdm_service.web.clinician.common import client_ip, page
+from sdm_service.web.clinician.common import audit, page
 
 
 @get("/", name="clinician:admin-api-clients", include_in_schema=False)
 async def api_clients_view(
-    request: Request[Any, Any, Any], db_session: AsyncSession, current_user: User
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[AsyncSession],
+    current_user: NamedDependency[User],
 ) -> Template:
     clients = await api_clients.list_api_clients(db_session)
     return page(
@@ -41,20 +44,23 @@ async def api_clients_view(
 
 @post("/{client_id:uuid}/revoke", include_in_schema=False, status_code=303)
 async def revoke_api_client(
-    request: Request[Any, Any, Any], db_session: AsyncSession, current_user: User, client_id: uuid.UUID
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[AsyncSession],
+    current_user: NamedDependency[User],
+    client_id: FromPath[uuid.UUID],
 ) -> Redirect:
     client = await db_session.get(ApiClient, client_id)
     if client is None:
         raise NotFoundException("No API client has this id.")
     if client.revoked_at is None:
         await api_clients.revoke_api_client(db_session, str(client.id))
-        await record(
+        await audit(
+            request,
             db_session,
-            auth.actor_for(current_user),
+            current_user,
             "api_client.revoke",
             entity_type="api_client",
             entity_id=str(client.id),
-            ip=client_ip(request),
             detail={"name": client.name},
         )
     return Redirect(f"/clinician/admin/api-clients?revoked={quote(client.name)}", status_code=303)

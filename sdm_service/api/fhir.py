@@ -12,20 +12,21 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from litestar import Request, Router, get, post
 from litestar import Response as HttpResponse
 from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
 from litestar.handlers import BaseRouteHandler
 from litestar.openapi.spec import Example, OpenAPIMediaType, Operation, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIType
-from litestar.params import Parameter
+from litestar.params import FromPath, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED
 from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -64,11 +65,13 @@ from sdm_service.fhirmap.common import FHIR_JSON, FHIR_STATUS_TO_OURS
 from sdm_service.fhirmap.document import PDF, binary, document_reference
 from sdm_service.fhirmap.outcome import Issue, error_outcome, issue_code, operation_outcome
 from sdm_service.fhirmap.questionnaire_response import ResponseRecord, to_questionnaire_response
+from sdm_service.logging_filters import mask_path
 from sdm_service.models import ApiClient, QuestionnaireVersion, Response
 from sdm_service.report.pdf import pdf_filename, render_summary_pdf_async
 from sdm_service.security import request_ip
 from sdm_service.services.intake import IntakeRejected, store_questionnaire_response
 from sdm_service.settings import Settings
+from sdm_service.web.downloads import summary_pdf_download
 
 logger = logging.getLogger("sdm_service.fhir")
 
@@ -163,13 +166,15 @@ def outcome_for_intake(request: Request[Any, Any, Any], exc: IntakeRejected) -> 
 
 
 def outcome_for_database(request: Request[Any, Any, Any], exc: Exception) -> HttpResponse[Any]:
-    logger.error("database unavailable during %s %s: %s", request.method, request.url.path, exc)
+    logger.error("database unavailable during %s %s: %s", request.method, mask_path(request.url.path), exc)
     body = error_outcome(503, "The database is not answering; nothing was changed. Try again shortly.")
     return fhir_response(body, 503, headers={"Retry-After": "30"})
 
 
 def outcome_for_unexpected(request: Request[Any, Any, Any], exc: Exception) -> HttpResponse[Any]:
-    logger.exception("unhandled error during %s %s", request.method, request.url.path, exc_info=exc)
+    logger.exception(
+        "unhandled error during %s %s", request.method, mask_path(request.url.path), exc_info=exc
+    )
     return fhir_response(error_outcome(500, "Internal server error; nothing was changed."), 500)
 
 
@@ -246,6 +251,11 @@ def _check_parameters(request: Request[Any, Any, Any], allowed: frozenset[str]) 
             raise FhirError(400, f"Give {key!r} once (use a comma for several values).", (key,))
 
 
+def _check_request(request: Request[Any, Any, Any], allowed: frozenset[str] = frozenset()) -> None:
+    _check_format(request)
+    _check_parameters(request, allowed)
+
+
 def _search_parameters(resource_type: str) -> frozenset[str]:
     names = {
         "subject:identifier" if name == "subject" else name for name, _, _ in SEARCH_PARAMETERS[resource_type]
@@ -296,7 +306,7 @@ def _date_range(text: str) -> tuple[str, datetime, datetime]:
             end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
             return prefix, start, end
         return prefix, datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: a time zone pushes the date past 9999 or 1
         raise FhirError(
             400, f"_lastUpdated {text!r} is not a real date or time.", ("_lastUpdated",)
         ) from None
@@ -463,15 +473,19 @@ class SearchRequest:
     cursor: str | None
 
 
-async def _search_rows(
+async def _searchset(
     request: Request[Any, Any, Any],
     db_session: AsyncSession,
+    api_client: ApiClient,
     settings: Settings,
-    resource_type: str,
     search: SearchRequest,
-) -> tuple[list[Response], int, str, str | None]:
-    _check_format(request)
-    _check_parameters(request, _search_parameters(resource_type))
+    *,
+    resource_type: str,
+    to_resource: Callable[[Response], Awaitable[FhirPayload]],
+    via: str,
+) -> HttpResponse[FhirPayload]:
+    """One page of responses as a searchset Bundle of `resource_type`, each row's read audited."""
+    _check_request(request, _search_parameters(resource_type))
     try:
         system, value = parse_identifier(search.subject) if search.subject is not None else (None, None)
         after: Cursor | None = decode_cursor(search.cursor) if search.cursor is not None else None
@@ -491,9 +505,35 @@ async def _search_rows(
     page = await search_responses(db_session, where, limit=max(count, 1), after=after, with_total=True)
     rows = page.rows if count > 0 else []
     next_cursor = page.next_cursor if count > 0 else None
-    self_url = _page_url(settings, request, search.cursor)
-    next_url = _page_url(settings, request, next_cursor) if next_cursor else None
-    return rows, page.total or 0, self_url, next_url
+    resources = [await to_resource(row) for row in rows]
+    for row in rows:
+        await audit_read(db_session, api_client, request, entity_id=str(row.id), detail={"via": via})
+    bundle = searchset(
+        resources,
+        base_url=fhir_base(settings),
+        total=page.total or 0,
+        self_url=_page_url(settings, request, search.cursor),
+        next_url=_page_url(settings, request, next_cursor) if next_cursor else None,
+        timestamp=datetime.now(UTC),
+    )
+    return fhir_response(bundle)
+
+
+async def _audited_read(
+    request: Request[Any, Any, Any],
+    db_session: AsyncSession,
+    api_client: ApiClient,
+    resource_type: str,
+    resource_id: str,
+    *,
+    via: str,
+    needs_summary: bool = False,
+) -> Response:
+    """The response behind one resource read, with the read on the audit record."""
+    _check_request(request)
+    row = await _load_response(db_session, resource_type, resource_id, needs_summary=needs_summary)
+    await audit_read(db_session, api_client, request, entity_id=str(row.id), detail={"via": via})
+    return row
 
 
 # --- OpenAPI documentation helpers -----------------------------------------------------------------
@@ -538,25 +578,25 @@ class _FhirCreateOperation(Operation):
         )
 
 
-_SUBJECT = Parameter(
-    query="subject:identifier",
-    default=None,
+_SUBJECT = QueryParameter(
+    name="subject:identifier",
     max_length=320,
     description="Patient identifier as system|value (or value for any system).",
 )
-_LAST_UPDATED = Parameter(
-    query="_lastUpdated",
-    default=None,
+_LAST_UPDATED = QueryParameter(
+    name="_lastUpdated",
     description="Last change, with prefix ge, gt, le or lt (e.g. ge2026-11-01). Repeat for a range.",
 )
-_COUNT = Parameter(
-    query="_count", default=None, ge=0, le=100, description="Page size (0 gives only the total)."
+_COUNT = QueryParameter(name="_count", ge=0, le=100, description="Page size (0 gives only the total).")
+_CURSOR = QueryParameter(name="_cursor", max_length=200, description="Paging cursor from a next link.")
+# Declared once on the router (a layered parameter carries its own type and default).
+_FORMAT = QueryParameter(
+    name="_format", annotation=str | None, default=None, description="json or application/fhir+json."
 )
-_CURSOR = Parameter(
-    query="_cursor", default=None, max_length=200, description="Paging cursor from a next link."
-)
-_FORMAT = Parameter(query="_format", default=None, description="json or application/fhir+json.")
-_ID = Parameter(query="_id", default=None, max_length=2000, description="Resource id(s), comma-separated.")
+_ID = QueryParameter(name="_id", max_length=2000, description="Resource id(s), comma-separated.")
+_URL = QueryParameter(name="url", description="Canonical URL (exact).")
+_VERSION = QueryParameter(name="version", description="Business version (exact).")
+_STATUS = QueryParameter(name="status", description="in-progress or completed (comma-separated for either).")
 
 FHIR_TAGS = ["FHIR R4"]
 # An empty requirement beside the router's bearer one: a token is accepted but not needed.
@@ -572,15 +612,12 @@ NO_TOKEN_NEEDED: list[dict[str, list[str]]] = [{}]
     security=NO_TOKEN_NEEDED,
     media_type=FHIR_JSON,
     summary="CapabilityStatement",
-    tags=FHIR_TAGS,
 )
 async def metadata(
     request: Request[Any, Any, Any],
-    settings: Settings,
-    format_: str | None = _FORMAT,
+    settings: NamedDependency[Settings],
 ) -> HttpResponse[FhirPayload]:
-    _check_format(request)
-    _check_parameters(request, frozenset({"mode"}))
+    _check_request(request, frozenset({"mode"}))
     statement = capability_statement(
         base_url=fhir_base(settings), software_version=__version__, date=datetime(2026, 11, 22, tzinfo=UTC)
     )
@@ -593,19 +630,16 @@ async def metadata(
     security=NO_TOKEN_NEEDED,
     media_type=FHIR_JSON,
     summary="Search Questionnaire",
-    tags=FHIR_TAGS,
 )
 async def search_questionnaires(
     request: Request[Any, Any, Any],
-    settings: Settings,
-    library: ContentLibrary,
-    url: str | None = Parameter(query="url", default=None, description="Canonical URL (exact)."),
-    version: str | None = Parameter(query="version", default=None, description="Business version (exact)."),
-    ids: str | None = _ID,
-    format_: str | None = _FORMAT,
+    settings: NamedDependency[Settings],
+    library: NamedDependency[ContentLibrary],
+    url: Annotated[str | None, _URL] = None,
+    version: Annotated[str | None, _VERSION] = None,
+    ids: Annotated[str | None, _ID] = None,
 ) -> HttpResponse[FhirPayload]:
-    _check_format(request)
-    _check_parameters(request, frozenset({"url", "version", "_id"}))
+    _check_request(request, frozenset({"url", "version", "_id"}))
     wanted_ids = {part.strip() for part in ids.split(",")} if ids is not None else None
     found = []
     for questionnaire in library.questionnaires():
@@ -631,17 +665,14 @@ async def search_questionnaires(
     security=NO_TOKEN_NEEDED,
     media_type=FHIR_JSON,
     summary="Read Questionnaire",
-    tags=FHIR_TAGS,
 )
 async def read_questionnaire(
     request: Request[Any, Any, Any],
-    questionnaire_id: str,
-    settings: Settings,
-    library: ContentLibrary,
-    format_: str | None = _FORMAT,
+    questionnaire_id: FromPath[str],
+    settings: NamedDependency[Settings],
+    library: NamedDependency[ContentLibrary],
 ) -> HttpResponse[FhirPayload]:
-    _check_format(request)
-    _check_parameters(request, frozenset())
+    _check_request(request)
     content = library.by_slug.get(questionnaire_id)
     if content is None:
         raise FhirError(404, f"Questionnaire/{questionnaire_id} does not exist. Try Questionnaire/iort-sdm.")
@@ -654,43 +685,35 @@ async def read_questionnaire(
     media_type=FHIR_JSON,
     summary="Search QuestionnaireResponse",
     description="searchset Bundle ordered by last change, with total and a next link. Needs responses:read.",
-    tags=FHIR_TAGS,
 )
 async def search_questionnaire_responses(
     request: Request[Any, Any, Any],
-    api_client: ApiClient,
-    db_session: AsyncSession,
-    settings: Settings,
-    library: ContentLibrary,
-    subject: str | None = _SUBJECT,
-    status: str | None = Parameter(
-        query="status", default=None, description="in-progress or completed (comma-separated for either)."
-    ),
-    last_updated: list[str] | None = _LAST_UPDATED,
-    ids: str | None = _ID,
-    count: int | None = _COUNT,
-    cursor: str | None = _CURSOR,
-    format_: str | None = _FORMAT,
+    api_client: NamedDependency[ApiClient],
+    db_session: NamedDependency[AsyncSession],
+    settings: NamedDependency[Settings],
+    library: NamedDependency[ContentLibrary],
+    subject: Annotated[str | None, _SUBJECT] = None,
+    status: Annotated[str | None, _STATUS] = None,
+    last_updated: Annotated[list[str] | None, _LAST_UPDATED] = None,
+    ids: Annotated[str | None, _ID] = None,
+    count: Annotated[int | None, _COUNT] = None,
+    cursor: Annotated[str | None, _CURSOR] = None,
 ) -> HttpResponse[FhirPayload]:
-    search = SearchRequest(subject, status, last_updated, ids, count, cursor)
-    rows, total, self_url, next_url = await _search_rows(
-        request, db_session, settings, "QuestionnaireResponse", search
-    )
     forms: dict[tuple[str, str], FormDefinition] = {}
-    resources = [await _questionnaire_response(row, db_session, library, settings, forms) for row in rows]
-    for row in rows:
-        await audit_read(
-            db_session, api_client, request, entity_id=str(row.id), detail={"via": "fhir-search"}
-        )
-    bundle = searchset(
-        resources,
-        base_url=fhir_base(settings),
-        total=total,
-        self_url=self_url,
-        next_url=next_url,
-        timestamp=datetime.now(UTC),
+
+    async def to_resource(row: Response) -> FhirPayload:
+        return await _questionnaire_response(row, db_session, library, settings, forms)
+
+    return await _searchset(
+        request,
+        db_session,
+        api_client,
+        settings,
+        SearchRequest(subject, status, last_updated, ids, count, cursor),
+        resource_type="QuestionnaireResponse",
+        to_resource=to_resource,
+        via="fhir-search",
     )
-    return fhir_response(bundle)
 
 
 @get(
@@ -698,22 +721,19 @@ async def search_questionnaire_responses(
     opt=scopes(RESPONSES_READ),
     media_type=FHIR_JSON,
     summary="Read QuestionnaireResponse",
-    tags=FHIR_TAGS,
 )
 async def read_questionnaire_response(
     request: Request[Any, Any, Any],
-    resource_id: str,
-    api_client: ApiClient,
-    db_session: AsyncSession,
-    settings: Settings,
-    library: ContentLibrary,
-    format_: str | None = _FORMAT,
+    resource_id: FromPath[str],
+    api_client: NamedDependency[ApiClient],
+    db_session: NamedDependency[AsyncSession],
+    settings: NamedDependency[Settings],
+    library: NamedDependency[ContentLibrary],
 ) -> HttpResponse[FhirPayload]:
-    _check_format(request)
-    _check_parameters(request, frozenset())
-    row = await _load_response(db_session, "QuestionnaireResponse", resource_id)
+    row = await _audited_read(
+        request, db_session, api_client, "QuestionnaireResponse", resource_id, via="fhir-read"
+    )
     resource = await _questionnaire_response(row, db_session, library, settings)
-    await audit_read(db_session, api_client, request, entity_id=str(row.id), detail={"via": "fhir-read"})
     return fhir_response(resource, headers={"ETag": f'W/"{row.lock_version}"'})
 
 
@@ -739,18 +759,15 @@ def _require_fhir_body(connection: ASGIConnection[Any, Any, Any, Any], handler: 
     description="Validated against the Questionnaire (url|version, linkIds, answer types and codes, "
     "only enabled items, required items when completed). A completed response is summarised like any "
     "other. 201 with Location; 400/422 OperationOutcome listing every problem. Needs responses:write.",
-    tags=FHIR_TAGS,
 )
 async def create_questionnaire_response(
     request: Request[Any, Any, Any],
-    api_client: ApiClient,
-    db_session: AsyncSession,
-    settings: Settings,
-    library: ContentLibrary,
-    format_: str | None = _FORMAT,
+    api_client: NamedDependency[ApiClient],
+    db_session: NamedDependency[AsyncSession],
+    settings: NamedDependency[Settings],
+    library: NamedDependency[ContentLibrary],
 ) -> HttpResponse[FhirPayload]:
-    _check_format(request)
-    _check_parameters(request, frozenset())
+    _check_request(request)
     raw = await request.body()
     try:
         resource = json.loads(raw)
@@ -779,37 +796,32 @@ async def create_questionnaire_response(
     summary="Search DocumentReference (PDF summaries)",
     description="One document per completed response; its attachment points at Binary/{id}. "
     "Needs responses:read.",
-    tags=FHIR_TAGS,
 )
 async def search_document_references(
     request: Request[Any, Any, Any],
-    api_client: ApiClient,
-    db_session: AsyncSession,
-    settings: Settings,
-    subject: str | None = _SUBJECT,
-    last_updated: list[str] | None = _LAST_UPDATED,
-    ids: str | None = _ID,
-    count: int | None = _COUNT,
-    cursor: str | None = _CURSOR,
-    format_: str | None = _FORMAT,
+    api_client: NamedDependency[ApiClient],
+    db_session: NamedDependency[AsyncSession],
+    settings: NamedDependency[Settings],
+    subject: Annotated[str | None, _SUBJECT] = None,
+    last_updated: Annotated[list[str] | None, _LAST_UPDATED] = None,
+    ids: Annotated[str | None, _ID] = None,
+    count: Annotated[int | None, _COUNT] = None,
+    cursor: Annotated[str | None, _CURSOR] = None,
 ) -> HttpResponse[FhirPayload]:
-    search = SearchRequest(subject, None, last_updated, ids, count, cursor)
-    rows, total, self_url, next_url = await _search_rows(
-        request, db_session, settings, "DocumentReference", search
+
+    async def to_resource(row: Response) -> FhirPayload:
+        return _document_reference(row, settings)
+
+    return await _searchset(
+        request,
+        db_session,
+        api_client,
+        settings,
+        SearchRequest(subject, None, last_updated, ids, count, cursor),
+        resource_type="DocumentReference",
+        to_resource=to_resource,
+        via="fhir-document-search",
     )
-    for row in rows:
-        await audit_read(
-            db_session, api_client, request, entity_id=str(row.id), detail={"via": "fhir-document-search"}
-        )
-    bundle = searchset(
-        [_document_reference(row, settings) for row in rows],
-        base_url=fhir_base(settings),
-        total=total,
-        self_url=self_url,
-        next_url=next_url,
-        timestamp=datetime.now(UTC),
-    )
-    return fhir_response(bundle)
 
 
 @get(
@@ -817,20 +829,23 @@ async def search_document_references(
     opt=scopes(RESPONSES_READ),
     media_type=FHIR_JSON,
     summary="Read DocumentReference",
-    tags=FHIR_TAGS,
 )
 async def read_document_reference(
     request: Request[Any, Any, Any],
-    resource_id: str,
-    api_client: ApiClient,
-    db_session: AsyncSession,
-    settings: Settings,
-    format_: str | None = _FORMAT,
+    resource_id: FromPath[str],
+    api_client: NamedDependency[ApiClient],
+    db_session: NamedDependency[AsyncSession],
+    settings: NamedDependency[Settings],
 ) -> HttpResponse[FhirPayload]:
-    _check_format(request)
-    _check_parameters(request, frozenset())
-    row = await _load_response(db_session, "DocumentReference", resource_id, needs_summary=True)
-    await audit_read(db_session, api_client, request, entity_id=str(row.id), detail={"via": "fhir-document"})
+    row = await _audited_read(
+        request,
+        db_session,
+        api_client,
+        "DocumentReference",
+        resource_id,
+        via="fhir-document",
+        needs_summary=True,
+    )
     return fhir_response(_document_reference(row, settings))
 
 
@@ -846,31 +861,20 @@ def _wants_pdf(request: Request[Any, Any, Any]) -> bool:
     summary="Read Binary (the PDF summary)",
     description="With `Accept: application/pdf` the raw PDF; otherwise a Binary resource with base64 "
     "data. Needs responses:read.",
-    tags=FHIR_TAGS,
 )
 async def read_binary(
     request: Request[Any, Any, Any],
-    resource_id: str,
-    api_client: ApiClient,
-    db_session: AsyncSession,
-    format_: str | None = _FORMAT,
+    resource_id: FromPath[str],
+    api_client: NamedDependency[ApiClient],
+    db_session: NamedDependency[AsyncSession],
 ) -> HttpResponse[Any]:
-    _check_format(request)
-    _check_parameters(request, frozenset())
-    row = await _load_response(db_session, "Binary", resource_id, needs_summary=True)
+    row = await _audited_read(
+        request, db_session, api_client, "Binary", resource_id, via="fhir-binary", needs_summary=True
+    )
     snapshot = SummarySnapshot.model_validate(row.summary)
-    pdf = await render_summary_pdf_async(snapshot)
-    await audit_read(db_session, api_client, request, entity_id=str(row.id), detail={"via": "fhir-binary"})
     if _wants_pdf(request) and request.query_params.get("_format") is None:
-        return HttpResponse(
-            pdf,
-            media_type=PDF,
-            headers={
-                "Content-Disposition": f'attachment; filename="{pdf_filename(snapshot)}"',
-                "Cache-Control": "no-store",
-            },
-        )
-    return fhir_response(binary(str(row.id), pdf))
+        return await summary_pdf_download(snapshot)
+    return fhir_response(binary(str(row.id), await render_summary_pdf_async(snapshot)))
 
 
 routes: list[Any] = [
@@ -889,6 +893,9 @@ routes: list[Any] = [
         ],
         guards=[require_api_client],
         dependencies=API_CLIENT_DEPENDENCY,
+        # Every interaction accepts _format; the handlers check it against the raw query string.
+        parameters={"format_": _FORMAT},
+        tags=FHIR_TAGS,
         security=SECURITY,
         exception_handlers=FHIR_EXCEPTION_HANDLERS,
         request_max_body_size=MAX_BODY_BYTES,

@@ -51,7 +51,8 @@ def decode_cursor(text: str) -> Cursor:
         if moment.tzinfo is None:
             raise ValueError("naive")
         return Cursor(updated_at=moment.astimezone(UTC), id=uuid.UUID(identifier))
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError, AttributeError) as exc:
+    # OverflowError: a well-formed time so near year 1 or 9999 that converting it to UTC leaves the range.
+    except (binascii.Error, ValueError, OverflowError, TypeError, UnicodeDecodeError, AttributeError) as exc:
         raise problem from exc
 
 
@@ -60,6 +61,9 @@ def parse_identifier(text: str) -> tuple[str | None, str | None]:
     text = text.strip()
     if not text or len(text) > 320:
         raise SearchError("Give the patient identifier as system|value (or just value).")
+    # No stored identifier has control characters, and PostgreSQL refuses NUL in text outright.
+    if any(ord(ch) < 32 for ch in text):
+        raise SearchError("The patient identifier contains control characters; use printable text only.")
     if "|" not in text:
         return None, text
     system, _, value = text.partition("|")
@@ -71,8 +75,16 @@ def parse_identifier(text: str) -> tuple[str | None, str | None]:
 
 
 def as_utc(moment: datetime) -> datetime:
-    """Query times without a zone are taken as UTC, the zone everything is stored in."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    """Query times without a zone are taken as UTC, the zone everything is stored in.
+
+    A time whose UTC equivalent falls outside years 1-9999 raises SearchError (a ValueError).
+    """
+    try:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:
+        raise SearchError(
+            "The time is out of range: give a time between the years 1 and 9999 in UTC."
+        ) from None
 
 
 @dataclass(frozen=True)

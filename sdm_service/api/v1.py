@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from litestar import Request, Router, get, post
 from litestar import Response as HttpResponse
 from litestar.datastructures import CacheControlHeader
+from litestar.di import NamedDependency
 from litestar.exceptions import (
     ClientException,
     HTTPException,
@@ -22,7 +23,7 @@ from litestar.exceptions import (
 )
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
-from litestar.params import Body, Parameter
+from litestar.params import Body, FromPath, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_409_CONFLICT
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -64,6 +65,7 @@ from sdm_service.models import ApiClient, Response
 from sdm_service.security import request_ip
 from sdm_service.services.invitations import InvitationError, create_invitation
 from sdm_service.settings import Settings
+from sdm_service.web.downloads import summary_pdf_download
 
 logger = logging.getLogger("sdm_service.api")
 
@@ -133,10 +135,10 @@ async def post_invitation(
     data: Annotated[
         InvitationCreate, Body(examples=_example(EXAMPLE_INVITATION_REQUEST, "Invite a patient by MRN"))
     ],
-    api_client: ApiClient,
-    db_session: AsyncSession,
-    settings: Settings,
-    library: ContentLibrary,
+    api_client: NamedDependency[ApiClient],
+    db_session: NamedDependency[AsyncSession],
+    settings: NamedDependency[Settings],
+    library: NamedDependency[ContentLibrary],
 ) -> InvitationCreated:
     try:
         created = await create_invitation(
@@ -179,36 +181,44 @@ async def post_invitation(
 )
 async def list_responses(
     request: Request[Any, Any, Any],
-    api_client: ApiClient,
-    db_session: AsyncSession,
-    settings: Settings,
-    patient: str | None = Parameter(
-        query="patient",
-        default=None,
-        max_length=320,
-        description="Patient identifier as `system|value`, or just `value` for any system.",
-    ),
-    status: StatusName | None = Parameter(query="status", default=None, description="Only this status."),
-    updated_since: datetime | None = Parameter(
-        query="updated_since",
-        default=None,
-        description="Only responses changed at or after this ISO 8601 time (UTC if no zone is given).",
-    ),
-    cursor: str | None = Parameter(
-        query="cursor", default=None, max_length=200, description="`next_cursor` of the previous page."
-    ),
-    limit: int = Parameter(query="limit", default=50, ge=1, le=100, description="Page size."),
+    api_client: NamedDependency[ApiClient],
+    db_session: NamedDependency[AsyncSession],
+    settings: NamedDependency[Settings],
+    patient: Annotated[
+        str | None,
+        QueryParameter(
+            name="patient",
+            max_length=320,
+            description="Patient identifier as `system|value`, or just `value` for any system.",
+        ),
+    ] = None,
+    status: Annotated[
+        StatusName | None, QueryParameter(name="status", description="Only this status.")
+    ] = None,
+    updated_since: Annotated[
+        datetime | None,
+        QueryParameter(
+            name="updated_since",
+            description="Only responses changed at or after this ISO 8601 time (UTC if no zone is given).",
+        ),
+    ] = None,
+    cursor: Annotated[
+        str | None,
+        QueryParameter(name="cursor", max_length=200, description="`next_cursor` of the previous page."),
+    ] = None,
+    limit: Annotated[int, QueryParameter(name="limit", ge=1, le=100, description="Page size.")] = 50,
 ) -> ResponsePage:
     try:
         system, value = parse_identifier(patient) if patient is not None else (None, None)
         after = decode_cursor(cursor) if cursor is not None else None
+        since = as_utc(updated_since) if updated_since else None
     except SearchError as exc:
         raise ValidationException(detail=str(exc)) from None
     where = ResponseFilter(
         patient_system=system,
         patient_value=value,
         statuses=(status,) if status else None,
-        updated=(("ge", as_utc(updated_since)),) if updated_since else (),
+        updated=(("ge", since),) if since else (),
     )
     page = await search_responses(db_session, where, limit=limit, after=after)
     for row in page.rows:
@@ -233,10 +243,10 @@ async def list_responses(
 )
 async def get_response(
     request: Request[Any, Any, Any],
-    response_id: uuid.UUID,
-    api_client: ApiClient,
-    db_session: AsyncSession,
-    settings: Settings,
+    response_id: FromPath[uuid.UUID],
+    api_client: NamedDependency[ApiClient],
+    db_session: NamedDependency[AsyncSession],
+    settings: NamedDependency[Settings],
 ) -> ResponseDetail:
     response = await _load(db_session, response_id)
     await audit_read(db_session, api_client, request, entity_id=str(response.id))
@@ -258,26 +268,18 @@ async def get_response(
 )
 async def get_summary_pdf(
     request: Request[Any, Any, Any],
-    response_id: uuid.UUID,
-    api_client: ApiClient,
-    db_session: AsyncSession,
+    response_id: FromPath[uuid.UUID],
+    api_client: NamedDependency[ApiClient],
+    db_session: NamedDependency[AsyncSession],
 ) -> HttpResponse[bytes]:
-    from sdm_service.report.pdf import pdf_filename, render_summary_pdf_async
-
     response = await _load(db_session, response_id)
     if not response.summary:
         raise ClientException(
             status_code=HTTP_409_CONFLICT,
             detail=f"Response {response_id} is {response.status}; the PDF exists once it is completed.",
         )
-    snapshot = SummarySnapshot.model_validate(response.summary)
-    pdf = await render_summary_pdf_async(snapshot)
     await audit_read(db_session, api_client, request, entity_id=str(response.id), detail={"format": "pdf"})
-    return HttpResponse(
-        pdf,
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{pdf_filename(snapshot)}"'},
-    )
+    return await summary_pdf_download(SummarySnapshot.model_validate(response.summary))
 
 
 routes: list[Any] = [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -10,32 +9,14 @@ import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sdm_service.audit import SYSTEM, record
+from sdm_service.commands.unit_of_work import run_unit_of_work
 from sdm_service.services import api_clients as service
 
 T = TypeVar("T")
 
 
 def _run(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run one unit of work against the configured database and commit it."""
-    from sdm_service.cli import settings_or_exit
-    from sdm_service.db import create_engine
-
-    settings = settings_or_exit()
-
-    async def main() -> T:
-        engine = create_engine(settings)
-        try:
-            async with AsyncSession(engine, expire_on_commit=False) as session:
-                result = await work(session)
-                await session.commit()
-                return result
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(main())
-    except service.ApiClientError as exc:
-        raise click.ClickException(str(exc)) from None
+    return run_unit_of_work(work, user_errors=(service.ApiClientError,))
 
 
 @click.group("api-clients")

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sdm_service.audit import SYSTEM, record
+from sdm_service.commands.unit_of_work import run_unit_of_work
 from sdm_service.models import Role
 from sdm_service.services import users as service
 
@@ -19,31 +18,7 @@ T = TypeVar("T")
 
 
 def _run(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run one unit of work against the configured database and commit it."""
-    from sdm_service.cli import settings_or_exit
-    from sdm_service.db import create_engine
-
-    settings = settings_or_exit()
-
-    async def main() -> T:
-        engine = create_engine(settings)
-        try:
-            async with AsyncSession(engine, expire_on_commit=False) as session:
-                result = await work(session)
-                await session.commit()
-                return result
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(main())
-    except service.UserError as exc:
-        raise click.ClickException(str(exc)) from None
-    except SQLAlchemyError as exc:
-        raise click.ClickException(
-            f"The database could not be used ({type(exc).__name__}). Is it running, and did you run "
-            "'sdm db upgrade'?"
-        ) from None
+    return run_unit_of_work(work, user_errors=(service.UserError,))
 
 
 def _read_password_from_stdin() -> str:

@@ -14,6 +14,7 @@ Answers in a QuestionnaireResponse use the same codings (see `option_coding`).
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from typing import Any
 
 from sdm_service.content.schema import Condition, Item, Questionnaire, Step
@@ -58,8 +59,32 @@ def group_link_id(step: Step) -> str:
     return f"step-{step.id}"
 
 
+# Mapped resources by (questionnaire object, base URL): every FHIR read of a response lays its
+# answers out on the mapped form, and the form only changes with the loaded content.
+_CACHE_SIZE = 32
+_mapped: OrderedDict[tuple[int, str], tuple[Questionnaire, dict[str, Any]]] = OrderedDict()
+
+
 def questionnaire_to_fhir(questionnaire: Questionnaire, base_url: str) -> dict[str, Any]:
-    """A FHIR R4 Questionnaire resource as a JSON-ready dict."""
+    """A FHIR R4 Questionnaire resource as a JSON-ready dict.
+
+    Built once per questionnaire object and base URL, then shared: callers must not change it
+    (copy first, as `{**resource, ...}`). The key holds the questionnaire itself, so its id()
+    cannot be reused while cached; questionnaires are frozen, so the mapping cannot go stale.
+    """
+    key = (id(questionnaire), base_url)
+    cached = _mapped.get(key)
+    if cached is not None and cached[0] is questionnaire:
+        _mapped.move_to_end(key)
+        return cached[1]
+    resource = _build_questionnaire(questionnaire, base_url)
+    _mapped[key] = (questionnaire, resource)
+    while len(_mapped) > _CACHE_SIZE:
+        _mapped.popitem(last=False)
+    return resource
+
+
+def _build_questionnaire(questionnaire: Questionnaire, base_url: str) -> dict[str, Any]:
     resource: dict[str, Any] = {
         "resourceType": "Questionnaire",
         "id": questionnaire.id,

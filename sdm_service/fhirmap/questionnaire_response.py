@@ -50,8 +50,8 @@ def _options(fhir_item: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return found
 
 
-def _coding(fhir_item: Mapping[str, Any], item: Item, code: str) -> dict[str, Any]:
-    offered = _options(fhir_item).get(code)
+def _coding(options: Mapping[str, dict[str, Any]], item: Item, code: str) -> dict[str, Any]:
+    offered = options.get(code)
     if offered is not None:
         return {key: offered[key] for key in ("system", "code", "display") if key in offered}
     return {"code": code, "display": item.option_label(code)}
@@ -63,16 +63,17 @@ def _answers_out(fhir_item: Mapping[str, Any], item: Item, value: Any) -> list[d
         return [{"valueBoolean": value == "yes"}]
     if item.type in CHOICE_TYPES:
         codes = value if isinstance(value, list) else [value]
-        return [{"valueCoding": _coding(fhir_item, item, str(code))} for code in codes]
+        options = _options(fhir_item)
+        return [{"valueCoding": _coding(options, item, str(code))} for code in codes]
     if item.type == "date":
         return [{"valueDate": str(value)}]
     return [{"valueString": str(value)}]
 
 
 def _items_out(
-    fhir_items: list[Mapping[str, Any]], questionnaire: Questionnaire, answers: Mapping[str, Any]
+    fhir_items: list[Mapping[str, Any]], known: Mapping[str, Item], answers: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
-    known = {item.id: item for item in questionnaire.items()}
+    """`known`: the questionnaire's items by id, built once by the caller for the whole tree."""
     produced: list[dict[str, Any]] = []
     for fhir_item in fhir_items:
         link_id = fhir_item.get("linkId", "")
@@ -82,7 +83,7 @@ def _items_out(
         item = known.get(link_id)
         if item is not None and item.answerable and link_id in answers:
             entry["answer"] = _answers_out(fhir_item, item, answers[link_id])
-        children = _items_out(list(fhir_item.get("item", ()) or ()), questionnaire, answers)
+        children = _items_out(list(fhir_item.get("item", ()) or ()), known, answers)
         if children:
             entry["item"] = children
         if "answer" in entry or "item" in entry:
@@ -104,7 +105,8 @@ def to_questionnaire_response(
     subject = identifier_reference(record.patient_system, record.patient_value, record.patient_name)
     if subject is not None:
         resource["subject"] = subject
-    items = _items_out(list(fhir_questionnaire.get("item", ()) or ()), questionnaire, record.answers)
+    known = {item.id: item for item in questionnaire.items()}
+    items = _items_out(list(fhir_questionnaire.get("item", ()) or ()), known, record.answers)
     if items:
         resource["item"] = items
     return resource

@@ -36,6 +36,9 @@ class AuditFilters:
                 raise AuditFilterError(f"The {name} filter must be {MAX_FILTER_LENGTH} characters or fewer.")
             if any(ord(ch) < 32 for ch in value):
                 raise AuditFilterError(f"The {name} filter contains characters that cannot be used.")
+        # The 'to' day is searched up to the start of the next day, which 9999-12-31 does not have.
+        if self.date_to is not None and self.date_to >= date.max:
+            raise AuditFilterError("The 'to' date must be 9999-12-30 or earlier.")
         if self.date_from and self.date_to and self.date_from > self.date_to:
             raise AuditFilterError("The 'from' date must be on or before the 'to' date.")
         if self.page < 1:

@@ -77,15 +77,17 @@ def _subject(resource: Mapping[str, Any]) -> tuple[str, str, str]:
             "(for example an MRN), not by a Patient resource reference.",
         )
     system = str(identifier.get("system") or "").strip() if isinstance(identifier, Mapping) else ""
-    name = str(subject.get("display") or "").strip() if isinstance(subject, Mapping) else ""
-    for label, text, limit in (("identifier.value", value, 100), ("identifier.system", system, 200)):
+    # A long display name is shortened, not refused; control characters (NUL breaks PostgreSQL) are.
+    name = str(subject.get("display") or "").strip()[:200] if isinstance(subject, Mapping) else ""
+    checked = (("identifier.value", value, 100), ("identifier.system", system, 200), ("display", name, 200))
+    for label, text, limit in checked:
         if len(text) > limit or any(ord(ch) < 32 for ch in text):
             raise _reject(
                 422,
                 f"QuestionnaireResponse.subject.{label}",
                 f"subject.{label} must be at most {limit} printable characters.",
             )
-    return system, value, name[:200]
+    return system, value, name
 
 
 def _explain(content: Content, link_id: str, message: str) -> str:

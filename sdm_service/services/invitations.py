@@ -133,9 +133,15 @@ async def find_usable_invitation(
 
 
 async def revoke_invitation(session: AsyncSession, invitation_id: uuid.UUID) -> Invitation | None:
+    """Withdraw the link. The resume token made when the patient first opened it is dropped too,
+    so a saved /r/ link or the browser's cookie stops working along with the invitation."""
     invitation = await session.get(Invitation, invitation_id)
     if invitation is not None and invitation.revoked_at is None:
         invitation.revoked_at = utcnow()
         session.add(invitation)
+        response = await session.get(Response, invitation.response_id) if invitation.response_id else None
+        if response is not None and response.resume_token_hash is not None:
+            response.resume_token_hash = None
+            session.add(response)
         await session.flush()
     return invitation

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import col
@@ -92,19 +92,20 @@ async def open_invitation(
     return response, token
 
 
+# Built once: every patient page and step save looks its response up by the cookie's token.
+_RESPONSE_BY_TOKEN_HASH = select(Response).where(col(Response.resume_token_hash) == bindparam("digest"))
+_INVITATION_BY_TOKEN_HASH = select(Invitation).where(col(Invitation.token_hash) == bindparam("digest"))
+
+
 async def load_by_token(session: AsyncSession, token: str | None) -> Response | None:
     """The response a resume token (or a still-usable invitation token) belongs to, else None."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
-    digest = hash_token(token)
-    response = (
-        await session.execute(select(Response).where(col(Response.resume_token_hash) == digest))
-    ).scalar_one_or_none()
+    digest = {"digest": hash_token(token)}
+    response = (await session.execute(_RESPONSE_BY_TOKEN_HASH, digest)).scalar_one_or_none()
     if response is not None:
         return response
-    invitation = (
-        await session.execute(select(Invitation).where(col(Invitation.token_hash) == digest))
-    ).scalar_one_or_none()
+    invitation = (await session.execute(_INVITATION_BY_TOKEN_HASH, digest)).scalar_one_or_none()
     if (
         invitation is None
         or invitation.response_id is None

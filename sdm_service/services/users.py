@@ -10,6 +10,7 @@ import re
 import uuid
 from collections.abc import Sequence
 
+import anyio.to_thread
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -26,8 +27,13 @@ class UserError(ValueError):
     """Bad account input; the message is safe to show to the admin who typed it."""
 
 
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def normalise_username(username: str) -> str:
-    return (username or "").strip().lower()
+    """Lowercased and trimmed. Control characters (no account has any) become U+FFFD, so a typed
+    NUL can still be logged, audited and rate-limited: PostgreSQL refuses NUL in text."""
+    return _CONTROL_CHARACTERS.sub("\ufffd", (username or "").strip().lower())
 
 
 def check_password(password: str) -> None:
@@ -67,21 +73,38 @@ async def create_user(
         raise UserError("The display name must be 200 characters or fewer, on one line.")
     if await find_by_username(session, name) is not None:
         raise UserError(f"An account named '{name}' already exists.")
-    user = User(username=name, password_hash=hash_password(password), role=role, display_name=display)
+    password_hash = await hash_password_async(password)
+    user = User(username=name, password_hash=password_hash, role=role, display_name=display)
     session.add(user)
     await session.flush()
     return user
 
 
+async def hash_password_async(password: str) -> str:
+    """argon2 takes a good fraction of a second on purpose: run it in a worker thread so the
+    event loop keeps serving other requests meanwhile."""
+    return await anyio.to_thread.run_sync(hash_password, password)
+
+
+async def verify_password_async(password: str, stored_hash: str | None) -> bool:
+    return await anyio.to_thread.run_sync(verify_password, password, stored_hash)
+
+
+def _lookup_possible(username: str) -> bool:
+    """Names no account can have (too long, control characters such as NUL, which PostgreSQL
+    refuses in text) are not looked up; they get the same answer as a wrong password."""
+    return len(username) <= 64 and not any(ord(ch) < 32 or ord(ch) == 127 for ch in username)
+
+
 async def authenticate(session: AsyncSession, username: str, password: str) -> User | None:
     """The active account matching these credentials, or None; takes about as long either way."""
-    user = await find_by_username(session, username) if len(username) <= 64 else None
+    user = await find_by_username(session, username) if _lookup_possible(username) else None
     candidate = password[:MAX_PASSWORD_LENGTH]
-    valid = verify_password(candidate, user.password_hash if user else None)
+    valid = await verify_password_async(candidate, user.password_hash if user else None)
     if user is None or not valid or not user.is_active:
         return None
     if password_needs_rehash(user.password_hash):
-        user.password_hash = hash_password(candidate)
+        user.password_hash = await hash_password_async(candidate)
         session.add(user)
     return user
 

@@ -4,7 +4,9 @@ Order: upcoming consults first (consult date today or later, soonest first), the
 no consult date (newest first), then past consults (most recent first). Each of the three parts is
 read with its own query that walks the `ix_responses_consult` index (consult_date, created_at),
 so a page costs a short index range scan rather than a sort of every matching row, even at
-100,000 responses. One aggregate query counts the three parts for the pager.
+100,000 responses. The first page needs only the total for the pager (a count over the narrowest
+index); later pages also count the three parts, to know where the page starts. List rows leave
+out the answers and the summary JSON (about 16 KB a row), which the list does not show.
 
 A search (name or identifier) matches few rows, scattered through that index, so walking it would
 look at nearly every row three times. When the matches are few, their sort keys are read in one
@@ -18,10 +20,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Select, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute, defer
 from sqlmodel import col
 
 from sdm_service.models import Response, ResponseStatus
@@ -29,6 +32,13 @@ from sdm_service.models import Response, ResponseStatus
 PAGE_SIZE = 25
 MAX_QUERY_LENGTH = 100
 SORT_MATCHES_LIMIT = 1000  # a search with at most this many matches is ordered from its sort keys
+
+
+# The list shows neither; raiseload turns an accidental use into an error instead of a query per row.
+LIST_ROW_OPTIONS = (
+    defer(cast("QueryableAttribute[Any]", Response.answers), raiseload=True),
+    defer(cast("QueryableAttribute[Any]", Response.summary), raiseload=True),
+)
 
 
 class WorklistError(ValueError):
@@ -147,29 +157,35 @@ async def worklist_page(
         if keys is not None:
             return await _page_from_keys(session, filters, keys, page_size)
 
-    consult = col(Response.consult_date)
-    counts_row = (
-        await session.execute(
-            select(
-                func.count(case((consult >= today, 1))),
-                func.count(case((consult.is_(None), 1))),
-                func.count(case((consult < today, 1))),
-            ).where(*conditions)
-        )
-    ).one()
-    counts = [int(n) for n in counts_row]
-    total = sum(counts)
+    counts: list[int | None]
+    if filters.page == 1:
+        # Page 1 starts at the first part, so only the pager's total is needed.
+        total = int(await session.scalar(select(func.count()).select_from(Response).where(*conditions)) or 0)
+        counts = [None, None, None]
+    else:
+        consult = col(Response.consult_date)
+        counts_row = (
+            await session.execute(
+                select(
+                    func.count(case((consult >= today, 1))),
+                    func.count(case((consult.is_(None), 1))),
+                    func.count(case((consult < today, 1))),
+                ).where(*conditions)
+            )
+        ).one()
+        counts = [int(n) for n in counts_row]
+        total = sum(int(n) for n in counts_row)
     page = min(filters.page, max(1, math.ceil(total / page_size)))
     skip = (page - 1) * page_size
     rows: list[Response] = []
     for statement, count in zip(segment_statements(filters, today), counts, strict=True):
         if len(rows) >= page_size:
             break
-        if skip >= count:
+        if count is not None and skip >= count:
             skip -= count
             continue
         wanted = page_size - len(rows)
-        result = await session.execute(statement.offset(skip).limit(wanted))
+        result = await session.execute(statement.options(*LIST_ROW_OPTIONS).offset(skip).limit(wanted))
         rows.extend(result.scalars().all())
         skip = 0
     return WorklistPage(
@@ -213,7 +229,9 @@ async def _page_from_keys(
     wanted = ordered_ids[(page - 1) * page_size : page * page_size]
     found: dict[uuid.UUID, Response] = {}
     if wanted:
-        result = await session.execute(select(Response).where(col(Response.id).in_(wanted)))
+        result = await session.execute(
+            select(Response).options(*LIST_ROW_OPTIONS).where(col(Response.id).in_(wanted))
+        )
         found = {row.id: row for row in result.scalars()}
     rows = [found[i] for i in wanted if i in found]
     return WorklistPage(

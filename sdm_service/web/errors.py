@@ -13,6 +13,8 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from sdm_service.logging_filters import mask_path
+
 logger = logging.getLogger("sdm_service.errors")
 
 MESSAGES: dict[int, tuple[str, str]] = {
@@ -98,14 +100,16 @@ def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Resp
 
 
 def _database_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    logger.error("database unavailable during %s %s: %s", request.method, request.url.path, exc)
+    logger.error("database unavailable during %s %s: %s", request.method, mask_path(request.url.path), exc)
     if wants_html(request):
         return error_page(request, 503)
     return _problem(503, "The database is not answering; nothing was changed. Try again shortly.")
 
 
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    logger.exception("unhandled error during %s %s", request.method, request.url.path, exc_info=exc)
+    logger.exception(
+        "unhandled error during %s %s", request.method, mask_path(request.url.path), exc_info=exc
+    )
     if wants_html(request):
         return error_page(request, HTTP_500_INTERNAL_SERVER_ERROR)
     return _problem(500, "Internal server error; nothing was changed.")

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from litestar import Request, get, post
 from litestar.datastructures import Cookie, ResponseHeader
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException, NotFoundException
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from litestar.response import Response as HttpResponse
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,10 +38,10 @@ from sdm_service.security import request_ip
 from sdm_service.services import responses as response_service
 from sdm_service.services.invitations import InvitationUnusable, find_usable_invitation
 from sdm_service.settings import Settings
+from sdm_service.web.downloads import summary_pdf_download
 
 PATIENT_COOKIE = "sdm_patient"
 # Link lookups per client address: enough for real people, far too few to guess a 256-bit token.
-LINK_LIMIT = Limit("patient-link", 30, 60)
 BAD_COOKIE_LIMIT = Limit("patient-cookie", 30, 60)
 START_LIMIT = Limit("patient-start", 60, 600)  # a clinic waiting room may share one address
 CONTROL_FIELDS = frozenset({"_csrf_token", "lock_version", "action"})
@@ -73,12 +75,21 @@ class LinkProblem(HTTPException):
         self.reason = reason
 
 
-def _no_session_page(request: Request[Any, Any, Any], exc: NoPatientSession) -> Template:
+def _page(template_name: str, context: dict[str, Any], *, status_code: int = 200) -> Template:
+    """A patient page: it shows answers or links, so no browser or proxy may keep a copy."""
     return Template(
-        template_name="patient/no_session.html",
-        context={"page_title": "We could not find your answers"},
-        status_code=403,
+        template_name=template_name,
+        context=context,
+        status_code=status_code,
         headers={"Cache-Control": "no-store"},
+    )
+
+
+def _no_session_page(request: Request[Any, Any, Any], exc: NoPatientSession) -> Template:
+    return _page(
+        "patient/no_session.html",
+        {"page_title": "We could not find your answers"},
+        status_code=403,
     )
 
 
@@ -88,11 +99,10 @@ def _link_problem_page(request: Request[Any, Any, Any], exc: LinkProblem) -> Tem
         "expired": "This link has expired",
         "revoked": "This link was withdrawn",
     }
-    return Template(
-        template_name="patient/link_problem.html",
-        context={"page_title": titles.get(exc.reason, titles["unknown"]), "reason": exc.reason},
+    return _page(
+        "patient/link_problem.html",
+        {"page_title": titles.get(exc.reason, titles["unknown"]), "reason": exc.reason},
         status_code=exc.status_code,
-        headers={"Cache-Control": "no-store"},
     )
 
 
@@ -191,6 +201,30 @@ async def _patient_response(
             await enforce(request.app.state.db_engine, BAD_COOKIE_LIMIT, request_ip(request))
         raise NoPatientSession()
     return response, token
+
+
+class PatientVisit(NamedTuple):
+    """A patient page's questionnaire, and the patient's own response found by their cookie."""
+
+    content: Content
+    response: Response
+    token: str
+
+
+async def provide_visit(
+    request: Request[Any, Any, Any],
+    slug: FromPath[str],
+    library: NamedDependency[ContentLibrary],
+    db_session: NamedDependency[AsyncSession],
+) -> PatientVisit:
+    """Dependency `visit`: the questionnaire of the page (404 if unknown), then the patient's own
+    response and token (the no-session page without one)."""
+    content = _content(library, slug)
+    response, token = await _patient_response(request, db_session, content)
+    return PatientVisit(content, response, token)
+
+
+VISIT = {"visit": Provide(provide_visit)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -375,9 +409,9 @@ def _step_template(
     title = f"Step {number} of {total}: {step.title}"
     if errors:
         title = f"Error: {title}"
-    return Template(
-        template_name="patient/step.html",
-        context={
+    return _page(
+        "patient/step.html",
+        {
             "page_title": title,
             "step": step,
             "step_number": number,
@@ -395,7 +429,6 @@ def _step_template(
             "slug": content.slug,
         },
         status_code=status_code,
-        headers={"Cache-Control": "no-store"},
     )
 
 
@@ -454,9 +487,9 @@ def _review_template(
         link = f"{step_path(content, number)}#{FieldView(item=item).anchor}"
         errors.append((link, item.text, REQUIRED_MESSAGES.get(item.type, "Answer this question.")))
     title = f"Step {total} of {total}: {review_title(questionnaire)}"
-    return Template(
-        template_name="patient/review.html",
-        context={
+    return _page(
+        "patient/review.html",
+        {
             "page_title": f"Error: {title}" if errors else title,
             "title": review_title(questionnaire),
             "intro_items": review_intro_items(questionnaire),
@@ -472,7 +505,6 @@ def _review_template(
             "slug": content.slug,
         },
         status_code=status_code,
-        headers={"Cache-Control": "no-store"},
     )
 
 
@@ -490,7 +522,10 @@ PAGE_OPTIONS: dict[str, Any] = {
 
 @get("/q/{slug:str}", **PAGE_OPTIONS, name="patient-welcome")
 async def welcome(
-    request: Request[Any, Any, Any], slug: str, library: ContentLibrary, db_session: AsyncSession
+    request: Request[Any, Any, Any],
+    slug: FromPath[str],
+    library: NamedDependency[ContentLibrary],
+    db_session: NamedDependency[AsyncSession],
 ) -> Template:
     """The start page. A GET never creates anything; Start is a form POST."""
     content = _content(library, slug)
@@ -498,9 +533,9 @@ async def welcome(
     if existing is not None and existing.questionnaire_slug != content.slug:
         existing = None
     questionnaire = content.questionnaire
-    return Template(
-        template_name="patient/welcome.html",
-        context={
+    return _page(
+        "patient/welcome.html",
+        {
             "page_title": questionnaire.title,
             "questionnaire": questionnaire,
             "question_steps": question_step_count(questionnaire),
@@ -508,17 +543,16 @@ async def welcome(
             "continue_path": place_path(content, existing) if existing else None,
             "existing_done": bool(existing and response_service.is_done(existing)),
         },
-        headers={"Cache-Control": "no-store"},
     )
 
 
 @post("/q/{slug:str}/start", **PAGE_OPTIONS, name="patient-start", status_code=303)
 async def start(
     request: Request[Any, Any, Any],
-    slug: str,
-    library: ContentLibrary,
-    settings: Settings,
-    db_session: AsyncSession,
+    slug: FromPath[str],
+    library: NamedDependency[ContentLibrary],
+    settings: NamedDependency[Settings],
+    db_session: NamedDependency[AsyncSession],
 ) -> Redirect:
     content = _content(library, slug)
     await enforce(request.app.state.db_engine, START_LIMIT, request_ip(request))
@@ -529,12 +563,11 @@ async def start(
 @get("/i/{token:str}", **PAGE_OPTIONS, name="patient-invitation")
 async def invitation_link(
     request: Request[Any, Any, Any],
-    token: str,
-    library: ContentLibrary,
-    settings: Settings,
-    db_session: AsyncSession,
+    token: FromPath[str],
+    library: NamedDependency[ContentLibrary],
+    settings: NamedDependency[Settings],
+    db_session: NamedDependency[AsyncSession],
 ) -> Redirect:
-    await enforce(request.app.state.db_engine, LINK_LIMIT, request_ip(request))
     try:
         invitation = await find_usable_invitation(db_session, token)
     except InvitationUnusable as exc:
@@ -564,12 +597,11 @@ async def invitation_link(
 @get("/r/{token:str}", **PAGE_OPTIONS, name="patient-resume")
 async def resume_link(
     request: Request[Any, Any, Any],
-    token: str,
-    library: ContentLibrary,
-    settings: Settings,
-    db_session: AsyncSession,
+    token: FromPath[str],
+    library: NamedDependency[ContentLibrary],
+    settings: NamedDependency[Settings],
+    db_session: NamedDependency[AsyncSession],
 ) -> Redirect:
-    await enforce(request.app.state.db_engine, LINK_LIMIT, request_ip(request))
     response = await response_service.load_by_token(db_session, token)
     if response is None or response.questionnaire_slug not in library:
         raise LinkProblem("unknown")
@@ -589,12 +621,12 @@ def _step_index(content: Content, number: int) -> int:
 @get("/q/{slug:str}/step/{number:int}", **PAGE_OPTIONS, name="patient-step")
 async def show_step(
     request: Request[Any, Any, Any],
-    slug: str,
-    number: int,
-    library: ContentLibrary,
-    settings: Settings,
-    db_session: AsyncSession,
-    notice: str | None = None,
+    slug: FromPath[str],
+    number: FromPath[int],
+    library: NamedDependency[ContentLibrary],
+    settings: NamedDependency[Settings],
+    db_session: NamedDependency[AsyncSession],
+    notice: FromQuery[str | None] = None,
 ) -> Template | Redirect:
     content = _content(library, slug)
     step_index = _step_index(content, number)
@@ -625,11 +657,11 @@ async def show_step(
 @post("/q/{slug:str}/step/{number:int}", **PAGE_OPTIONS, name="patient-step-save", status_code=303)
 async def save_step(
     request: Request[Any, Any, Any],
-    slug: str,
-    number: int,
-    library: ContentLibrary,
-    settings: Settings,
-    db_session: AsyncSession,
+    slug: FromPath[str],
+    number: FromPath[int],
+    library: NamedDependency[ContentLibrary],
+    settings: NamedDependency[Settings],
+    db_session: NamedDependency[AsyncSession],
 ) -> Template | Redirect:
     content = _content(library, slug)
     questionnaire = content.questionnaire
@@ -741,37 +773,24 @@ def _conflict_page(
     )
 
 
-@get("/q/{slug:str}/saved", **PAGE_OPTIONS, name="patient-saved")
-async def saved(
-    request: Request[Any, Any, Any],
-    slug: str,
-    library: ContentLibrary,
-    settings: Settings,
-    db_session: AsyncSession,
-) -> Template:
-    content = _content(library, slug)
-    response, token = await _patient_response(request, db_session, content)
-    return Template(
-        template_name="patient/saved.html",
-        context={
+@get("/q/{slug:str}/saved", **PAGE_OPTIONS, dependencies=VISIT, name="patient-saved")
+async def saved(visit: NamedDependency[PatientVisit], settings: NamedDependency[Settings]) -> Template:
+    content, response, token = visit
+    return _page(
+        "patient/saved.html",
+        {
             "page_title": "Your answers are saved",
             "resume_url": resume_url(settings, token),
             "continue_path": place_path(content, response),
         },
-        headers={"Cache-Control": "no-store"},
     )
 
 
-@get("/q/{slug:str}/review", **PAGE_OPTIONS, name="patient-review")
+@get("/q/{slug:str}/review", **PAGE_OPTIONS, dependencies=VISIT, name="patient-review")
 async def review(
-    request: Request[Any, Any, Any],
-    slug: str,
-    library: ContentLibrary,
-    settings: Settings,
-    db_session: AsyncSession,
+    visit: NamedDependency[PatientVisit], settings: NamedDependency[Settings]
 ) -> Template | Redirect:
-    content = _content(library, slug)
-    response, token = await _patient_response(request, db_session, content)
+    content, response, token = visit
     if response_service.is_done(response) or response.current_step < question_step_count(
         content.questionnaire
     ):
@@ -779,16 +798,14 @@ async def review(
     return _review_template(content, settings, token, response)
 
 
-@post("/q/{slug:str}/submit", **PAGE_OPTIONS, name="patient-submit", status_code=303)
+@post("/q/{slug:str}/submit", **PAGE_OPTIONS, dependencies=VISIT, name="patient-submit", status_code=303)
 async def submit(
     request: Request[Any, Any, Any],
-    slug: str,
-    library: ContentLibrary,
-    settings: Settings,
-    db_session: AsyncSession,
+    visit: NamedDependency[PatientVisit],
+    settings: NamedDependency[Settings],
+    db_session: NamedDependency[AsyncSession],
 ) -> Template | Redirect:
-    content = _content(library, slug)
-    response, token = await _patient_response(request, db_session, content)
+    content, response, token = visit
     form = await request.form()
     if set(form.keys()) - {"_csrf_token", "lock_version"}:
         raise _bad_form("unknown form fields")
@@ -827,23 +844,19 @@ def _snapshot(response: Response) -> SummarySnapshot:
     return SummarySnapshot.model_validate(response.summary)
 
 
-@get("/q/{slug:str}/summary", **PAGE_OPTIONS, name="patient-summary")
+@get("/q/{slug:str}/summary", **PAGE_OPTIONS, dependencies=VISIT, name="patient-summary")
 async def summary(
-    request: Request[Any, Any, Any],
-    slug: str,
-    library: ContentLibrary,
-    settings: Settings,
-    db_session: AsyncSession,
-    notice: str | None = None,
+    visit: NamedDependency[PatientVisit],
+    settings: NamedDependency[Settings],
+    notice: FromQuery[str | None] = None,
 ) -> Template | Redirect:
-    content = _content(library, slug)
-    response, token = await _patient_response(request, db_session, content)
+    content, response, token = visit
     if not response_service.is_done(response) or response.summary is None:
         return Redirect(place_path(content, response), status_code=303)
     snapshot = _snapshot(response)
-    return Template(
-        template_name="patient/summary.html",
-        context={
+    return _page(
+        "patient/summary.html",
+        {
             "page_title": "Your summary",
             "s": snapshot,
             "pdf_path": f"{base_path(content)}/summary.pdf",
@@ -852,33 +865,14 @@ async def summary(
             "completed_on": _format_date(snapshot.completed_at[:10]),
             "consult_on": _format_date(snapshot.consult_date) if snapshot.consult_date else None,
         },
-        headers={"Cache-Control": "no-store"},
     )
 
 
-@get("/q/{slug:str}/summary.pdf", **PAGE_OPTIONS, name="patient-summary-pdf")
-async def summary_pdf(
-    request: Request[Any, Any, Any],
-    slug: str,
-    library: ContentLibrary,
-    db_session: AsyncSession,
-) -> HttpResponse[bytes]:
-    from sdm_service.report.pdf import pdf_filename, render_summary_pdf_async
-
-    content = _content(library, slug)
-    response, _token = await _patient_response(request, db_session, content)
-    if not response_service.is_done(response) or response.summary is None:
+@get("/q/{slug:str}/summary.pdf", **PAGE_OPTIONS, dependencies=VISIT, name="patient-summary-pdf")
+async def summary_pdf(visit: NamedDependency[PatientVisit]) -> HttpResponse[bytes]:
+    if not response_service.is_done(visit.response) or visit.response.summary is None:
         raise NotFoundException()
-    snapshot = _snapshot(response)
-    body = await render_summary_pdf_async(snapshot)
-    return HttpResponse(
-        content=body,
-        media_type="application/pdf",
-        headers={
-            "Content-Disposition": f'attachment; filename="{pdf_filename(snapshot)}"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return await summary_pdf_download(_snapshot(visit.response))
 
 
 routes: list[Any] = [

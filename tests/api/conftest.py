@@ -2,41 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
 import pytest
 from litestar import Litestar
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from sdm_service.content import Content
 from sdm_service.content.logic import is_enabled
-from sdm_service.db import create_engine
 from sdm_service.models import Response
 from sdm_service.services import api_clients
 from sdm_service.services.invitations import create_invitation
 from sdm_service.services.responses import complete_response
 from sdm_service.settings import Settings
+from tests.database import db as db  # re-exported for the test modules
 
 ALL_SCOPES = "invitations:write,responses:read,responses:write"
 MRN_SYSTEM = "urn:oid:1.2.3.4.5"
 
 MakeToken = Callable[..., Awaitable[str]]
-
-
-@asynccontextmanager
-async def db(app: Litestar) -> AsyncIterator[AsyncSession]:
-    """A session on its own engine: the test client runs the app on another event loop, and pooled
-    connections (asyncpg's above all) must not move between loops."""
-    engine = create_engine(app.state.settings)
-    try:
-        async with AsyncSession(engine, expire_on_commit=False) as session:
-            yield session
-    finally:
-        await engine.dispose()
 
 
 def content_of(app: Litestar) -> Content:

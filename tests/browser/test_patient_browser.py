@@ -13,6 +13,7 @@ from sdm_service.content.logic import enabled_answers, enabled_items
 from sdm_service.content.schema import IMPORTANCE_SCALE, Item
 from sdm_service.web.patient import question_step_count, total_step_count
 from tests.browser.conftest import AXE_SCRIPT, CLINIC_NAME, LiveServer
+from tests.web.patient_support import default_value
 
 pytestmark = pytest.mark.browser
 
@@ -24,17 +25,7 @@ def choice(item: Item, answers: dict[str, Any]) -> str | list[str] | None:
     """The answer this test gives: fixed overrides, otherwise the first option."""
     if item.id in answers:
         return answers[item.id]
-    if item.type == "importance":
-        return "very"
-    if item.type == "yes_no":
-        return "yes"
-    if item.type == "single_choice":
-        return item.options[0].code
-    if item.type == "multiple_choice":
-        return [item.options[0].code]
-    if item.type == "text":
-        return "Will I need more treatment later?"
-    return None
+    return default_value(item, text="Will I need more treatment later?")
 
 
 def label_of(item: Item, code: str) -> str:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sdm_service import ratelimit
 from sdm_service.app import create_app
 from sdm_service.db import create_engine
-from sdm_service.models import RateEvent, utcnow
+from sdm_service.models import RateCounter, utcnow
 from sdm_service.settings import Settings
 from tests.conftest import make_settings
 from tests.security import probes
@@ -182,7 +182,7 @@ async def test_the_database_store_forgets_keys_that_never_come_back(
             await ratelimit.DatabaseStore(engine).hit(limit, address, now=long_ago)
         await ratelimit.DatabaseStore(engine).hit(limit, "10.0.0.3")
         async with AsyncSession(engine) as session:
-            left = (await session.execute(select(func.count()).select_from(RateEvent))).scalar_one()
+            left = (await session.execute(select(func.count()).select_from(RateCounter))).scalar_one()
     finally:
         await engine.dispose()
     assert left == 1

@@ -5,12 +5,12 @@ from datetime import date, timedelta
 import pytest
 from litestar import Litestar
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from sdm_service.content import Content, ContentLibrary
 from sdm_service.models import Invitation, Response, ResponseStatus, utcnow
 from sdm_service.services import invitations
 from sdm_service.settings import Settings
+from tests.database import db
 
 
 def content(app: Litestar) -> Content:
@@ -19,7 +19,7 @@ def content(app: Litestar) -> Content:
 
 
 async def test_link_token_is_stored_only_as_a_hash(app: Litestar, settings: Settings) -> None:
-    async with AsyncSession(app.state.db_engine) as session:
+    async with db(app) as session:
         created = await invitations.create_invitation(
             session,
             settings,
@@ -42,7 +42,7 @@ async def test_link_token_is_stored_only_as_a_hash(app: Litestar, settings: Sett
 
 
 async def test_unknown_expired_and_revoked_links_say_why(app: Litestar, settings: Settings) -> None:
-    async with AsyncSession(app.state.db_engine) as session:
+    async with db(app) as session:
         fresh = await invitations.create_invitation(session, settings, content(app), patient_value="A")
         old = await invitations.create_invitation(
             session, settings, content(app), patient_value="B", ttl_days=1, now=utcnow() - timedelta(days=2)
@@ -70,6 +70,6 @@ async def test_unknown_expired_and_revoked_links_say_why(app: Litestar, settings
 async def test_bad_input_is_refused_clearly(
     app: Litestar, settings: Settings, fields: dict[str, object], message: str
 ) -> None:
-    async with AsyncSession(app.state.db_engine) as session:
+    async with db(app) as session:
         with pytest.raises(invitations.InvitationError, match=message):
             await invitations.create_invitation(session, settings, content(app), **fields)  # type: ignore[arg-type]

@@ -4,38 +4,23 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from sdm_service.content.logic import enabled_answers, is_enabled, missing_required
-from sdm_service.db import create_engine
 from sdm_service.decision import build_summary
 from sdm_service.decision.snapshot import PatientInfo
 from sdm_service.models import AuditEvent, Response, ResponseStatus, Role, utcnow
 from sdm_service.services import users
+from tests.database import db as db  # re-exported for the test modules
 
 PASSWORD = "a-long-enough-password-42"
 Client = AsyncTestClient[Litestar]
-
-
-@asynccontextmanager
-async def db(app: Litestar) -> AsyncIterator[AsyncSession]:
-    """A session on its own engine: the test client runs the app on another event loop, and pooled
-    connections must not move between loops."""
-    engine = create_engine(app.state.settings)
-    try:
-        async with AsyncSession(engine, expire_on_commit=False) as session:
-            yield session
-    finally:
-        await engine.dispose()
 
 
 async def create_account(

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from html import unescape
 from typing import Any
 
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy import select
 
 from sdm_service.content import Content, ContentLibrary
 from sdm_service.content.logic import enabled_answers, enabled_items
-from sdm_service.settings import Settings
+from sdm_service.models import Response
 from sdm_service.web.patient import PATIENT_COOKIE, question_step_count
+from tests.database import db as db  # re-exported for the test modules
 
 SLUG = "iort-sdm"
 BASE = f"/q/{SLUG}"
@@ -24,16 +22,9 @@ Client = AsyncTestClient[Litestar]
 FormValue = str | list[str]
 
 
-@asynccontextmanager
-async def db(app: Litestar) -> AsyncIterator[AsyncSession]:
-    """A session of the test's own: the app's pool belongs to the test client's event loop."""
-    settings: Settings = app.state.settings
-    engine = create_async_engine(settings.database_url, poolclass=NullPool)
-    try:
-        async with AsyncSession(engine, expire_on_commit=False) as session:
-            yield session
-    finally:
-        await engine.dispose()
+async def stored_responses(app: Litestar) -> list[Response]:
+    async with db(app) as session:
+        return list((await session.execute(select(Response))).scalars())
 
 
 def content_of(app: Litestar) -> Content:
@@ -66,8 +57,8 @@ def input_names(html: str) -> set[str]:
     }
 
 
-def default_value(item: Any) -> FormValue | None:
-    """A valid answer for any answerable item: the first option, or some text."""
+def default_value(item: Any, text: str = "Is this right for me?") -> FormValue | None:
+    """A valid answer for any answerable item: the first option, or `text`."""
     if item.type == "importance":
         return "very"
     if item.type == "yes_no":
@@ -77,7 +68,7 @@ def default_value(item: Any) -> FormValue | None:
     if item.type == "multiple_choice":
         return [item.options[0].code]
     if item.type == "text":
-        return "Is this right for me?"
+        return text
     return None  # dates are optional in the content; leave them empty
 
 

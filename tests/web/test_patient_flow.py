@@ -23,13 +23,9 @@ from tests.web.patient_support import (
     resume_link,
     start,
     step_values,
+    stored_responses,
     submit,
 )
-
-
-async def stored_responses(app: Litestar) -> list[Response]:
-    async with db(app) as session:
-        return list((await session.execute(select(Response))).scalars())
 
 
 async def test_welcome_page_explains_and_creates_nothing(client: Client, app: Litestar) -> None:

@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from litestar import Litestar
-from sqlalchemy import select
 
-from sdm_service.models import Response, ResponseStatus, utcnow
+from sdm_service.models import ResponseStatus, utcnow
 from sdm_service.services import invitations
 from sdm_service.settings import Settings
 from tests.web.patient_support import (
@@ -23,13 +22,9 @@ from tests.web.patient_support import (
     resume_link,
     start,
     step_values,
+    stored_responses,
     submit,
 )
-
-
-async def all_responses(app: Litestar) -> list[Response]:
-    async with db(app) as session:
-        return list((await session.execute(select(Response))).scalars())
 
 
 async def invite(app: Litestar, settings: Settings, **kwargs: object) -> invitations.NewInvitation:
@@ -47,7 +42,7 @@ async def invite(app: Litestar, settings: Settings, **kwargs: object) -> invitat
 async def test_posts_without_the_csrf_token_are_refused(client: Client, app: Litestar) -> None:
     refused = await client.post(f"{BASE}/start", data={})
     assert refused.status_code == 403
-    assert await all_responses(app) == []
+    assert await stored_responses(app) == []
 
     first = await start(client)
     values = step_values(content_of(app), {}, 0)
@@ -60,7 +55,7 @@ async def test_posts_without_the_csrf_token_are_refused(client: Client, app: Lit
         data={**values, "lock_version": lock_version(first), "_csrf_token": "0" * 64},
     )
     assert wrong_token.status_code == 403
-    (stored,) = await all_responses(app)
+    (stored,) = await stored_responses(app)
     assert stored.answers == {}
     assert (await client.post(f"{BASE}/submit", data={"lock_version": "1"})).status_code == 403
 
@@ -108,7 +103,7 @@ async def test_one_patient_cannot_reach_another_patients_answers(client: Client,
     assert not pdf_b.content.startswith(b"%PDF")
 
     # Nothing in B's pages names A's response, and B cannot pick another response by any URL.
-    (a_row,) = [r for r in await all_responses(app) if r.status == ResponseStatus.COMPLETED]
+    (a_row,) = [r for r in await stored_responses(app) if r.status == ResponseStatus.COMPLETED]
     for path in (f"/step/1?response_id={a_row.id}", f"/summary?id={a_row.id}"):
         page = await client.get(f"{BASE}{path}")
         assert "Question only Ana asked" not in page.text
@@ -120,7 +115,7 @@ async def test_one_patient_cannot_reach_another_patients_answers(client: Client,
 async def test_tokens_are_stored_only_as_hashes(client: Client, app: Litestar) -> None:
     first = await start(client)
     token = resume_link(first).rsplit("/", 1)[1]
-    (stored,) = await all_responses(app)
+    (stored,) = await stored_responses(app)
     assert stored.resume_token_hash is not None
     assert token not in stored.resume_token_hash
     assert len(token) >= 43  # 256 bits
@@ -136,7 +131,7 @@ async def test_invitation_link_opens_the_patients_response(
     opened = await client.get(f"/i/{created.token}")
     assert opened.status_code == 200
     assert str(opened.url).endswith(f"{BASE}/step/1")
-    (stored,) = await all_responses(app)
+    (stored,) = await stored_responses(app)
     assert stored.id == created.response.id
     assert stored.status == ResponseStatus.IN_PROGRESS
     link = resume_link(opened.text)
@@ -148,7 +143,7 @@ async def test_invitation_link_opens_the_patients_response(
         client.cookies.clear()
         again = await client.get(path)
         assert str(again.url).endswith(f"{BASE}/step/2"), path
-    assert len(await all_responses(app)) == 1
+    assert len(await stored_responses(app)) == 1
     # And the invitation link works at /r/ too (it is a resume link until it expires).
     client.cookies.clear()
     via_resume = await client.get(f"/r/{created.token}")
@@ -165,7 +160,7 @@ async def test_completed_invitation_response_goes_to_its_summary(
     client.cookies.clear()
     again = await client.get(f"/i/{created.token}")
     assert str(again.url).endswith(f"{BASE}/summary")
-    (stored,) = await all_responses(app)
+    (stored,) = await stored_responses(app)
     assert stored.summary is not None
     assert stored.summary["patient"]["name"] == "Ana"
 
@@ -191,7 +186,7 @@ async def test_unknown_expired_and_revoked_invitations_get_friendly_pages(
     assert page.status_code == 410
     assert "withdrawn" in page.text
     assert client.cookies.get("sdm_patient") is None
-    statuses = {r.status for r in await all_responses(app)}
+    statuses = {r.status for r in await stored_responses(app)}
     assert statuses == {ResponseStatus.INVITED}
 
 
@@ -232,7 +227,7 @@ async def test_tampered_step_forms_are_400_and_save_nothing(client: Client, app:
         posted = await client.post(f"{BASE}/step/1", data=form)
         assert posted.status_code == 400, data
         assert "We could not use that" in posted.text
-    (stored,) = await all_responses(app)
+    (stored,) = await stored_responses(app)
     assert stored.answers == {}
 
 

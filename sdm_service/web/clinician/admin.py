@@ -10,17 +10,18 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from litestar import Request, Router, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sdm_service.audit import record
 from sdm_service.models import Role, User
 from sdm_service.services import audit_query, users
 from sdm_service.web import auth
 from sdm_service.web.clinician.common import (
     FormError,
-    client_ip,
+    audit,
     field,
     page,
     parse_date,
@@ -58,14 +59,18 @@ async def _accounts_page(
 
 @get("/users", name="clinician:admin-users", include_in_schema=False)
 async def accounts_view(
-    request: Request[Any, Any, Any], db_session: AsyncSession, current_user: User
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[AsyncSession],
+    current_user: NamedDependency[User],
 ) -> Template:
     return await _accounts_page(request, db_session, current_user)
 
 
 @post("/users", include_in_schema=False, status_code=303)
 async def create_account(
-    request: Request[Any, Any, Any], db_session: AsyncSession, current_user: User
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[AsyncSession],
+    current_user: NamedDependency[User],
 ) -> Template | Redirect:
     form = await read_form(request)
     values = {"username": "", "display_name": "", "role": Role.CLINICIAN}
@@ -86,13 +91,13 @@ async def create_account(
         return await _accounts_page(
             request, db_session, current_user, values=values, error=str(exc), status_code=400
         )
-    await record(
+    await audit(
+        request,
         db_session,
-        auth.actor_for(current_user),
+        current_user,
         "user.create",
         entity_type="user",
         entity_id=str(account.id),
-        ip=client_ip(request),
         detail={"username": account.username, "role": account.role},
     )
     return Redirect(f"/clinician/admin/users?created={quote(account.username)}", status_code=303)
@@ -100,7 +105,10 @@ async def create_account(
 
 @post("/users/{user_id:uuid}/deactivate", include_in_schema=False, status_code=303)
 async def deactivate_account(
-    request: Request[Any, Any, Any], db_session: AsyncSession, current_user: User, user_id: uuid.UUID
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[AsyncSession],
+    current_user: NamedDependency[User],
+    user_id: FromPath[uuid.UUID],
 ) -> Template | Redirect:
     account = await users.get_user(db_session, user_id)
     if account is None:
@@ -114,13 +122,13 @@ async def deactivate_account(
             status_code=400,
         )
     if await users.deactivate_user(db_session, account):
-        await record(
+        await audit(
+            request,
             db_session,
-            auth.actor_for(current_user),
+            current_user,
             "user.deactivate",
             entity_type="user",
             entity_id=str(account.id),
-            ip=client_ip(request),
             detail={"username": account.username},
         )
     return Redirect(f"/clinician/admin/users?deactivated={quote(account.username)}", status_code=303)
@@ -128,7 +136,9 @@ async def deactivate_account(
 
 @get("/audit", name="clinician:audit", include_in_schema=False)
 async def audit_view(
-    request: Request[Any, Any, Any], db_session: AsyncSession, current_user: User
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[AsyncSession],
+    current_user: NamedDependency[User],
 ) -> Template:
     raw = request.query_params
     form_values = {name: raw.get(name, "") for name in ("action", "actor", "entity_id", "from", "to")}

@@ -1,4 +1,4 @@
-"""Helpers shared by the clinician pages: templates, form fields, labels."""
+"""Helpers shared by the clinician pages: templates, form fields, labels, audit records."""
 
 from __future__ import annotations
 
@@ -8,10 +8,13 @@ from typing import Any
 from litestar import Request
 from litestar.datastructures import FormMultiDict
 from litestar.response import Template
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from sdm_service.audit import record
 from sdm_service.content import ContentLibrary
 from sdm_service.models import ResponseStatus, Role, User
 from sdm_service.security import request_ip
+from sdm_service.web import auth
 
 STATUS_LABELS = {
     ResponseStatus.INVITED: "Invited",
@@ -93,3 +96,25 @@ def priority_labels(library: ContentLibrary) -> dict[str, str]:
 
 def client_ip(request: Request[Any, Any, Any]) -> str:
     return request_ip(request)
+
+
+async def audit(
+    request: Request[Any, Any, Any],
+    db_session: AsyncSession,
+    user: User,
+    action: str,
+    *,
+    entity_type: str,
+    entity_id: str = "",
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Record what a signed-in user did, and from where, in the request's unit of work."""
+    await record(
+        db_session,
+        auth.actor_for(user),
+        action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        ip=client_ip(request),
+        detail=detail,
+    )

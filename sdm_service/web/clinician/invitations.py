@@ -11,19 +11,19 @@ from collections.abc import Sequence
 from typing import Any
 
 from litestar import Request, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from sdm_service.audit import record
 from sdm_service.content import ContentLibrary
 from sdm_service.models import Invitation, User, utcnow
 from sdm_service.services import invitations
 from sdm_service.settings import Settings
-from sdm_service.web import auth
-from sdm_service.web.clinician.common import FormError, client_ip, field, page, parse_date, read_form
+from sdm_service.web.clinician.common import FormError, audit, field, page, parse_date, read_form
 
 QUESTIONNAIRE_SLUG = "iort-sdm"
 RECENT_LIMIT = 25
@@ -70,25 +70,21 @@ async def _invitations_page(
 
 @get("/invitations", name="clinician:invitations", include_in_schema=False)
 async def invitations_view(
-    request: Request[Any, Any, Any], db_session: AsyncSession, current_user: User
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[AsyncSession],
+    current_user: NamedDependency[User],
 ) -> Template:
-    await record(
-        db_session,
-        auth.actor_for(current_user),
-        "invitations.view",
-        entity_type="invitation",
-        ip=client_ip(request),
-    )
+    await audit(request, db_session, current_user, "invitations.view", entity_type="invitation")
     return await _invitations_page(request, db_session, current_user)
 
 
 @post("/invitations", include_in_schema=False, status_code=200)
 async def create_invitation(
     request: Request[Any, Any, Any],
-    db_session: AsyncSession,
-    settings: Settings,
-    library: ContentLibrary,
-    current_user: User,
+    db_session: NamedDependency[AsyncSession],
+    settings: NamedDependency[Settings],
+    library: NamedDependency[ContentLibrary],
+    current_user: NamedDependency[User],
 ) -> Template:
     form = await read_form(request)
     values = dict.fromkeys(FIELDS, "")
@@ -112,13 +108,13 @@ async def create_invitation(
         return await _invitations_page(
             request, db_session, current_user, values=values, error=str(exc), status_code=400
         )
-    await record(
+    await audit(
+        request,
         db_session,
-        auth.actor_for(current_user),
+        current_user,
         "invitation.create",
         entity_type="invitation",
         entity_id=str(created.invitation.id),
-        ip=client_ip(request),
         detail={"response_id": str(created.response.id)},
     )
     return await _invitations_page(request, db_session, current_user, created=created)
@@ -126,7 +122,10 @@ async def create_invitation(
 
 @post("/invitations/{invitation_id:uuid}/revoke", include_in_schema=False, status_code=303)
 async def revoke_invitation(
-    request: Request[Any, Any, Any], db_session: AsyncSession, current_user: User, invitation_id: uuid.UUID
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[AsyncSession],
+    current_user: NamedDependency[User],
+    invitation_id: FromPath[uuid.UUID],
 ) -> Redirect:
     existing = await db_session.get(Invitation, invitation_id)
     if existing is None:
@@ -136,13 +135,13 @@ async def revoke_invitation(
     invitation = await invitations.revoke_invitation(db_session, invitation_id)
     if invitation is None:  # removed between the two reads
         raise NotFoundException("No invitation with this id.")
-    await record(
+    await audit(
+        request,
         db_session,
-        auth.actor_for(current_user),
+        current_user,
         "invitation.revoke",
         entity_type="invitation",
         entity_id=str(invitation.id),
-        ip=client_ip(request),
         detail={"response_id": str(invitation.response_id) if invitation.response_id else None},
     )
     return Redirect("/clinician/invitations?revoked=1", status_code=303)

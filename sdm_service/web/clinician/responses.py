@@ -9,20 +9,22 @@ import uuid
 from typing import Any
 
 from litestar import Request, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, NotFoundException
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from litestar.response import Response as HttpResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from sdm_service.audit import record, record_now
+from sdm_service.audit import record_now
 from sdm_service.content import ContentLibrary
 from sdm_service.models import Response, ResponseStatus, User, utcnow
-from sdm_service.report.pdf import pdf_filename, render_summary_pdf_async
 from sdm_service.services import reviews, worklist
 from sdm_service.web import auth
 from sdm_service.web.clinician.common import (
     FormError,
+    audit,
     client_ip,
     field,
     page,
@@ -31,6 +33,7 @@ from sdm_service.web.clinician.common import (
     priority_labels,
     read_form,
 )
+from sdm_service.web.downloads import summary_pdf_download
 
 
 def _filters_from_query(request: Request[Any, Any, Any]) -> worklist.WorklistFilters:
@@ -64,7 +67,10 @@ def _query_string(filters: worklist.WorklistFilters, page_number: int) -> str:
 
 @get("/", name="clinician:worklist", include_in_schema=False)
 async def worklist_view(
-    request: Request[Any, Any, Any], db_session: AsyncSession, library: ContentLibrary, current_user: User
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[AsyncSession],
+    library: NamedDependency[ContentLibrary],
+    current_user: NamedDependency[User],
 ) -> Template:
     raw = request.query_params
     form_values = {
@@ -84,12 +90,12 @@ async def worklist_view(
             status_code=400,
         )
     result = await worklist.worklist_page(db_session, filters, today=utcnow().date())
-    await record(
+    await audit(
+        request,
         db_session,
-        auth.actor_for(current_user),
+        current_user,
         "worklist.view",
         entity_type="response",
-        ip=client_ip(request),
         detail={**filters.as_detail(), "page": result.page, "shown": len(result.rows), "total": result.total},
     )
     return page(
@@ -149,26 +155,24 @@ async def _response_page(
 @get("/responses/{response_id:uuid}", name="clinician:response", include_in_schema=False)
 async def response_view(
     request: Request[Any, Any, Any],
-    db_session: AsyncSession,
-    library: ContentLibrary,
-    current_user: User,
-    response_id: uuid.UUID,
+    db_session: NamedDependency[AsyncSession],
+    library: NamedDependency[ContentLibrary],
+    current_user: NamedDependency[User],
+    response_id: FromPath[uuid.UUID],
 ) -> Template:
     response = await _response_or_404(db_session, response_id)
-    await record(
-        db_session,
-        auth.actor_for(current_user),
-        "response.view",
-        entity_type="response",
-        entity_id=str(response.id),
-        ip=client_ip(request),
+    await audit(
+        request, db_session, current_user, "response.view", entity_type="response", entity_id=str(response.id)
     )
     return await _response_page(request, db_session, library, current_user, response)
 
 
 @get("/responses/{response_id:uuid}/summary.pdf", name="clinician:response-pdf", include_in_schema=False)
 async def response_pdf(
-    request: Request[Any, Any, Any], db_session: AsyncSession, current_user: User, response_id: uuid.UUID
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[AsyncSession],
+    current_user: NamedDependency[User],
+    response_id: FromPath[uuid.UUID],
 ) -> HttpResponse[bytes]:
     response = await _response_or_404(db_session, response_id)
     snapshot, problem = reviews.read_snapshot(response)
@@ -176,32 +180,19 @@ async def response_pdf(
         if problem:
             raise HTTPException(status_code=500, detail="The stored summary could not be read.")
         raise NotFoundException("There is no summary yet: the questionnaire is not finished.")
-    content = await render_summary_pdf_async(snapshot)
-    await record(
-        db_session,
-        auth.actor_for(current_user),
-        "response.pdf",
-        entity_type="response",
-        entity_id=str(response.id),
-        ip=client_ip(request),
+    await audit(
+        request, db_session, current_user, "response.pdf", entity_type="response", entity_id=str(response.id)
     )
-    return HttpResponse(
-        content,
-        media_type="application/pdf",
-        headers={
-            "Content-Disposition": f'attachment; filename="{pdf_filename(snapshot)}"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return await summary_pdf_download(snapshot)
 
 
 @post("/responses/{response_id:uuid}/review", name="clinician:review", include_in_schema=False)
 async def review_response(
     request: Request[Any, Any, Any],
-    db_session: AsyncSession,
-    library: ContentLibrary,
-    current_user: User,
-    response_id: uuid.UUID,
+    db_session: NamedDependency[AsyncSession],
+    library: NamedDependency[ContentLibrary],
+    current_user: NamedDependency[User],
+    response_id: FromPath[uuid.UUID],
 ) -> Template | Redirect:
     response = await _response_or_404(db_session, response_id)
     form = await read_form(request)
@@ -235,13 +226,13 @@ async def review_response(
         raise HTTPException(
             status_code=409, detail="The response changed while you were reviewing it."
         ) from None
-    await record(
+    await audit(
+        request,
         db_session,
-        auth.actor_for(current_user),
+        current_user,
         "response.review",
         entity_type="response",
         entity_id=str(response.id),
-        ip=ip,
         detail={"review_id": str(review.id), "note_length": len(review.note)},
     )
     return Redirect(f"/clinician/responses/{response.id}?reviewed=1#reviews", status_code=303)

@@ -11,6 +11,8 @@ import math
 from typing import Any
 
 from litestar import Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,7 +21,7 @@ from sdm_service.audit import Actor, record, record_now
 from sdm_service.services import users
 from sdm_service.settings import Settings
 from sdm_service.web import auth
-from sdm_service.web.clinician.common import FormError, client_ip, field, page, read_form
+from sdm_service.web.clinician.common import FormError, audit, client_ip, field, page, read_form
 
 ACCOUNT_LIMIT = ratelimit.Limit(bucket="signin-user", max_hits=5, window_seconds=15 * 60)
 ADDRESS_LIMIT = ratelimit.Limit(bucket="signin-ip", max_hits=20, window_seconds=15 * 60)
@@ -45,7 +47,9 @@ def _form(
 
 
 @get("/sign-in", name="clinician:sign-in", include_in_schema=False)
-async def sign_in_form(request: Request[Any, Any, Any], next: str | None = None) -> Template | Redirect:
+async def sign_in_form(
+    request: Request[Any, Any, Any], next: FromQuery[str | None] = None
+) -> Template | Redirect:
     next_path = auth.safe_next(next)
     if await auth.current_user_or_none(request) is not None:
         return Redirect(next_path, status_code=303)
@@ -55,7 +59,9 @@ async def sign_in_form(request: Request[Any, Any, Any], next: str | None = None)
 
 @post("/sign-in", include_in_schema=False, status_code=303)
 async def sign_in(
-    request: Request[Any, Any, Any], db_session: AsyncSession, settings: Settings
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[AsyncSession],
+    settings: NamedDependency[Settings],
 ) -> Template | Redirect:
     form = await read_form(request)
     try:
@@ -117,18 +123,15 @@ async def sign_in(
 
 
 @post("/sign-out", include_in_schema=False, status_code=303)
-async def sign_out(request: Request[Any, Any, Any], db_session: AsyncSession, settings: Settings) -> Redirect:
+async def sign_out(
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[AsyncSession],
+    settings: NamedDependency[Settings],
+) -> Redirect:
     user = await auth.current_user_or_none(request)
     await auth.end_session(db_session, request.cookies.get(auth.SESSION_COOKIE))
     if user is not None:
-        await record(
-            db_session,
-            auth.actor_for(user),
-            "auth.sign_out",
-            entity_type="user",
-            entity_id=str(user.id),
-            ip=client_ip(request),
-        )
+        await audit(request, db_session, user, "auth.sign_out", entity_type="user", entity_id=str(user.id))
     return Redirect(
         f"{auth.SIGN_IN_PATH}?signed_out=1",
         status_code=303,

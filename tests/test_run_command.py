@@ -1,0 +1,42 @@
+"""`sdm run`: the server's per-request access log is off unless asked for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import uvicorn
+from click.testing import CliRunner
+
+from sdm_service.cli import main
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    captured: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: captured.update(kwargs))
+    return captured
+
+
+@pytest.mark.parametrize(
+    ("arguments", "environment", "expected"),
+    [
+        ([], {}, False),
+        (["--access-log"], {}, True),
+        ([], {"SDM_ACCESS_LOG": "true"}, True),
+        (["--no-access-log"], {"SDM_ACCESS_LOG": "true"}, False),
+    ],
+)
+def test_access_log_follows_the_flag_then_the_setting(
+    served: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    arguments: list[str],
+    environment: dict[str, str],
+    expected: bool,
+) -> None:
+    monkeypatch.delenv("SDM_ACCESS_LOG", raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(main, ["run", *arguments])
+    assert result.exit_code == 0, result.output
+    assert served["access_log"] is expected
