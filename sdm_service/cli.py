@@ -42,6 +42,7 @@ def run(host: str, port: int, workers: int, reload: bool, access_log: bool | Non
     import uvicorn
 
     from sdm_service.content import ContentError, load_library
+    from sdm_service.logging_filters import uvicorn_log_config
 
     settings = settings_or_exit()
     try:
@@ -62,8 +63,9 @@ def run(host: str, port: int, workers: int, reload: bool, access_log: bool | Non
         workers=workers if not reload else None,
         reload=reload,
         proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         log_level=settings.log_level.lower(),
+        log_config=uvicorn_log_config(),  # masks link tokens and query strings in uvicorn's logs
         access_log=settings.access_log if access_log is None else access_log,
         server_header=False,
     )

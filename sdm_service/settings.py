@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     # One log line per request from the server (uvicorn). Off by default: the app logs its own
     # errors and audit events, and the per-request line costs time on every request.
     access_log: bool = False
+    # Addresses of the reverse proxy whose X-Forwarded-For is trusted for the client address
+    # (rate limits and the audit log's "from where"); comma-separated, or * behind a private network.
+    forwarded_allow_ips: str = "127.0.0.1"
     db_pool_size: int = Field(default=10, ge=1, le=100)
     # Request body limits (bytes): forms are small; JSON and FHIR bodies may carry a whole response.
     max_form_body_bytes: int = Field(default=64 * 1024, ge=1024, le=10 * 1024 * 1024)

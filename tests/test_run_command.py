@@ -40,3 +40,15 @@ def test_access_log_follows_the_flag_then_the_setting(
     result = CliRunner().invoke(main, ["run", *arguments])
     assert result.exit_code == 0, result.output
     assert served["access_log"] is expected
+
+
+def test_the_proxy_to_trust_comes_from_settings_and_logs_mask_link_tokens(
+    served: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SDM_FORWARDED_ALLOW_IPS", "10.0.0.5")
+    result = CliRunner().invoke(main, ["run"])
+    assert result.exit_code == 0, result.output
+    assert served["proxy_headers"] is True
+    assert served["forwarded_allow_ips"] == "10.0.0.5"
+    filters = served["log_config"]["filters"]
+    assert any("LinkTokenFilter" in str(spec.get("()", "")) for spec in filters.values()), filters
