@@ -35,21 +35,7 @@ from sdm_service.decision.snapshot import (
     StepAnswers,
     SummarySnapshot,
 )
-
-MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
+from sdm_service.plain_dates import long_date
 
 
 def build_summary(
@@ -314,11 +300,6 @@ def display_answer(item: Item, value: Any) -> str:
         parsed = _answer_date(value)
         return long_date(parsed) if parsed is not None else str(value)
     return str(value)
-
-
-def long_date(day: date) -> str:
-    """'March 14, 2026', independent of the machine's locale."""
-    return f"{MONTHS[day.month - 1]} {day.day}, {day.year}"
 
 
 # --- Small helpers --------------------------------------------------------------------------------

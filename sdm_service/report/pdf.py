@@ -43,6 +43,7 @@ from sdm_service.decision.snapshot import (
     RankedPriority,
     SummarySnapshot,
 )
+from sdm_service.plain_dates import long_date
 
 __all__ = ["pdf_filename", "render_summary_pdf", "render_summary_pdf_async"]
 
@@ -76,20 +77,6 @@ MAX_PRIORITY_SCORE = 4
 BAR_WIDTH = 116.0
 BAR_HEIGHT = 10.0
 
-_MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 _KIND_LABELS = {
@@ -205,13 +192,9 @@ def _paragraphs(text: str, style: str) -> list[Paragraph]:
     return [_para(line.strip(), style) for line in _clean(text).split("\n") if line.strip()]
 
 
-def _long_date(value: date) -> str:
-    return f"{_MONTHS[value.month - 1]} {value.day}, {value.year}"
-
-
 def format_completed(value: str) -> str:
     try:
-        return _long_date(datetime.fromisoformat(value).date())
+        return long_date(datetime.fromisoformat(value).date())
     except ValueError:
         return value
 
@@ -223,7 +206,7 @@ def format_consult(value: str | None) -> str:
         day = date.fromisoformat(value)
     except ValueError:
         return value
-    return f"{_WEEKDAYS[day.weekday()]}, {_long_date(day)}"
+    return f"{_WEEKDAYS[day.weekday()]}, {long_date(day)}"
 
 
 def patient_line(snapshot: SummarySnapshot) -> tuple[str, str] | None:
