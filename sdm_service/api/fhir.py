@@ -773,6 +773,8 @@ async def create_questionnaire_response(
         resource = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise FhirError(400, f"The body is not valid JSON: {exc}.") from None
+    except RecursionError:  # nesting deeper than any QuestionnaireResponse needs
+        raise FhirError(400, "The body is nested too deeply to be a QuestionnaireResponse.") from None
     content = library.get("iort-sdm")
     row = await store_questionnaire_response(db_session, settings, content, resource)
     await record(

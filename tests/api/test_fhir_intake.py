@@ -225,6 +225,9 @@ async def test_malformed_unsupported_and_huge_bodies_are_refused(
     assert "not valid JSON" in malformed.json()["issue"][0]["diagnostics"]
     not_object = await post(client, headers, b"[1, 2]")
     assert not_object.status_code == 400
+    too_deep = await post(client, headers, b"[" * 50_000 + b"]" * 50_000)
+    assert too_deep.status_code == 400
+    assert "nested too deeply" in too_deep.json()["issue"][0]["diagnostics"]
     xml = await post(client, headers, b"<QuestionnaireResponse/>", content_type="application/fhir+xml")
     assert xml.status_code == 415
     assert xml.json()["issue"][0]["code"] == "not-supported"
