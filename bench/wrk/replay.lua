@@ -5,19 +5,11 @@
 -- the cookies, CSRF tokens, bearer tokens and form bodies it got from real requests, so a step
 -- POST carries the same valid answers each time. Requests are formatted once per thread at init.
 
-local function unescape(s)
-  return (s:gsub("%%(%x%x)", function(hex) return string.char(tonumber(hex, 16)) end))
-end
-
-local function split(s, sep)
-  local parts, start = {}, 1
-  while true do
-    local i = string.find(s, sep, start, true)
-    if not i then table.insert(parts, s:sub(start)); return parts end
-    table.insert(parts, s:sub(start, i - 1))
-    start = i + #sep
-  end
-end
+-- Load common.lua from this script's own folder, wherever wrk is started from.
+local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+package.path = here .. "?.lua;" .. package.path
+local common = require("common")
+local unescape, split = common.unescape, common.split
 
 local threads = {}
 local thread_count = 0
