@@ -17,6 +17,7 @@ from sqlalchemy.pool import NullPool
 from sqlmodel import SQLModel
 
 from sdm_service.settings import PROJECT_ROOT, Settings
+from sdm_service.sqlite_driver import one_hop_dbapi
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
@@ -40,7 +41,10 @@ def create_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncE
             # SQLite's single write lock and backing off in busy_timeout sleeps.
             pool_options.update(pool_size=pool_size, max_overflow=0, pool_timeout=30)
         engine = create_async_engine(
-            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **pool_options
+            url,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            module=one_hop_dbapi(),  # one thread hand-over per statement, not four
+            **pool_options,
         )
 
         @event.listens_for(engine.sync_engine, "connect")

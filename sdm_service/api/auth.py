@@ -69,7 +69,8 @@ async def require_api_client(
     # Its own short transaction, so last_used_at is kept even when the request itself fails.
     async with AsyncSession(connection.app.state.db_engine, expire_on_commit=False) as session:
         client = await authenticate(session, token)
-        await session.commit()
+        if session.dirty:  # last_used_at moved on (once a minute): no write transaction otherwise
+            await session.commit()
     if client is None:
         where = connection.client.host if connection.client else "?"
         logger.warning("API request with an unknown or revoked token from %s", where)

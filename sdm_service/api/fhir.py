@@ -32,6 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 from sqlmodel import col
 
 from sdm_service import __version__
@@ -443,10 +444,15 @@ def _parse_id(resource_type: str, resource_id: str) -> uuid.UUID:
         raise FhirError(404, f"{resource_type}/{resource_id} does not exist.") from None
 
 
+_WITHOUT_SUMMARY = (defer(Response.summary, raiseload=True),)  # type: ignore[arg-type]
+
+
 async def _load_response(
     db_session: AsyncSession, resource_type: str, resource_id: str, *, needs_summary: bool = False
 ) -> Response:
-    row = await db_session.get(Response, _parse_id(resource_type, resource_id))
+    # The summary snapshot is the largest column (about 16 KB of JSON); parse it only when needed.
+    options = () if needs_summary else _WITHOUT_SUMMARY
+    row = await db_session.get(Response, _parse_id(resource_type, resource_id), options=options)
     if row is None or (needs_summary and not row.summary):
         detail = f"{resource_type}/{resource_id} does not exist."
         if row is not None:
