@@ -7,10 +7,9 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from sdm_service.models import AuditEvent, utcnow
+from sdm_service.models import AuditEvent
 
 logger = logging.getLogger("sdm_service.audit")
 
@@ -23,7 +22,6 @@ class Actor:
 
 
 SYSTEM = Actor("system", "", "sdm command line")
-_INSERT_EVENT = insert(AuditEvent.__table__)  # type: ignore[attr-defined]
 
 
 async def record(
@@ -37,22 +35,19 @@ async def record(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Add an event to the request's unit of work: it commits (or not) with what it describes.
-
-    A plain INSERT in the session's transaction rather than an ORM object: the event is never read
-    back by the request, and building a model instance cost more than the insert itself."""
-    await session.execute(
-        _INSERT_EVENT,
-        {
-            "occurred_at": utcnow(),
-            "actor_type": actor.type,
-            "actor_id": actor.id,
-            "actor_label": actor.label[:200],
-            "action": action,
-            "entity_type": entity_type,
-            "entity_id": entity_id,
-            "ip": ip[:64],
-            "detail": detail or {},
-        },
+    It is written when the unit of work flushes, at commit, so SQLite's write lock is not held
+    while the rest of the request runs."""
+    session.add(
+        AuditEvent(
+            actor_type=actor.type,
+            actor_id=actor.id,
+            actor_label=actor.label[:200],
+            action=action,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            ip=ip[:64],
+            detail=detail or {},
+        )
     )
     logger.info("audit %s %s:%s %s %s", action, actor.type, actor.id, entity_type, entity_id)
 

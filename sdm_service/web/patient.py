@@ -7,6 +7,7 @@ URL can never reach someone else's answers.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, NamedTuple
@@ -247,33 +248,57 @@ def _options(item: Item) -> list[tuple[str, str, str | None]]:
     return [(option.code, option.label, option.help) for option in item.options]
 
 
+class ChoiceView(NamedTuple):
+    input_id: str
+    code: str
+    label: str
+    help: str | None
+    checked: bool
+
+
+@functools.lru_cache(maxsize=1024)
+def _choice_specs(item: Item) -> tuple[tuple[str, str, str, str | None], ...]:
+    """An item's options with their input ids: fixed for a loaded questionnaire, so built once."""
+    return tuple((f"{item.id}-{code}", code, label, help) for code, label, help in _options(item))
+
+
+def _field_kind(item: Item) -> str:
+    if item.type in CHOICE_TYPES:
+        return "radios"
+    if item.type == "multiple_choice":
+        return "checkboxes"
+    return item.type  # date | text | display
+
+
 @dataclass
 class FieldView:
-    """One item as the step template draws it."""
+    """One item as the step template draws it. Everything the template needs is worked out here,
+    once, so the template only prints (the step page is the patient flow's most-served page)."""
 
     item: Item
     values: list[str] = field(default_factory=list)
     error: str | None = None
+    kind: str = field(init=False)
+    choices: list[ChoiceView] = field(init=False)
+    described_by: str = field(init=False)  # ids of the hint and the error message, if shown
 
-    @property
-    def kind(self) -> str:
-        if self.item.type in CHOICE_TYPES:
-            return "radios"
-        if self.item.type == "multiple_choice":
-            return "checkboxes"
-        return self.item.type  # date | text | display
-
-    @property
-    def options(self) -> list[tuple[str, str, str | None]]:
-        return _options(self.item)
+    def __post_init__(self) -> None:
+        self.kind = _field_kind(self.item)
+        chosen = set(self.values)
+        self.choices = (
+            [ChoiceView(*spec, spec[1] in chosen) for spec in _choice_specs(self.item)]
+            if self.kind in ("radios", "checkboxes")
+            else []
+        )
+        ids = ([f"{self.item.id}-hint"] if self.item.help else []) + (
+            [f"{self.item.id}-error"] if self.error else []
+        )
+        self.described_by = " ".join(ids)
 
     @property
     def anchor(self) -> str:
         """Id of the first control, for error-summary links and 'Change' links."""
-        options = self.options
-        if self.kind in ("radios", "checkboxes") and options:
-            return f"{self.item.id}-{options[0][0]}"
-        return self.item.id
+        return self.choices[0].input_id if self.choices else self.item.id
 
     @property
     def value(self) -> str:

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from litestar import Litestar
-from sqlalchemy import select, update
+from litestar.testing import TestClient
+from sqlalchemy import func, select, update
 from sqlmodel import col
 
-from sdm_service.models import Response, ResponseStatus, Role, User, UserSession, utcnow
+from sdm_service import ratelimit
+from sdm_service.db import create_engine
+from sdm_service.models import RateCounter, Response, ResponseStatus, Role, User, UserSession, utcnow
 from sdm_service.security import hash_token, new_token
 from sdm_service.services import api_clients, users
 from sdm_service.settings import Settings
 from sdm_service.web import auth
+from sdm_service.web.clinician import signin
 from tests.conftest import make_settings
 from tests.web.clinician_support import (
     PASSWORD,
@@ -324,3 +332,68 @@ async def test_unknown_response_ids_are_not_found(client: Client, app: Litestar)
     response = await client.get(f"/clinician/responses/{uuid.uuid4()}")
     assert response.status_code == 404
     assert (await client.get("/clinician/responses/not-a-uuid")).status_code == 404
+
+
+def test_a_concurrent_burst_of_wrong_passwords_is_held_to_the_account_limit(app: Litestar) -> None:
+    """Each attempt is counted as it is admitted (count-unless-over in one step), so a burst that
+    arrives together cannot all pass the check before any of them is counted.
+
+    The async test client handles one request at a time; the sync one, called from several threads,
+    runs their requests concurrently on the app's event loop, as a real server would."""
+    asyncio.run(create_account(app, "burst.target"))
+    with TestClient(app=app, base_url="http://testserver.local") as browser:
+        browser.get("/clinician/sign-in")
+        csrf = browser.cookies.get("sdm_csrf")
+        assert csrf
+        start = threading.Barrier(12)
+
+        def attempt(number: int) -> Any:
+            form = {"_csrf_token": csrf, "username": "burst.target", "password": f"wrong-{number}-password"}
+            start.wait(timeout=30)
+            return browser.post("/clinician/sign-in", data=form, follow_redirects=False)
+
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            answers = list(pool.map(attempt, range(12)))
+        statuses = sorted(response.status_code for response in answers)
+        assert statuses == [401] * 5 + [429] * 7
+        assert all(int(r.headers["retry-after"]) >= 1 for r in answers if r.status_code == 429)
+        # Even the right password now waits.
+        right = browser.post(
+            "/clinician/sign-in",
+            data={"_csrf_token": csrf, "username": "burst.target", "password": PASSWORD},
+            follow_redirects=False,
+        )
+        assert right.status_code == 429
+    assert len(asyncio.run(audit_events(app, "auth.sign_in.failed"))) == 5
+    assert len(asyncio.run(audit_events(app, "auth.sign_in.throttled"))) == 8
+
+
+async def test_successful_sign_ins_do_not_use_up_the_address_allowance(client: Client, app: Litestar) -> None:
+    """Colleagues behind one address sign in all day: only failures count against the address."""
+    await create_account(app, "busy.desk")
+    for _ in range(25):
+        assert (await sign_in(client, "busy.desk")).status_code == 303
+    assert (await sign_in(client, "busy.desk", "not-the-password")).status_code == 401
+
+
+async def test_a_throttled_address_does_not_count_against_the_account(client: Client, app: Litestar) -> None:
+    """An attempt refused for its address was never evaluated, so the account's count stays put."""
+    await create_account(app, "bystander")
+    for number in range(20):
+        assert (await sign_in(client, f"guess{number}", "whatever-password")).status_code == 401
+    for _ in range(3):
+        assert (await sign_in(client, "bystander", "not-the-password")).status_code == 429
+    engine = create_engine(app.state.settings)
+    try:
+        assert await ratelimit.retry_after(engine, signin.ACCOUNT_LIMIT, "bystander") is None
+        async with engine.connect() as connection:
+            hits = (
+                await connection.execute(
+                    select(func.coalesce(func.sum(RateCounter.hits), 0)).where(
+                        col(RateCounter.bucket) == signin.ACCOUNT_LIMIT.bucket
+                    )
+                )
+            ).scalar_one()
+    finally:
+        await engine.dispose()
+    assert hits == 20  # one for each guessed name, none for the refused attempts

@@ -1,0 +1,59 @@
+"""The one-hop SQLite adapter keeps the DBAPI contract SQLAlchemy relies on: rows, rowcount,
+lastrowid, errors mapped to SQLAlchemy's exceptions, and transactions that commit or roll back."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from sdm_service.db import create_engine
+from sdm_service.settings import load_settings
+from sdm_service.sqlite_driver import OneHopCursor
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    settings = load_settings(database_url=f"sqlite:///{tmp_path / 'driver.db'}")
+    engine = create_engine(settings)
+    async with engine.begin() as connection:
+        await connection.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL)"))
+    yield engine
+    await engine.dispose()
+
+
+async def test_statements_go_through_the_one_hop_cursor(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        assert isinstance(raw.dbapi_connection.cursor(), OneHopCursor)  # type: ignore[union-attr]
+
+
+async def test_rows_rowcount_and_lastrowid(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        inserted = await connection.execute(text("INSERT INTO t (name) VALUES ('a')"))
+        assert inserted.lastrowid == 1
+        await connection.execute(text("INSERT INTO t (name) VALUES (:n)"), [{"n": "b"}, {"n": "c"}])
+        updated = await connection.execute(text("UPDATE t SET name = name || '!' WHERE id > 1"))
+        assert updated.rowcount == 2
+        rows = (await connection.execute(text("SELECT id, name FROM t ORDER BY id"))).all()
+        assert [tuple(r) for r in rows] == [(1, "a"), (2, "b!"), (3, "c!")]
+        returned = (await connection.execute(text("DELETE FROM t WHERE id = 3 RETURNING name"))).all()
+        assert [tuple(r) for r in returned] == [("c!",)]
+        assert (await connection.execute(text("SELECT count(*) FROM t WHERE id > 99"))).scalar_one() == 0
+
+
+async def test_errors_are_sqlalchemy_errors_and_roll_back(engine: AsyncEngine) -> None:
+    with pytest.raises(IntegrityError):
+        async with engine.begin() as connection:
+            await connection.execute(text("INSERT INTO t (name) VALUES ('same')"))
+            await connection.execute(text("INSERT INTO t (name) VALUES ('same')"))
+    with pytest.raises(OperationalError, match="no such table"):
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT * FROM missing"))
+    async with engine.connect() as connection:
+        # The failed transaction left nothing behind, and the connection is usable again.
+        assert (await connection.execute(text("SELECT count(*) FROM t"))).scalar_one() == 0
