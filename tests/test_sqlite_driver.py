@@ -47,13 +47,13 @@ async def test_rows_rowcount_and_lastrowid(engine: AsyncEngine) -> None:
 
 
 async def test_errors_are_sqlalchemy_errors_and_roll_back(engine: AsyncEngine) -> None:
-    with pytest.raises(IntegrityError):
-        async with engine.begin() as connection:
+    async with engine.connect() as connection:
+        await connection.execute(text("INSERT INTO t (name) VALUES ('same')"))
+        with pytest.raises(IntegrityError):
             await connection.execute(text("INSERT INTO t (name) VALUES ('same')"))
-            await connection.execute(text("INSERT INTO t (name) VALUES ('same')"))
-    with pytest.raises(OperationalError, match="no such table"):
-        async with engine.connect() as connection:
+        await connection.rollback()
+        with pytest.raises(OperationalError, match="no such table"):
             await connection.execute(text("SELECT * FROM missing"))
     async with engine.connect() as connection:
-        # The failed transaction left nothing behind, and the connection is usable again.
+        # The rolled-back transaction left nothing behind, and the pool's connection works again.
         assert (await connection.execute(text("SELECT count(*) FROM t"))).scalar_one() == 0
