@@ -72,6 +72,9 @@ def sqlalchemy_config(settings: Settings, engine: AsyncEngine) -> SQLAlchemyAsyn
         engine_instance=engine,
         metadata=SQLModel.metadata,
         session_dependency_key="db_session",
+        # Not the plugin's default "db_engine": create_app keeps its side engine under that name, and
+        # the plugin would overwrite it with this one (rate limits and side writes on the request pool).
+        engine_app_state_key="request_db_engine",
         session_config=AsyncSessionConfig(expire_on_commit=False),
         # The string form builds the handler with this config's own session scope key; a handler made
         # here with the default key misses the session of every app after the first in a process.
