@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import httpx
+from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
 from sqlalchemy import event
 
 from bench import flows
@@ -97,7 +98,10 @@ async def profile(url: str, seed: SeedResult, rows: list[str], requests: int, ht
     )
     app = create_app(settings)
     counter = StatementCounter()
-    event.listen(app.state.db_engine.sync_engine, "before_cursor_execute", counter)
+    # Both pools: the request's unit of work and the side engine (rate limits, token lookups).
+    plugin = next(p for p in app.plugins if isinstance(p, SQLAlchemyPlugin))
+    for engine in {app.state.db_engine, *(config.get_engine() for config in plugin.config)}:
+        event.listen(engine.sync_engine, "before_cursor_execute", counter)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     transport = httpx.ASGITransport(app=cast(Any, app))
     # The app runs on this event loop (not a test client's thread), so the profile sees its frames.

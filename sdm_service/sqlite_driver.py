@@ -8,7 +8,8 @@ bench/README.md). This adapter runs the four steps in one call on aiosqlite's th
 
 It is passed to SQLAlchemy as the DBAPI module (`create_async_engine(..., module=...)`, a public
 option), so the dialect, pooling, transactions and errors stay SQLAlchemy's and aiosqlite's own.
-Server-side cursors and executemany keep the stock behaviour.
+Commit and rollback cost no hop when sqlite3 has no transaction open. Server-side cursors and
+executemany keep the stock behaviour.
 """
 
 from __future__ import annotations
@@ -62,6 +63,22 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
 
     def cursor(self, server_side: bool = False) -> AsyncAdapt_aiosqlite_cursor:
         return super().cursor(server_side) if server_side else OneHopCursor(self)
+
+    # sqlite3 opens a transaction only at the first write, so after a read-only unit of work (most
+    # page views) there is nothing to commit or roll back: skip the thread hand-over for it.
+    def commit(self) -> None:
+        if self._has_open_transaction():
+            super().commit()
+
+    def rollback(self) -> None:
+        if self._has_open_transaction():
+            super().rollback()
+
+    def _has_open_transaction(self) -> bool:
+        try:
+            return bool(self._connection._conn.in_transaction)
+        except ValueError:  # closed: let the stock call raise SQLAlchemy's own error
+            return True
 
 
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):

@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiosqlite
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from sdm_service.db import create_engine
 from sdm_service.settings import load_settings
@@ -57,3 +58,36 @@ async def test_errors_are_sqlalchemy_errors_and_roll_back(engine: AsyncEngine) -
     async with engine.connect() as connection:
         # The rolled-back transaction left nothing behind, and the pool's connection works again.
         assert (await connection.execute(text("SELECT count(*) FROM t"))).scalar_one() == 0
+
+
+async def test_commit_costs_a_hand_over_only_after_a_write(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ended: list[str] = []
+    real_commit, real_rollback = aiosqlite.Connection.commit, aiosqlite.Connection.rollback
+
+    async def commit(self: aiosqlite.Connection) -> None:
+        ended.append("commit")
+        await real_commit(self)
+
+    async def rollback(self: aiosqlite.Connection) -> None:
+        ended.append("rollback")
+        await real_rollback(self)
+
+    monkeypatch.setattr(aiosqlite.Connection, "commit", commit)
+    monkeypatch.setattr(aiosqlite.Connection, "rollback", rollback)
+    async with AsyncSession(engine) as session:
+        await session.execute(text("SELECT count(*) FROM t"))
+        await session.commit()
+    assert ended == []  # a read-only unit of work: nothing to end, and the pool reset skips it too
+    async with AsyncSession(engine) as session:
+        await session.execute(text("INSERT INTO t (name) VALUES ('kept')"))
+        await session.commit()
+    assert ended == ["commit"]
+    async with AsyncSession(engine) as session:
+        await session.execute(text("INSERT INTO t (name) VALUES ('dropped')"))
+        await session.rollback()
+    assert ended == ["commit", "rollback"]
+    async with engine.connect() as connection:  # another connection sees exactly the committed row
+        names = (await connection.execute(text("SELECT name FROM t"))).scalars().all()
+    assert names == ["kept"]
