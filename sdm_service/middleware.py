@@ -5,7 +5,8 @@
   otherwise, ``Cache-Control: no-store`` (patient data must not stay in shared or browser caches).
 - ``TrustedHostMiddleware``: a request whose Host is not ours gets 400 (no poisoned absolute links).
 - ``RateLimitMiddleware``: 429 + Retry-After for link lookups per client address and for API/FHIR
-  calls per bearer token, counted in the shared store (database or Redis, see ratelimit.py).
+  calls per bearer token and, whatever the token, per client address; counted in the shared store
+  (database or Redis, see ratelimit.py).
 - ``BodySizeLimitMiddleware``: 413 for bodies over the form or JSON limit, before they are parsed.
 
 The middlewares raise HTTPExceptions, so each path's own exception handlers answer in its format:
@@ -190,7 +191,9 @@ def bearer_token(scope: Scope) -> str | None:
 class RateLimitMiddleware(ASGIMiddleware):
     """Link lookups: a client address over its limit is refused; only failed lookups (a wrong,
     expired or withdrawn link) count, so a patient reopening a real link is never the one blocked.
-    API and FHIR: every request counts, per bearer token (its hash), or per address without one."""
+    API and FHIR: every request counts, per bearer token (its hash), or per address without one, and
+    also against a higher ceiling per address, so sending a different token each time does not
+    escape the limit."""
 
     scopes = (ScopeType.HTTP,)
 
@@ -200,6 +203,9 @@ class RateLimitMiddleware(ASGIMiddleware):
         )
         self.api_limit = ratelimit.Limit(
             "api", settings.api_requests_per_window, settings.api_request_window_seconds
+        )
+        self.api_address_limit = ratelimit.Limit(
+            "api-ip", settings.api_address_limit, settings.api_request_window_seconds
         )
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
@@ -211,8 +217,12 @@ class RateLimitMiddleware(ASGIMiddleware):
             await next_app(scope, receive, self._count_failures(engine, key, send))
             return
         if path.startswith(API_PREFIXES):
+            address = f"ip:{client_address(scope)}"
+            # The address first: a client inventing a new token for every request meets this
+            # ceiling, and once over it its requests add no per-token counters either.
+            await ratelimit.enforce(engine, self.api_address_limit, address)
             token = bearer_token(scope)
-            key = f"token:{hash_token(token)}" if token else f"ip:{client_address(scope)}"
+            key = f"token:{hash_token(token)}" if token else address
             await ratelimit.enforce(engine, self.api_limit, key)
         await next_app(scope, receive, send)
 

@@ -79,6 +79,10 @@ class RateLimitStore(Protocol):
         """Count this hit unless over the limit; the seconds to wait when over (not counted)."""
         ...
 
+    async def take_back(self, limit: Limit, raw_key: str) -> None:
+        """Uncount the key's latest hit in the window (an attempt counted, then not evaluated)."""
+        ...
+
     async def clear(self, limit: Limit, raw_key: str) -> None: ...
 
     async def close(self) -> None: ...
@@ -145,6 +149,34 @@ class DatabaseStore:
             )
             slots = (await connection.execute(_slots_in_window(limit, key, at))).all()
         return _wait_for_slots(limit, [(int(start), int(hits)) for start, hits in slots], at) or 1
+
+    async def take_back(self, limit: Limit, raw_key: str) -> None:
+        """One hit less in the newest slot of the window that has one (the hit may be a slot old)."""
+        at = utcnow().timestamp()
+        key = _key(raw_key)
+        newest = (
+            select(RATE_COUNTERS.c.slot_start)
+            .where(
+                RATE_COUNTERS.c.bucket == limit.bucket,
+                RATE_COUNTERS.c.key == key,
+                RATE_COUNTERS.c.slot_start > _window_start(at, limit),
+                RATE_COUNTERS.c.hits > 0,
+            )
+            .order_by(RATE_COUNTERS.c.slot_start.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        async with self._writer.begin() as connection:
+            await connection.execute(
+                update(RATE_COUNTERS)
+                .where(
+                    RATE_COUNTERS.c.bucket == limit.bucket,
+                    RATE_COUNTERS.c.key == key,
+                    RATE_COUNTERS.c.slot_start == newest,
+                    RATE_COUNTERS.c.hits > 0,
+                )
+                .values(hits=RATE_COUNTERS.c.hits - 1)
+            )
 
     async def clear(self, limit: Limit, raw_key: str) -> None:
         async with self.engine.begin() as connection:
@@ -283,10 +315,24 @@ class RedisStore:
         await self._call(pipe.execute())
 
     async def enforce(self, limit: Limit, raw_key: str) -> int | None:
-        wait = await self.retry_after(limit, raw_key)
-        if wait is None:
-            await self.hit(limit, raw_key)
-        return wait
+        """Add the hit and count the window in one MULTI/EXEC, so concurrent requests of a key
+        each see the others' hits; a hit over the limit is removed again (not counted)."""
+        now = utcnow()
+        key = self._redis_key(limit, raw_key)
+        member = f"{now.timestamp()}:{uuid.uuid4().hex}"
+        pipe = self.client.pipeline(transaction=True)
+        pipe.zremrangebyscore(key, "-inf", (now - timedelta(seconds=limit.window_seconds)).timestamp())
+        pipe.zadd(key, {member: now.timestamp()})
+        pipe.zcard(key)
+        pipe.expire(key, limit.window_seconds + 1)
+        _, _, count, _ = await self._call(pipe.execute())
+        if count <= limit.max_hits:
+            return None
+        await self._call(self.client.zrem(key, member))
+        return await self.retry_after(limit, raw_key) or 1
+
+    async def take_back(self, limit: Limit, raw_key: str) -> None:
+        await self._call(self.client.zpopmax(self._redis_key(limit, raw_key)))
 
     async def clear(self, limit: Limit, raw_key: str) -> None:
         await self._call(self.client.delete(self._redis_key(limit, raw_key)))
@@ -328,6 +374,18 @@ async def hit(engine: AsyncEngine, limit: Limit, raw_key: str, *, now: datetime 
 async def clear(engine: AsyncEngine, limit: Limit, raw_key: str) -> None:
     """Forget a key's hits (e.g. after a successful sign-in)."""
     await store_for(engine).clear(limit, raw_key)
+
+
+async def take_back(engine: AsyncEngine, limit: Limit, raw_key: str) -> None:
+    """Uncount one hit enforce() counted, for an attempt that turned out not to count (refused by
+    another limit, or one that only failures should count and that succeeded)."""
+    await store_for(engine).take_back(limit, raw_key)
+
+
+async def admit(engine: AsyncEngine, limit: Limit, raw_key: str) -> int | None:
+    """Count this hit unless the key is over its limit, in one step (see the stores' enforce());
+    the seconds to wait when it is over, the hit then not counted."""
+    return await store_for(engine).enforce(limit, raw_key)
 
 
 async def enforce(engine: AsyncEngine, limit: Limit, raw_key: str, *, count: bool = True) -> None:

@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEVELOPMENT_SECRET = "development-only-secret-change-me-0123456789"  # noqa: S105 - refused in production
 MIN_SECRET_LENGTH = 32
+API_REQUESTS_PER_IP_FACTOR = 3  # default per-address API ceiling, as a multiple of the per-token limit
 
 
 class SettingsError(Exception):
@@ -68,6 +69,9 @@ class Settings(BaseSettings):
     link_lookup_window_seconds: int = Field(default=300, ge=1)
     api_requests_per_window: int = Field(default=600, ge=1)  # /api and /fhir per bearer token
     api_request_window_seconds: int = Field(default=60, ge=1)
+    # /api and /fhir per client address, whatever token is sent (a fresh random token per request
+    # would otherwise never be limited); unset means API_REQUESTS_PER_IP_FACTOR x the per-token limit.
+    api_requests_per_ip_per_window: int | None = Field(default=None, ge=1)
 
     @field_validator("database_url")
     @classmethod
@@ -115,6 +119,13 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def api_address_limit(self) -> int:
+        """API and FHIR requests allowed per client address in one API window."""
+        if self.api_requests_per_ip_per_window is not None:
+            return self.api_requests_per_ip_per_window
+        return API_REQUESTS_PER_IP_FACTOR * self.api_requests_per_window
 
     @property
     def trusted_hosts(self) -> list[str]:

@@ -55,3 +55,21 @@ def test_invalid_env_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("SDM_ENV", "staging")
     with pytest.raises(SettingsError, match="SDM_ENV"):
         load_settings()
+
+
+def test_the_per_address_api_ceiling_defaults_to_three_times_the_per_token_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SDM_API_REQUESTS_PER_WINDOW", raising=False)
+    monkeypatch.delenv("SDM_API_REQUESTS_PER_IP_PER_WINDOW", raising=False)
+    assert load_settings().api_address_limit == 1800
+    assert load_settings(api_requests_per_window=10).api_address_limit == 30
+    monkeypatch.setenv("SDM_API_REQUESTS_PER_IP_PER_WINDOW", "50")
+    assert load_settings(api_requests_per_window=10).api_address_limit == 50
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "many"])
+def test_a_per_address_api_ceiling_below_one_is_refused(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("SDM_API_REQUESTS_PER_IP_PER_WINDOW", value)
+    with pytest.raises(SettingsError, match="SDM_API_REQUESTS_PER_IP_PER_WINDOW"):
+        load_settings()

@@ -479,6 +479,18 @@ class SearchRequest:
     cursor: str | None
 
 
+def _search_detail(search: SearchRequest, count: int) -> dict[str, Any]:
+    """The search parameters given, by their FHIR names, for the audit record."""
+    given = {
+        "subject:identifier": search.subject,
+        "status": search.status,
+        "_lastUpdated": search.last_updated or None,
+        "_id": search.ids,
+        "_cursor": search.cursor,
+    }
+    return {name: value for name, value in given.items() if value is not None} | {"_count": count}
+
+
 async def _searchset(
     request: Request[Any, Any, Any],
     db_session: AsyncSession,
@@ -490,7 +502,8 @@ async def _searchset(
     to_resource: Callable[[Response], Awaitable[FhirPayload]],
     via: str,
 ) -> HttpResponse[FhirPayload]:
-    """One page of responses as a searchset Bundle of `resource_type`, each row's read audited."""
+    """One page of responses as a searchset Bundle of `resource_type`, each row's read audited (a
+    page without rows, as with _count=0, audits the search itself, with its total)."""
     _check_request(request, _search_parameters(resource_type))
     try:
         system, value = parse_identifier(search.subject) if search.subject is not None else (None, None)
@@ -514,6 +527,17 @@ async def _searchset(
     resources = [await to_resource(row) for row in rows]
     for row in rows:
         await audit_read(db_session, api_client, request, entity_id=str(row.id), detail={"via": via})
+    if not rows:
+        # No row was read, but the total still tells the client something about patients (how
+        # many responses a subject has, or that there are none): one event for the search itself.
+        await audit_read(
+            db_session,
+            api_client,
+            request,
+            entity_id="",
+            action="api.response.search",
+            detail={"via": via, "search": _search_detail(search, count), "total": page.total or 0},
+        )
     bundle = searchset(
         resources,
         base_url=fhir_base(settings),

@@ -12,6 +12,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
+from sqlmodel import col
 
 from sdm_service.models import AuditEvent, QuestionnaireVersion, Response
 from sdm_service.settings import Settings
@@ -161,6 +162,65 @@ async def test_search_pages_follow_next_links(
     only_total = (await client.get("/fhir/QuestionnaireResponse?_count=0", headers=headers)).json()
     assert only_total["total"] == 5
     assert "entry" not in only_total
+
+
+async def test_a_search_for_the_total_only_is_audited(
+    client: Client, app: Litestar, settings: Settings, headers: dict[str, str]
+) -> None:
+    for index in range(3):
+        await invited_response(app, settings, value="MRN-7" if index else "MRN-8")
+    subject = f"{MRN_SYSTEM}|MRN-7"
+    only_total = await client.get(
+        "/fhir/QuestionnaireResponse",
+        params={"subject:identifier": subject, "status": "in-progress", "_count": "0"},
+        headers=headers,
+    )
+    assert only_total.status_code == 200
+    assert only_total.json()["total"] == 2
+    assert "entry" not in only_total.json()
+    documents = await client.get("/fhir/DocumentReference", params={"_count": "0"}, headers=headers)
+    assert documents.json()["total"] == 0
+
+    async with db(app) as session:
+        events = (await session.execute(select(AuditEvent).order_by(col(AuditEvent.id)))).scalars().all()
+    assert [(e.action, e.actor_type, e.entity_type, e.entity_id) for e in events] == [
+        ("api.response.search", "api_client", "response", ""),
+        ("api.response.search", "api_client", "response", ""),
+    ]
+    responses, references = events
+    assert responses.actor_label.startswith("EHR")
+    assert responses.ip
+    assert responses.detail == {
+        "path": "/fhir/QuestionnaireResponse",
+        "via": "fhir-search",
+        "search": {"subject:identifier": subject, "status": "in-progress", "_count": 0},
+        "total": 2,
+    }
+    assert references.detail["path"] == "/fhir/DocumentReference"
+    assert (references.detail["search"], references.detail["total"]) == ({"_count": 0}, 0)
+
+
+async def test_a_search_that_finds_nothing_is_audited_and_one_that_finds_rows_audits_the_reads(
+    client: Client, app: Litestar, settings: Settings, headers: dict[str, str]
+) -> None:
+    found = await invited_response(app, settings, value="MRN-9")
+    nothing = await client.get(
+        "/fhir/QuestionnaireResponse", params={"subject:identifier": "MRN-404"}, headers=headers
+    )
+    assert nothing.json()["total"] == 0
+    something = await client.get(
+        "/fhir/QuestionnaireResponse", params={"subject:identifier": "MRN-9"}, headers=headers
+    )
+    assert something.json()["total"] == 1
+
+    async with db(app) as session:
+        events = (await session.execute(select(AuditEvent).order_by(col(AuditEvent.id)))).scalars().all()
+    assert [(e.action, e.entity_id) for e in events] == [
+        ("api.response.search", ""),
+        ("api.response.read", str(found.id)),
+    ]
+    assert events[0].detail["search"] == {"subject:identifier": "MRN-404", "_count": 20}
+    assert events[0].detail["total"] == 0
 
 
 @pytest.mark.parametrize(

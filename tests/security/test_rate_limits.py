@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -24,6 +25,7 @@ from tests.security import probes
 
 REDIS_URL = os.environ.get("SDM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 REQUIRE_REDIS = os.environ.get("SDM_REQUIRE_REDIS") == "1"
+Client = AsyncTestClient[Litestar]
 LIMITS: dict[str, object] = {
     "link_lookups_per_window": 3,
     "link_lookup_window_seconds": 600,
@@ -46,6 +48,17 @@ async def redis_unreachable_reason() -> str | None:
     return None
 
 
+async def forget_the_test_client(settings: Settings) -> None:
+    """The test client always comes from one address; start each test with no hits for it. (Own
+    engine and store: the test client runs the app on another event loop.)"""
+    engine = create_engine(settings)
+    store = ratelimit.store_from_settings(settings, engine)
+    for bucket in ("link-lookup", "api", "api-ip"):
+        await store.clear(ratelimit.Limit(bucket, 1, 1), "ip:testclient")
+    await store.close()
+    await engine.dispose()
+
+
 @pytest.fixture(params=["database", "redis"])
 async def limited_settings(request: pytest.FixtureRequest, database_url: str) -> Settings:
     if request.param == "redis":
@@ -54,19 +67,13 @@ async def limited_settings(request: pytest.FixtureRequest, database_url: str) ->
             if REQUIRE_REDIS:
                 pytest.fail(f"Redis is required here (SDM_REQUIRE_REDIS=1) but {reason}")
             pytest.skip(reason)
-    return make_settings(database_url, rate_limit_store=request.param, redis_url=REDIS_URL, **LIMITS)
+    settings = make_settings(database_url, rate_limit_store=request.param, redis_url=REDIS_URL, **LIMITS)
+    await forget_the_test_client(settings)  # Redis keeps its counts from test to test
+    return settings
 
 
 @pytest.fixture
-async def limited_app(limited_settings: Settings) -> Litestar:
-    # The test client always comes from one address; start each test with no hits for it. (Own
-    # engine and store: the test client runs the app on another event loop.)
-    engine = create_engine(limited_settings)
-    store = ratelimit.store_from_settings(limited_settings, engine)
-    await store.clear(ratelimit.Limit("link-lookup", 1, 1), "ip:testclient")
-    await store.clear(ratelimit.Limit("api", 1, 1), "ip:testclient")
-    await store.close()
-    await engine.dispose()
+def limited_app(limited_settings: Settings) -> Litestar:
     return probes.add_probes(create_app(limited_settings))
 
 
@@ -109,6 +116,42 @@ async def test_api_calls_are_limited_per_token(client: AsyncTestClient[Litestar]
     # Another client's token has its own allowance.
     other = await client.get(probes.API, headers={"Authorization": f"Bearer {token_b}"})
     assert other.status_code == 200
+
+
+async def test_a_new_random_token_for_every_call_still_meets_the_per_address_ceiling(
+    client: Client, limited_settings: Settings
+) -> None:
+    """Per-token counting alone would never stop a client that sends a fresh token each time."""
+    ceiling = limited_settings.api_address_limit
+    assert ceiling == 3 * 4  # the default: three times the per-token limit
+    for number in range(ceiling):
+        path = probes.FHIR if number % 2 else probes.API
+        response = await client.get(path, headers={"Authorization": f"Bearer {uuid.uuid4().hex}"})
+        assert response.status_code == 200, number
+    refused = await client.get(probes.API, headers={"Authorization": f"Bearer {uuid.uuid4().hex}"})
+    assert refused.status_code == 429
+    assert 1 <= int(refused.headers["retry-after"]) <= 601
+    assert refused.json()["status_code"] == 429
+    fhir = await client.get(probes.FHIR, headers={"Authorization": f"Bearer {uuid.uuid4().hex}"})
+    assert fhir.status_code == 429
+    assert fhir.json()["resourceType"] == "OperationOutcome"
+    assert (await client.get(probes.API)).status_code == 429  # nor without a token
+
+
+async def test_the_per_address_ceiling_has_its_own_setting(limited_settings: Settings) -> None:
+    settings = make_settings(
+        limited_settings.database_url,
+        rate_limit_store=limited_settings.rate_limit_store,
+        redis_url=REDIS_URL,
+        **{**LIMITS, "api_requests_per_ip_per_window": 2},
+    )
+    app = probes.add_probes(create_app(settings))
+    statuses = []
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:
+        for _ in range(3):
+            fresh_token = {"Authorization": f"Bearer {uuid.uuid4().hex}"}
+            statuses.append((await client.get(probes.API, headers=fresh_token)).status_code)
+    assert statuses == [200, 200, 429]
 
 
 async def test_fhir_calls_without_a_token_are_limited_per_address(client: AsyncTestClient[Litestar]) -> None:
@@ -186,3 +229,28 @@ async def test_the_database_store_forgets_keys_that_never_come_back(
     finally:
         await engine.dispose()
     assert left == 1
+
+
+async def test_enforce_admits_no_more_than_the_limit_when_hits_arrive_together(
+    limited_settings: Settings,
+) -> None:
+    """Count-unless-over is one step in either store: a burst cannot all pass before any counts."""
+    engine = create_engine(limited_settings)
+    store = ratelimit.store_from_settings(limited_settings, engine)
+    limit = ratelimit.Limit("burst", max_hits=5, window_seconds=600)
+    key = f"burst-{uuid.uuid4()}"
+    try:
+        waits = await asyncio.gather(*(store.enforce(limit, key) for _ in range(20)))
+        over_after = await store.enforce(limit, key)
+        await store.take_back(limit, key)
+        one_more = await store.enforce(limit, key)
+        again_over = await store.enforce(limit, key)
+    finally:
+        await store.clear(limit, key)
+        await store.close()
+        await engine.dispose()
+    assert sum(wait is None for wait in waits) == 5
+    assert all(wait is None or 1 <= wait <= 601 for wait in waits)
+    assert over_after is not None
+    assert one_more is None  # one hit taken back: room for exactly one more
+    assert again_over is not None

@@ -45,3 +45,30 @@ async def test_retry_after_waits_until_enough_old_hits_have_left(app: Litestar) 
     wait = await ratelimit.retry_after(engine, limit, "k", now=now)
     assert wait is not None
     assert 285 <= wait <= 301
+
+
+async def test_take_back_uncounts_the_newest_hit_even_a_slot_old(app: Litestar) -> None:
+    engine = app.state.db_engine
+    limit = ratelimit.Limit(bucket="taken-back", max_hits=2, window_seconds=600)
+    now = utcnow()
+    await ratelimit.hit(engine, limit, "k", now=now - timedelta(seconds=500))
+    await ratelimit.hit(engine, limit, "k", now=now - timedelta(seconds=100))
+    assert await ratelimit.retry_after(engine, limit, "k") is not None
+    await ratelimit.take_back(engine, limit, "k")
+    assert await ratelimit.retry_after(engine, limit, "k") is None
+    async with AsyncSession(engine) as session:
+        slots = (
+            await session.execute(
+                select(RateCounter.slot_start, RateCounter.hits)
+                .where(RateCounter.bucket == "taken-back")
+                .order_by(RateCounter.slot_start)
+            )
+        ).all()
+    assert [hits for _, hits in slots] == [1, 0]  # the newer hit went, the older one stays
+    await ratelimit.take_back(engine, limit, "k")
+    await ratelimit.take_back(engine, limit, "k")  # nothing left: no negative counts
+    async with AsyncSession(engine) as session:
+        counted = await session.scalar(
+            select(func.sum(RateCounter.hits)).where(RateCounter.bucket == "taken-back")
+        )
+    assert counted == 0

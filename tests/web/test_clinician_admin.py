@@ -148,7 +148,8 @@ async def test_audit_log_filters_and_pages(client: Client, app: Litestar) -> Non
 
     third_page = await client.get("/clinician/admin/audit", params={"page": "3"})
     assert "Page 3 of 3" in third_page.text
-    assert third_page.text.count("<tr>") - 1 == 21  # header row + the 21 oldest entries
+    # header row + the 23 oldest entries (the two views above are on the record now too)
+    assert third_page.text.count("<tr>") - 1 == 23
 
     today = utcnow().date()
     ranged = await client.get(
@@ -163,6 +164,34 @@ async def test_audit_log_filters_and_pages(client: Client, app: Litestar) -> Non
     bad = await client.get("/clinician/admin/audit", params={"from": "yesterday"})
     assert bad.status_code == 400
     assert "enter a real date" in bad.text
+
+
+async def test_viewing_the_audit_log_is_itself_audited(client: Client, app: Litestar) -> None:
+    await _seed_events(app, 3)
+    admin_id = await signed_in(client, app, "watcher", role=Role.ADMIN)
+
+    assert (await client.get("/clinician/admin/audit")).status_code == 200
+    filtered = await client.get(
+        "/clinician/admin/audit",
+        params={"action": "response.view", "actor": "user1", "entity_id": "resp-1", "page": "1"},
+    )
+    assert filtered.status_code == 200
+    assert (await client.get("/clinician/admin/audit", params={"from": "yesterday"})).status_code == 400
+
+    first, second = await audit_events(app, "audit.view")  # the refused filter showed nothing
+    for event in (first, second):
+        assert (event.actor_type, event.actor_id) == ("clinician", str(admin_id))
+        assert event.actor_label == "watcher"
+        assert event.entity_type == "audit_event"
+        assert event.ip
+    assert first.detail == {"filters": {}, "page": 1, "total": 4}  # 3 seeded + the sign-in
+    assert second.detail == {
+        "filters": {"action": "response.view", "actor": "user1", "entity_id": "resp-1"},
+        "page": 1,
+        "total": 1,
+    }
+    # The next view lists the earlier ones.
+    assert "audit.view" in (await client.get("/clinician/admin/audit")).text
 
 
 def test_no_route_can_change_or_delete_audit_events(app: Litestar) -> None:

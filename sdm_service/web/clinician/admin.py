@@ -1,4 +1,5 @@
-"""Administrator pages: accounts (list, create, deactivate) and the audit log (read and filter only).
+"""Administrator pages: accounts (list, create, deactivate) and the audit log (read and filter only;
+every view of it is itself audited).
 
 There is deliberately no route that edits or deletes an audit event.
 """
@@ -161,6 +162,16 @@ async def audit_view(
         )
     result = await audit_query.audit_page(db_session, filters)
     base = [(k, v) for k, v in form_values.items() if v]
+    # Reading the audit log is itself on the record. Added after the queries above, so this view
+    # is not among the entries it shows, and written when the request's unit of work commits.
+    await audit(
+        request,
+        db_session,
+        current_user,
+        "audit.view",
+        entity_type="audit_event",
+        detail={"filters": {k: v[:200] for k, v in base}, "page": result.page, "total": result.total},
+    )
     return page(
         "clinician/audit.html",
         current_user,

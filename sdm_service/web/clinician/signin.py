@@ -1,8 +1,11 @@
 """Sign-in and sign-out.
 
 Failed attempts are throttled per account and per address, counted in the shared rate-limit store
-so every worker sees them. The same message answers an unknown username, a wrong password and a
-deactivated account, so the form never reveals which accounts exist.
+so every worker sees them. Each attempt is counted when it is admitted, before the password is
+checked (one count-unless-over step per limit), so concurrent attempts cannot slip past together;
+a successful sign-in then clears the account's count and gives the address its hit back. The same
+message answers an unknown username, a wrong password and a deactivated account, so the form
+never reveals which accounts exist.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from sdm_service import ratelimit
 from sdm_service.audit import Actor, record, record_now
@@ -46,6 +49,29 @@ def _form(
     )
 
 
+async def _throttled_for(engine: AsyncEngine, username: str, ip: str) -> int:
+    """Seconds the account or the address must wait (0 when neither is over); counts nothing."""
+    return max(
+        await ratelimit.retry_after(engine, ACCOUNT_LIMIT, username) or 0,
+        await ratelimit.retry_after(engine, ADDRESS_LIMIT, ip) or 0,
+    )
+
+
+async def _admit(engine: AsyncEngine, username: str, ip: str) -> int:
+    """Count this attempt against the account and the address before the password is checked, each
+    in one count-unless-over step, so a burst of concurrent attempts cannot all pass a check made
+    before any of them is counted. An attempt refused by either limit counts against neither (it
+    was never evaluated). Returns the seconds to wait, or 0 when the attempt may go ahead."""
+    account_wait = await ratelimit.admit(engine, ACCOUNT_LIMIT, username)
+    if account_wait is not None:
+        return max(account_wait, await ratelimit.retry_after(engine, ADDRESS_LIMIT, ip) or 0)
+    address_wait = await ratelimit.admit(engine, ADDRESS_LIMIT, ip)
+    if address_wait is not None:
+        await ratelimit.take_back(engine, ACCOUNT_LIMIT, username)
+        return max(address_wait, await ratelimit.retry_after(engine, ACCOUNT_LIMIT, username) or 0)
+    return 0
+
+
 @get("/sign-in", name="clinician:sign-in", include_in_schema=False)
 async def sign_in_form(
     request: Request[Any, Any, Any], next: FromQuery[str | None] = None
@@ -73,10 +99,11 @@ async def sign_in(
     ip = client_ip(request)
     engine = request.app.state.db_engine
 
-    wait = max(
-        await ratelimit.retry_after(engine, ACCOUNT_LIMIT, username) or 0,
-        await ratelimit.retry_after(engine, ADDRESS_LIMIT, ip) or 0,
-    )
+    if not username or not password:
+        # Not an attempt on any account, so not counted; a throttled client still hears it waits.
+        wait = await _throttled_for(engine, username, ip)
+    else:
+        wait = await _admit(engine, username, ip)
     if wait:
         await record_now(
             engine,
@@ -100,8 +127,7 @@ async def sign_in(
 
     user = await users.authenticate(db_session, username, password)
     if user is None:
-        await ratelimit.hit(engine, ACCOUNT_LIMIT, username)
-        await ratelimit.hit(engine, ADDRESS_LIMIT, ip)
+        # Already counted against the account and the address when admitted.
         await record_now(
             engine,
             Actor("anonymous", "", username),
@@ -113,6 +139,8 @@ async def sign_in(
         return _form(next_path, username=username, error=BAD_CREDENTIALS, status_code=401)
 
     await ratelimit.clear(engine, ACCOUNT_LIMIT, username)
+    # Only failures count against the address: colleagues behind one address sign in all day.
+    await ratelimit.take_back(engine, ADDRESS_LIMIT, ip)
     # A fresh token at every sign-in: a cookie planted before sign-in is worth nothing after it.
     await auth.end_session(db_session, request.cookies.get(auth.SESSION_COOKIE))
     token = await auth.start_session(db_session, settings, user, request)
