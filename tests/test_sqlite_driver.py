@@ -3,6 +3,7 @@ lastrowid, errors mapped to SQLAlchemy's exceptions, and transactions that commi
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from sdm_service import sqlite_driver
 from sdm_service.db import create_engine
 from sdm_service.settings import load_settings
 from sdm_service.sqlite_driver import OneHopCursor
@@ -91,3 +93,55 @@ async def test_commit_costs_a_hand_over_only_after_a_write(
     async with engine.connect() as connection:  # another connection sees exactly the committed row
         names = (await connection.execute(text("SELECT name FROM t"))).scalars().all()
     assert names == ["kept"]
+
+
+def _gate(engine: AsyncEngine) -> asyncio.Lock:
+    database = engine.url.database or ""
+    return sqlite_driver._gate_for(database)
+
+
+async def test_writers_of_one_process_take_turns_at_the_gate(engine: AsyncEngine) -> None:
+    """The second writer waits at the gate, not in SQLite's sleeping busy handler, and goes as
+    soon as the first commits; reads never wait."""
+    gate = _gate(engine)
+    order: list[str] = []
+    first_is_writing = asyncio.Event()
+
+    async def first() -> None:
+        async with AsyncSession(engine) as session:
+            await session.execute(text("INSERT INTO t (name) VALUES ('first')"))
+            first_is_writing.set()
+            await asyncio.sleep(0.05)  # the transaction stays open meanwhile
+            assert gate.locked()
+            async with AsyncSession(engine) as reader:  # reads pass while a write is open
+                assert (await reader.execute(text("SELECT count(*) FROM t"))).scalar_one() == 0
+            order.append("first commits")
+            await session.commit()
+
+    async def second() -> None:
+        await first_is_writing.wait()
+        async with AsyncSession(engine) as session:
+            await session.execute(text("INSERT INTO t (name) VALUES ('second')"))
+            order.append("second wrote")
+            await session.commit()
+
+    await asyncio.gather(first(), second())
+    assert order == ["first commits", "second wrote"]
+    assert not gate.locked()
+
+
+async def test_a_failed_or_abandoned_write_gives_the_gate_back(engine: AsyncEngine) -> None:
+    gate = _gate(engine)
+    async with AsyncSession(engine) as session:
+        await session.execute(text("INSERT INTO t (name) VALUES ('x')"))
+        with pytest.raises(IntegrityError):
+            await session.execute(text("INSERT INTO t (name) VALUES ('x')"))
+        assert gate.locked()  # the transaction is still open until rolled back
+        await session.rollback()
+    assert not gate.locked()
+    async with AsyncSession(engine) as session:  # closed without commit or rollback
+        await session.execute(text("INSERT INTO t (name) VALUES ('y')"))
+        assert gate.locked()
+    assert not gate.locked()
+    async with engine.connect() as connection:
+        assert (await connection.execute(text("SELECT count(*) FROM t"))).scalar_one() == 0
