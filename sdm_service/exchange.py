@@ -44,7 +44,7 @@ logger = logging.getLogger("sdm_service.exchange")
 
 FORMAT = "sdm-service-export"
 FORMAT_VERSION = 1
-EPHEMERAL_TABLES = frozenset({"rate_events", "rate_counters", "user_sessions"})
+EPHEMERAL_TABLES = frozenset({"rate_counters", "user_sessions"})
 INSERT_BATCH = 500
 # An export holds every patient's answers: only the account that ran it may read it.
 PRIVATE_DIRECTORY_MODE = 0o700

@@ -196,25 +196,13 @@ class AuditEvent(SQLModel, table=True):
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JsonDoc, nullable=False))
 
 
-class RateEvent(SQLModel, table=True):
-    """One hit against a rate-limited bucket; shared by every worker because it lives in the database."""
-
-    __tablename__ = "rate_events"
-    __table_args__ = (Index("ix_rate_events_bucket_key_at", "bucket", "key", "at"),)
-
-    id: int | None = Field(default=None, sa_type=BigIntPK, primary_key=True)
-    bucket: str = Field(max_length=32)
-    key: str = Field(max_length=128)
-    at: datetime = Field(default_factory=utcnow, sa_type=DateTimeUTC)
-
-
 class RateCounter(SQLModel, table=True):
     """Hits per bucket, key and time slot, shared by every worker because it lives in the database.
 
     A limit's sliding window is the sum of the slots it covers (slots are 1/60 of the window), so
     one upsert counts a hit and the rows read per check stay bounded whatever the traffic.
     `slot_start` and `expires_at` are whole seconds since the epoch; expired rows are purged now
-    and then (see ratelimit.py). Replaces `rate_events`, which is no longer written."""
+    and then (see ratelimit.py)."""
 
     __tablename__ = "rate_counters"
 

@@ -12,7 +12,7 @@ from sdm_service.content import Content
 from sdm_service.models import (
     ApiClient,
     Invitation,
-    RateEvent,
+    RateCounter,
     Response,
     ResponseStatus,
     Review,
@@ -84,7 +84,7 @@ async def seed_everything(engine: AsyncEngine, content: Content, settings: Setti
                 detail={"note": "ünïcode", "n": 1},
             )
         # Short-lived rows that an export leaves out on purpose.
-        session.add(RateEvent(bucket="api", key="k" * 64))
+        session.add(RateCounter(bucket="api", key="k" * 64, slot_start=0, hits=1, expires_at=60))
         session.add(
             UserSession(token_hash="s" * 64, user_id=clinician.id, expires_at=utcnow() + timedelta(hours=1))
         )
