@@ -1,4 +1,4 @@
--- Helpers shared by the wrk scripts: decoding the harness's requests file.
+-- Helpers shared by the wrk scripts: decoding the harness's requests file, and the result line.
 local M = {}
 
 function M.unescape(s)
@@ -13,6 +13,18 @@ function M.split(s, sep)
     table.insert(parts, s:sub(start, i - 1))
     start = i + #sep
   end
+end
+
+function M.report(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH_RESULT {"requests": %d, "duration_us": %d, "bytes": %d, ' ..
+    '"errors": {"connect": %d, "read": %d, "write": %d, "status": %d, "timeout": %d}, ' ..
+    '"p50_us": %d, "p90_us": %d, "p95_us": %d, "p99_us": %d, "max_us": %d}\n',
+    summary.requests, summary.duration, summary.bytes,
+    e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(95),
+    latency:percentile(99), latency.max))
 end
 
 return M
