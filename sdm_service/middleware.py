@@ -47,6 +47,8 @@ CACHEABLE_PATHS = frozenset({"/health"})
 HOST_CHECK_EXEMPT = frozenset({"/health"})
 LINK_PREFIXES = ("/i/", "/r/")  # invitation and resume links: unguessable tokens in the path
 API_PREFIXES = ("/api/", "/fhir")
+TOO_MANY_LINK_ATTEMPTS = "Too many link attempts from this address; try again later."
+LINK_FAILURE_STATUSES = frozenset({400, 403, 404, 410})  # a wrong, expired or withdrawn link
 
 
 def security_headers_hook(settings: Settings) -> Callable[[Message, Scope], Awaitable[None]]:
@@ -189,8 +191,9 @@ def bearer_token(scope: Scope) -> str | None:
 
 
 class RateLimitMiddleware(ASGIMiddleware):
-    """Link lookups: a client address over its limit is refused; only failed lookups (a wrong,
-    expired or withdrawn link) count, so a patient reopening a real link is never the one blocked.
+    """Link lookups: only failed lookups (a wrong, expired or withdrawn link) count, and only they
+    are refused once an address is over its limit, so a patient opening a real link is never
+    blocked by strangers behind the same address (a waiting room, a hospital's NAT).
     API and FHIR: every request counts, per bearer token (its hash), or per address without one, and
     also against a higher ceiling per address, so sending a different token each time does not
     escape the limit."""
@@ -213,8 +216,7 @@ class RateLimitMiddleware(ASGIMiddleware):
         engine = scope["app"].state.db_engine
         if path.startswith(LINK_PREFIXES):
             key = f"ip:{client_address(scope)}"
-            await self._refuse_if_over(engine, self.link_limit, key)
-            await next_app(scope, receive, self._count_failures(engine, key, send))
+            await next_app(scope, receive, self._refuse_failures_over_limit(engine, key, send))
             return
         if path.startswith(API_PREFIXES):
             address = f"ip:{client_address(scope)}"
@@ -226,21 +228,20 @@ class RateLimitMiddleware(ASGIMiddleware):
             await ratelimit.enforce(engine, self.api_limit, key)
         await next_app(scope, receive, send)
 
-    @staticmethod
-    async def _refuse_if_over(engine: Any, limit: ratelimit.Limit, key: str) -> None:
-        wait = await ratelimit.retry_after(engine, limit, key)
-        if wait is not None:
-            raise ratelimit.RateLimited(wait, "Too many link attempts from this address; try again later.")
+    def _refuse_failures_over_limit(self, engine: Any, key: str, send: Send) -> Send:
+        """The link is looked up first (a hashed, indexed read), so a working link is answered and
+        never counted. A failed lookup is counted unless the address is over its limit, in one
+        atomic step: when it is over, the failure becomes a 429 before anything is sent. Checking
+        before the request and counting after the response let a concurrent burst through."""
 
-    def _count_failures(self, engine: Any, key: str, send: Send) -> Send:
-        async def send_counting_failures(message: Message) -> None:
-            # Send first: the request's own database session is released on the way out, so the
-            # hit below never waits for a connection while holding another.
+        async def send_or_refuse(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] in LINK_FAILURE_STATUSES:
+                wait = await ratelimit.admit(engine, self.link_limit, key)
+                if wait is not None:
+                    raise ratelimit.RateLimited(wait, TOO_MANY_LINK_ATTEMPTS)
             await send(message)
-            if message["type"] == "http.response.start" and message["status"] in (400, 403, 404, 410):
-                await ratelimit.hit(engine, self.link_limit, key)
 
-        return send_counting_failures
+        return send_or_refuse
 
 
 def middleware_stack(settings: Settings) -> list[ASGIMiddleware]:

@@ -94,8 +94,20 @@ async def test_guessing_links_is_stopped_with_429_and_retry_after(
     assert 1 <= int(refused.headers["retry-after"]) <= 601
     assert "text/html" in refused.headers["content-type"]
     assert "Please wait a moment" in refused.text
-    # Even the right link waits: the address, not the token, is what is limited.
-    assert (await client.get(f"{prefix}/good")).status_code == 429
+    # A working link is looked up first and never throttled: a patient behind the same address
+    # as a guesser (a waiting room, a hospital's NAT) still gets in.
+    assert (await client.get(f"{prefix}/good")).status_code == 200
+    assert (await client.get(f"{prefix}/guess-again")).status_code == 429
+
+
+async def test_a_concurrent_burst_of_wrong_links_cannot_pass_the_limit(client: Client) -> None:
+    """Counting and refusing are one atomic step: a burst sent all at once gets exactly the
+    limit's number of 404 answers, the rest 429 (checking first and counting after let 100 of
+    300 through against a limit of 30)."""
+    statuses = await asyncio.gather(*(client.get(f"{probes.RESUME}/burst-{n}") for n in range(20)))
+    codes = sorted(response.status_code for response in statuses)
+    assert codes.count(404) == LIMITS["link_lookups_per_window"], codes
+    assert codes.count(429) == 20 - 3, codes
 
 
 async def test_opening_a_real_link_again_and_again_is_not_counted(client: AsyncTestClient[Litestar]) -> None:
