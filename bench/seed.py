@@ -33,8 +33,8 @@ from sdm_service.decision import build_summary
 from sdm_service.decision.snapshot import PatientInfo
 from sdm_service.models import (
     ApiClient,
+    PatientResponse,
     QuestionnaireVersion,
-    Response,
     ResponseStatus,
     Review,
     Role,
@@ -379,11 +379,11 @@ async def seed_database(
                         )
                     yield row
 
-            count = await _insert_batches(connection, Response.__table__, rows())  # type: ignore[attr-defined]
+            count = await _insert_batches(connection, PatientResponse.__table__, rows())  # type: ignore[attr-defined]
             patient_tokens = [new_token() for _ in range(patient_sessions)]
             if patient_tokens:
                 await connection.execute(
-                    insert(Response.__table__),  # type: ignore[attr-defined]
+                    insert(PatientResponse.__table__),  # type: ignore[attr-defined]
                     patient_session_rows(content, patient_tokens, now=now),
                 )
             await _insert_batches(connection, Review.__table__, iter(reviews))  # type: ignore[attr-defined]

@@ -120,7 +120,7 @@ class QuestionnaireVersion(SQLModel, table=True):
 _response_lock_version = Column("lock_version", Integer, nullable=False, default=1)
 
 
-class Response(SQLModel, table=True):
+class PatientResponse(SQLModel, table=True):
     """One patient's questionnaire response, pinned to a questionnaire version."""
 
     __tablename__ = "responses"

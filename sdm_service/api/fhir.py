@@ -67,7 +67,7 @@ from sdm_service.fhirmap.document import PDF, binary, document_reference
 from sdm_service.fhirmap.outcome import Issue, error_outcome, issue_code, operation_outcome
 from sdm_service.fhirmap.questionnaire_response import ResponseRecord, to_questionnaire_response
 from sdm_service.logging_filters import mask_path
-from sdm_service.models import ApiClient, QuestionnaireVersion, Response
+from sdm_service.models import ApiClient, PatientResponse, QuestionnaireVersion
 from sdm_service.report.pdf import pdf_filename, render_summary_pdf_async
 from sdm_service.security import request_ip
 from sdm_service.services.intake import IntakeRejected, store_questionnaire_response
@@ -392,7 +392,7 @@ async def _form_for(
     return FormDefinition(questionnaire, {**fhir, "version": version})
 
 
-def _record(row: Response) -> ResponseRecord:
+def _record(row: PatientResponse) -> ResponseRecord:
     return ResponseRecord(
         id=str(row.id),
         status=row.status,
@@ -407,7 +407,7 @@ def _record(row: Response) -> ResponseRecord:
 
 
 async def _questionnaire_response(
-    row: Response,
+    row: PatientResponse,
     db_session: AsyncSession,
     library: ContentLibrary,
     settings: Settings,
@@ -422,7 +422,7 @@ async def _questionnaire_response(
     return to_questionnaire_response(_record(row), form.questionnaire, form.fhir)
 
 
-def _document_reference(row: Response, settings: Settings) -> FhirPayload:
+def _document_reference(row: PatientResponse, settings: Settings) -> FhirPayload:
     snapshot = SummarySnapshot.model_validate(row.summary)
     return document_reference(
         response_id=str(row.id),
@@ -444,15 +444,15 @@ def _parse_id(resource_type: str, resource_id: str) -> uuid.UUID:
         raise FhirError(404, f"{resource_type}/{resource_id} does not exist.") from None
 
 
-_WITHOUT_SUMMARY = (defer(Response.summary, raiseload=True),)  # type: ignore[arg-type]
+_WITHOUT_SUMMARY = (defer(PatientResponse.summary, raiseload=True),)  # type: ignore[arg-type]
 
 
 async def _load_response(
     db_session: AsyncSession, resource_type: str, resource_id: str, *, needs_summary: bool = False
-) -> Response:
+) -> PatientResponse:
     # The summary snapshot is the largest column (about 16 KB of JSON); parse it only when needed.
     options = () if needs_summary else _WITHOUT_SUMMARY
-    row = await db_session.get(Response, _parse_id(resource_type, resource_id), options=options)
+    row = await db_session.get(PatientResponse, _parse_id(resource_type, resource_id), options=options)
     if row is None or (needs_summary and not row.summary):
         detail = f"{resource_type}/{resource_id} does not exist."
         if row is not None:
@@ -499,7 +499,7 @@ async def _searchset(
     search: SearchRequest,
     *,
     resource_type: str,
-    to_resource: Callable[[Response], Awaitable[FhirPayload]],
+    to_resource: Callable[[PatientResponse], Awaitable[FhirPayload]],
     via: str,
 ) -> HttpResponse[FhirPayload]:
     """One page of responses as a searchset Bundle of `resource_type`, each row's read audited (a
@@ -558,7 +558,7 @@ async def _audited_read(
     *,
     via: str,
     needs_summary: bool = False,
-) -> Response:
+) -> PatientResponse:
     """The response behind one resource read, with the read on the audit record."""
     _check_request(request)
     row = await _load_response(db_session, resource_type, resource_id, needs_summary=needs_summary)
@@ -731,7 +731,7 @@ async def search_questionnaire_responses(
 ) -> HttpResponse[FhirPayload]:
     forms: dict[tuple[str, str], FormDefinition] = {}
 
-    async def to_resource(row: Response) -> FhirPayload:
+    async def to_resource(row: PatientResponse) -> FhirPayload:
         return await _questionnaire_response(row, db_session, library, settings, forms)
 
     return await _searchset(
@@ -841,7 +841,7 @@ async def search_document_references(
     cursor: Annotated[str | None, _CURSOR] = None,
 ) -> HttpResponse[FhirPayload]:
 
-    async def to_resource(row: Response) -> FhirPayload:
+    async def to_resource(row: PatientResponse) -> FhirPayload:
         return _document_reference(row, settings)
 
     return await _searchset(

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from sdm_service.decision.snapshot import SummarySnapshot
-from sdm_service.models import Response, ResponseStatus
+from sdm_service.models import PatientResponse, ResponseStatus
 
 StatusName = Literal["invited", "in_progress", "completed", "reviewed"]
 assert set(StatusName.__args__) == set(ResponseStatus.ALL)  # type: ignore[attr-defined]
@@ -82,7 +82,7 @@ class ResponseListItem(ApiModel):
     pdf_url: str | None = Field(default=None, description="Set once the summary exists.")
 
     @classmethod
-    def from_row(cls, response: Response, base_url: str) -> ResponseListItem:
+    def from_row(cls, response: PatientResponse, base_url: str) -> ResponseListItem:
         return cls(**_common(response, base_url))
 
 
@@ -98,7 +98,7 @@ class ResponseDetail(ResponseListItem):
     )
 
     @classmethod
-    def from_row(cls, response: Response, base_url: str) -> ResponseDetail:
+    def from_row(cls, response: PatientResponse, base_url: str) -> ResponseDetail:
         summary = SummarySnapshot.model_validate(response.summary) if response.summary else None
         return cls(**_common(response, base_url), answers=dict(response.answers), summary=summary)
 
@@ -120,7 +120,7 @@ class Problem(ApiModel):
     extra: Any = Field(default=None, description="Per-field problems, when there are any.")
 
 
-def _common(response: Response, base_url: str) -> dict[str, Any]:
+def _common(response: PatientResponse, base_url: str) -> dict[str, Any]:
     has_summary = bool(response.summary)
     return {
         "id": response.id,

@@ -19,7 +19,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from sdm_service.models import Response
+from sdm_service.models import PatientResponse
 
 MAX_PAGE_SIZE = 100
 MAX_CURSOR_LENGTH = 200
@@ -109,23 +109,23 @@ _COMPARE = {
 
 def _filtered(statement: Select[Any], where: ResponseFilter) -> Select[Any]:
     if where.patient_system is not None:
-        statement = statement.where(col(Response.patient_system) == where.patient_system)
+        statement = statement.where(col(PatientResponse.patient_system) == where.patient_system)
     if where.patient_value is not None:
-        statement = statement.where(col(Response.patient_value) == where.patient_value)
+        statement = statement.where(col(PatientResponse.patient_value) == where.patient_value)
     if where.statuses is not None:
-        statement = statement.where(col(Response.status).in_(where.statuses or ("-none-",)))
+        statement = statement.where(col(PatientResponse.status).in_(where.statuses or ("-none-",)))
     if where.ids is not None:
-        statement = statement.where(col(Response.id).in_(where.ids or (uuid.UUID(int=0),)))
+        statement = statement.where(col(PatientResponse.id).in_(where.ids or (uuid.UUID(int=0),)))
     for operator, moment in where.updated:
-        statement = statement.where(_COMPARE[operator](col(Response.updated_at), as_utc(moment)))
+        statement = statement.where(_COMPARE[operator](col(PatientResponse.updated_at), as_utc(moment)))
     if where.with_summary:
-        statement = statement.where(col(Response.completed_at).is_not(None))
+        statement = statement.where(col(PatientResponse.completed_at).is_not(None))
     return statement
 
 
 @dataclass(frozen=True)
 class Page:
-    rows: list[Response]
+    rows: list[PatientResponse]
     next_cursor: str | None
     total: int | None = None
 
@@ -139,13 +139,16 @@ async def search_responses(
     with_total: bool = False,
 ) -> Page:
     limit = max(1, min(limit, MAX_PAGE_SIZE))
-    statement = _filtered(select(Response), where)
+    statement = _filtered(select(PatientResponse), where)
     if after is not None:
-        updated = col(Response.updated_at)
+        updated = col(PatientResponse.updated_at)
         statement = statement.where(
-            or_(updated > after.updated_at, and_(updated == after.updated_at, col(Response.id) > after.id))
+            or_(
+                updated > after.updated_at,
+                and_(updated == after.updated_at, col(PatientResponse.id) > after.id),
+            )
         )
-    statement = statement.order_by(col(Response.updated_at), col(Response.id)).limit(limit + 1)
+    statement = statement.order_by(col(PatientResponse.updated_at), col(PatientResponse.id)).limit(limit + 1)
     rows = list((await session.execute(statement)).scalars())
     next_cursor = None
     if len(rows) > limit:
@@ -155,6 +158,6 @@ async def search_responses(
     total = None
     if with_total:
         total = (
-            await session.execute(_filtered(select(func.count()).select_from(Response), where))
+            await session.execute(_filtered(select(func.count()).select_from(PatientResponse), where))
         ).scalar_one()
     return Page(rows=rows, next_cursor=next_cursor, total=total)

@@ -61,7 +61,7 @@ from sdm_service.api.search import (
 from sdm_service.audit import record
 from sdm_service.content import ContentLibrary
 from sdm_service.decision.snapshot import SummarySnapshot
-from sdm_service.models import ApiClient, Response
+from sdm_service.models import ApiClient, PatientResponse
 from sdm_service.security import request_ip
 from sdm_service.services.invitations import InvitationError, create_invitation
 from sdm_service.settings import Settings
@@ -109,8 +109,8 @@ def _problem_response(request: Request[Any, Any, Any], exc: HTTPException) -> Ht
     return HttpResponse(body, status_code=exc.status_code, headers=headers)
 
 
-async def _load(db_session: AsyncSession, response_id: uuid.UUID) -> Response:
-    response = await db_session.get(Response, response_id)
+async def _load(db_session: AsyncSession, response_id: uuid.UUID) -> PatientResponse:
+    response = await db_session.get(PatientResponse, response_id)
     if response is None:
         raise NotFoundException(detail=f"No response has the id {response_id}.")
     return response

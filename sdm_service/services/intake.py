@@ -22,7 +22,7 @@ from sdm_service.content import Content
 from sdm_service.content.fhir import questionnaire_to_fhir
 from sdm_service.content.logic import validate_answers
 from sdm_service.fhirmap.questionnaire_response import answers_from_questionnaire_response, canonical
-from sdm_service.models import Response, ResponseStatus, utcnow
+from sdm_service.models import PatientResponse, ResponseStatus, utcnow
 from sdm_service.services.responses import ResponseIncomplete, complete_response
 from sdm_service.settings import Settings
 
@@ -117,7 +117,7 @@ async def store_questionnaire_response(
     resource: Any,
     *,
     today: date | None = None,
-) -> Response:
+) -> PatientResponse:
     """Validate a pushed QuestionnaireResponse and store it (source "fhir"); raise IntakeRejected."""
     if not isinstance(resource, Mapping):
         raise _reject(400, "", "The body must be a JSON object: a FHIR QuestionnaireResponse resource.")
@@ -167,7 +167,7 @@ async def store_questionnaire_response(
         raise IntakeRejected(422, problems)
 
     now = utcnow()
-    response = Response(
+    response = PatientResponse(
         questionnaire_slug=content.slug,
         questionnaire_version=content.version,
         status=ResponseStatus.IN_PROGRESS,

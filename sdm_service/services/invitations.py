@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from sdm_service.content import Content
-from sdm_service.models import Invitation, Response, ResponseStatus, utcnow
+from sdm_service.models import Invitation, PatientResponse, ResponseStatus, utcnow
 from sdm_service.security import hash_token, new_token
 from sdm_service.settings import Settings
 
@@ -36,7 +36,7 @@ class InvitationUnusable(Exception):
 @dataclass(frozen=True)
 class NewInvitation:
     invitation: Invitation
-    response: Response
+    response: PatientResponse
     token: str  # shown once, inside the link
     url: str
 
@@ -78,7 +78,7 @@ async def create_invitation(
     system = _clean(patient_system, "Identifier system", 200)
     value = _clean(patient_value, "Patient identifier", 100, required=True)
     name = _clean(patient_name, "Patient name", 200)
-    response = Response(
+    response = PatientResponse(
         questionnaire_slug=content.slug,
         questionnaire_version=content.version,
         status=ResponseStatus.INVITED,
@@ -139,7 +139,9 @@ async def revoke_invitation(session: AsyncSession, invitation_id: uuid.UUID) -> 
     if invitation is not None and invitation.revoked_at is None:
         invitation.revoked_at = utcnow()
         session.add(invitation)
-        response = await session.get(Response, invitation.response_id) if invitation.response_id else None
+        response = (
+            await session.get(PatientResponse, invitation.response_id) if invitation.response_id else None
+        )
         if response is not None and response.resume_token_hash is not None:
             response.resume_token_hash = None
             session.add(response)

@@ -18,7 +18,7 @@ from sqlmodel import col
 
 from sdm_service.content import Content
 from sdm_service.content.logic import enabled_answers, enabled_items, missing_required
-from sdm_service.models import Invitation, Response, ResponseStatus, utcnow
+from sdm_service.models import Invitation, PatientResponse, ResponseStatus, utcnow
 from sdm_service.security import hash_token, new_token
 from sdm_service.settings import Settings
 from sdm_service.warmup import insert_versions_ignoring_duplicates, version_row
@@ -44,17 +44,17 @@ class ResponseIncomplete(Exception):
         super().__init__("missing answers: " + ", ".join(missing))
 
 
-def is_done(response: Response) -> bool:
+def is_done(response: PatientResponse) -> bool:
     return response.status in DONE_STATUSES
 
 
 async def start_response(
     session: AsyncSession, content: Content, *, source: str = "web"
-) -> tuple[Response, str]:
+) -> tuple[PatientResponse, str]:
     """A new in-progress response and its raw resume token (shown to the patient, never stored)."""
     token = new_token()
     now = utcnow()
-    response = Response(
+    response = PatientResponse(
         questionnaire_slug=content.slug,
         questionnaire_version=content.version,
         status=ResponseStatus.IN_PROGRESS,
@@ -70,14 +70,14 @@ async def start_response(
 
 async def open_invitation(
     session: AsyncSession, invitation: Invitation, *, link_token: str = ""
-) -> tuple[Response, str]:
+) -> tuple[PatientResponse, str]:
     """Open the response behind a usable invitation and return it with a token for the patient.
 
     The first opening creates the resume token. Later openings keep it (a link saved earlier must
     go on working) and hand back the invitation's own token (`link_token`), which load_by_token
     accepts while the invitation is usable. Without a link_token a fresh resume token is issued.
     """
-    response = await session.get(Response, invitation.response_id) if invitation.response_id else None
+    response = await session.get(PatientResponse, invitation.response_id) if invitation.response_id else None
     if response is None:
         raise LookupError("This invitation has no response.")
     token = link_token
@@ -93,11 +93,13 @@ async def open_invitation(
 
 
 # Built once: every patient page and step save looks its response up by the cookie's token.
-_RESPONSE_BY_TOKEN_HASH = select(Response).where(col(Response.resume_token_hash) == bindparam("digest"))
+_RESPONSE_BY_TOKEN_HASH = select(PatientResponse).where(
+    col(PatientResponse.resume_token_hash) == bindparam("digest")
+)
 _INVITATION_BY_TOKEN_HASH = select(Invitation).where(col(Invitation.token_hash) == bindparam("digest"))
 
 
-async def load_by_token(session: AsyncSession, token: str | None) -> Response | None:
+async def load_by_token(session: AsyncSession, token: str | None) -> PatientResponse | None:
     """The response a resume token (or a still-usable invitation token) belongs to, else None."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
@@ -113,19 +115,19 @@ async def load_by_token(session: AsyncSession, token: str | None) -> Response | 
         or invitation.expires_at <= utcnow()
     ):
         return None
-    return await session.get(Response, invitation.response_id)
+    return await session.get(PatientResponse, invitation.response_id)
 
 
 async def save_step(
     session: AsyncSession,
-    response: Response,
+    response: PatientResponse,
     content: Content,
     step_index: int,
     cleaned_answers: Mapping[str, Any],
     *,
     expected_lock_version: int,
     advance: bool = True,
-) -> Response:
+) -> PatientResponse:
     """Replace one step's answers with `cleaned_answers` (already checked with clean_answer).
 
     Items of the step missing from `cleaned_answers` are cleared. Answers anywhere that no longer
@@ -167,7 +169,7 @@ async def save_step(
     return response
 
 
-def _consult_date(response: Response, answers: Mapping[str, Any]) -> date | None:
+def _consult_date(response: PatientResponse, answers: Mapping[str, Any]) -> date | None:
     if response.consult_date is not None:
         return response.consult_date
     value = answers.get("consult_date")
@@ -187,12 +189,12 @@ async def record_questionnaire_version(session: AsyncSession, content: Content) 
 
 async def complete_response(
     session: AsyncSession,
-    response: Response,
+    response: PatientResponse,
     content: Content,
     settings: Settings,
     *,
     now: datetime | None = None,
-) -> Response:
+) -> PatientResponse:
     """Compute and store the summary snapshot. A completed response is returned unchanged."""
     if is_done(response):
         return response

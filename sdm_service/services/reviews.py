@@ -23,7 +23,7 @@ from sdm_service.content.logic import enabled_answers
 from sdm_service.content.schema import Questionnaire
 from sdm_service.decision import engine
 from sdm_service.decision.snapshot import AnswerLine, StepAnswers, SummarySnapshot
-from sdm_service.models import QuestionnaireVersion, Response, ResponseStatus, Review, User, utcnow
+from sdm_service.models import PatientResponse, QuestionnaireVersion, ResponseStatus, Review, User, utcnow
 
 MAX_NOTE_LENGTH = 4000
 REVIEWABLE = (ResponseStatus.COMPLETED, ResponseStatus.REVIEWED)
@@ -42,7 +42,7 @@ class ReviewEntry:
 
 @dataclass(frozen=True)
 class ResponseDetails:
-    response: Response
+    response: PatientResponse
     snapshot: SummarySnapshot | None
     snapshot_problem: bool  # a stored summary exists but could not be read
     answers_by_step: tuple[StepAnswers, ...]
@@ -64,7 +64,7 @@ def clean_note(note: str | None) -> str:
 
 async def mark_reviewed(
     session: AsyncSession,
-    response: Response,
+    response: PatientResponse,
     reviewer: User,
     note: str | None,
     *,
@@ -135,7 +135,7 @@ def raw_answers_by_step(answers: Mapping[str, Any]) -> tuple[StepAnswers, ...]:
     return (StepAnswers(step_id="answers", title="Stored answers", answers=lines),)
 
 
-def read_snapshot(response: Response) -> tuple[SummarySnapshot | None, bool]:
+def read_snapshot(response: PatientResponse) -> tuple[SummarySnapshot | None, bool]:
     """(snapshot, problem): problem is True when a stored summary exists but does not validate."""
     if not response.summary:
         return None, False
@@ -146,7 +146,7 @@ def read_snapshot(response: Response) -> tuple[SummarySnapshot | None, bool]:
 
 
 async def response_details(
-    session: AsyncSession, library: ContentLibrary, response: Response
+    session: AsyncSession, library: ContentLibrary, response: PatientResponse
 ) -> ResponseDetails:
     snapshot, problem = read_snapshot(response)
     steps: tuple[StepAnswers, ...] = snapshot.answers_by_step if snapshot else ()

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute, defer
 from sqlmodel import col
 
-from sdm_service.models import Response, ResponseStatus
+from sdm_service.models import PatientResponse, ResponseStatus
 
 PAGE_SIZE = 25
 MAX_QUERY_LENGTH = 100
@@ -36,8 +36,8 @@ SORT_MATCHES_LIMIT = 1000  # a search with at most this many matches is ordered 
 
 # The list shows neither; raiseload turns an accidental use into an error instead of a query per row.
 LIST_ROW_OPTIONS = (
-    defer(cast("QueryableAttribute[Any]", Response.answers), raiseload=True),
-    defer(cast("QueryableAttribute[Any]", Response.summary), raiseload=True),
+    defer(cast("QueryableAttribute[Any]", PatientResponse.answers), raiseload=True),
+    defer(cast("QueryableAttribute[Any]", PatientResponse.summary), raiseload=True),
 )
 
 
@@ -81,7 +81,7 @@ class WorklistFilters:
 
 @dataclass(frozen=True)
 class WorklistPage:
-    rows: Sequence[Response]
+    rows: Sequence[PatientResponse]
     total: int
     page: int
     page_size: int
@@ -107,21 +107,21 @@ def _escape_like(text: str) -> str:
 def _conditions(filters: WorklistFilters) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if filters.statuses:
-        conditions.append(col(Response.status).in_(filters.statuses))
+        conditions.append(col(PatientResponse.status).in_(filters.statuses))
     if filters.flagged_only:
-        conditions.append(col(Response.conflict_flag).is_(True))
+        conditions.append(col(PatientResponse.conflict_flag).is_(True))
     if filters.consult_from:
-        conditions.append(col(Response.consult_date) >= filters.consult_from)
+        conditions.append(col(PatientResponse.consult_date) >= filters.consult_from)
     if filters.consult_to:
-        conditions.append(col(Response.consult_date) <= filters.consult_to)
+        conditions.append(col(PatientResponse.consult_date) <= filters.consult_to)
     text = filters.query.strip()
     if text:
         pattern = _escape_like(text.lower())
         conditions.append(
             or_(
-                col(Response.patient_value) == text,
-                func.lower(col(Response.patient_value)).like(f"{pattern}%", escape="\\"),
-                func.lower(col(Response.patient_name)).like(f"%{pattern}%", escape="\\"),
+                col(PatientResponse.patient_value) == text,
+                func.lower(col(PatientResponse.patient_value)).like(f"{pattern}%", escape="\\"),
+                func.lower(col(PatientResponse.patient_name)).like(f"%{pattern}%", escape="\\"),
             )
         )
     return conditions
@@ -129,9 +129,9 @@ def _conditions(filters: WorklistFilters) -> list[ColumnElement[bool]]:
 
 def _segments(today: date) -> list[tuple[ColumnElement[bool], tuple[Any, ...]]]:
     """(condition, order) for upcoming, undated and past consults, in display order."""
-    consult = col(Response.consult_date)
-    created = col(Response.created_at)
-    ident = col(Response.id)
+    consult = col(PatientResponse.consult_date)
+    created = col(PatientResponse.created_at)
+    ident = col(PatientResponse.id)
     return [
         (consult >= today, (consult.asc(), created.asc(), ident.asc())),
         (consult.is_(None), (created.desc(), ident.desc())),
@@ -139,11 +139,11 @@ def _segments(today: date) -> list[tuple[ColumnElement[bool], tuple[Any, ...]]]:
     ]
 
 
-def segment_statements(filters: WorklistFilters, today: date) -> list[Select[tuple[Response]]]:
+def segment_statements(filters: WorklistFilters, today: date) -> list[Select[tuple[PatientResponse]]]:
     """The three ordered queries (upcoming, undated, past), without paging; used for EXPLAIN in tests."""
     conditions = _conditions(filters)
     return [
-        select(Response).where(condition, *conditions).order_by(*order)
+        select(PatientResponse).where(condition, *conditions).order_by(*order)
         for condition, order in _segments(today)
     ]
 
@@ -160,10 +160,12 @@ async def worklist_page(
     counts: list[int | None]
     if filters.page == 1:
         # Page 1 starts at the first part, so only the pager's total is needed.
-        total = int(await session.scalar(select(func.count()).select_from(Response).where(*conditions)) or 0)
+        total = int(
+            await session.scalar(select(func.count()).select_from(PatientResponse).where(*conditions)) or 0
+        )
         counts = [None, None, None]
     else:
-        consult = col(Response.consult_date)
+        consult = col(PatientResponse.consult_date)
         counts_row = (
             await session.execute(
                 select(
@@ -177,7 +179,7 @@ async def worklist_page(
         total = sum(int(n) for n in counts_row)
     page = min(filters.page, max(1, math.ceil(total / page_size)))
     skip = (page - 1) * page_size
-    rows: list[Response] = []
+    rows: list[PatientResponse] = []
     for statement, count in zip(segment_statements(filters, today), counts, strict=True):
         if len(rows) >= page_size:
             break
@@ -211,7 +213,7 @@ async def _match_keys(
 ) -> list[uuid.UUID] | None:
     """Ids of every match in display order, from one pass; None when there are too many to sort here."""
     result = await session.execute(
-        select(col(Response.id), col(Response.consult_date), col(Response.created_at))
+        select(col(PatientResponse.id), col(PatientResponse.consult_date), col(PatientResponse.created_at))
         .where(*conditions)
         .limit(SORT_MATCHES_LIMIT + 1)
     )
@@ -227,10 +229,10 @@ async def _page_from_keys(
     total = len(ordered_ids)
     page = min(filters.page, max(1, math.ceil(total / page_size)))
     wanted = ordered_ids[(page - 1) * page_size : page * page_size]
-    found: dict[uuid.UUID, Response] = {}
+    found: dict[uuid.UUID, PatientResponse] = {}
     if wanted:
         result = await session.execute(
-            select(Response).options(*LIST_ROW_OPTIONS).where(col(Response.id).in_(wanted))
+            select(PatientResponse).options(*LIST_ROW_OPTIONS).where(col(PatientResponse.id).in_(wanted))
         )
         found = {row.id: row for row in result.scalars()}
     rows = [found[i] for i in wanted if i in found]

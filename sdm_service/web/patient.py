@@ -33,7 +33,7 @@ from sdm_service.content.logic import (
 )
 from sdm_service.content.schema import IMPORTANCE_SCALE, Item, Questionnaire
 from sdm_service.decision.snapshot import SummarySnapshot
-from sdm_service.models import Response, ResponseStatus, utcnow
+from sdm_service.models import PatientResponse, ResponseStatus, utcnow
 from sdm_service.ratelimit import Limit, enforce
 from sdm_service.security import request_ip
 from sdm_service.services import responses as response_service
@@ -143,7 +143,7 @@ def step_path(content: Content, number: int) -> str:
     return f"{base_path(content)}/step/{number}"
 
 
-def place_path(content: Content, response: Response) -> str:
+def place_path(content: Content, response: PatientResponse) -> str:
     """Where the patient left off: the summary, the review page or the next step to answer."""
     if response_service.is_done(response):
         return f"{base_path(content)}/summary"
@@ -194,7 +194,7 @@ def _content(library: ContentLibrary, slug: str) -> Content:
 
 async def _patient_response(
     request: Request[Any, Any, Any], db_session: AsyncSession, content: Content
-) -> tuple[Response, str]:
+) -> tuple[PatientResponse, str]:
     token = request.cookies.get(PATIENT_COOKIE, "")
     response = await response_service.load_by_token(db_session, token)
     if response is None or response.questionnaire_slug != content.slug:
@@ -208,7 +208,7 @@ class PatientVisit(NamedTuple):
     """A patient page's questionnaire, and the patient's own response found by their cookie."""
 
     content: Content
-    response: Response
+    response: PatientResponse
     token: str
 
 
@@ -497,7 +497,7 @@ def _review_template(
     content: Content,
     settings: Settings,
     token: str,
-    response: Response,
+    response: PatientResponse,
     *,
     missing: list[str] | None = None,
     status_code: int = 200,
@@ -778,7 +778,7 @@ def _conflict_page(
     settings: Settings,
     token: str,
     step_index: int,
-    response: Response,
+    response: PatientResponse,
     step_form: StepForm,
 ) -> Template:
     """Changed elsewhere meanwhile: keep what they typed (unsaved) and let them choose."""
@@ -865,7 +865,7 @@ async def submit(
     return Redirect(summary_path, status_code=303)
 
 
-def _snapshot(response: Response) -> SummarySnapshot:
+def _snapshot(response: PatientResponse) -> SummarySnapshot:
     return SummarySnapshot.model_validate(response.summary)
 
 

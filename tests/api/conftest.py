@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from sdm_service.content import Content
 from sdm_service.content.logic import is_enabled
-from sdm_service.models import Response
+from sdm_service.models import PatientResponse
 from sdm_service.services import api_clients
 from sdm_service.services.invitations import create_invitation
 from sdm_service.services.responses import complete_response
@@ -90,7 +90,7 @@ async def completed_response(
     value: str = "MRN-1",
     system: str = MRN_SYSTEM,
     name: str = "Ana Diaz",
-) -> Response:
+) -> PatientResponse:
     """An invited response the patient then completed (as the web flow does)."""
     content = content_of(app)
     async with db(app) as session:
@@ -106,7 +106,7 @@ async def completed_response(
 
 async def invited_response(
     app: Litestar, settings: Settings, *, value: str = "MRN-2", system: str = MRN_SYSTEM
-) -> Response:
+) -> PatientResponse:
     async with db(app) as session:
         created = await create_invitation(
             session, settings, content_of(app), patient_value=value, patient_system=system
@@ -115,7 +115,7 @@ async def invited_response(
         return created.response
 
 
-async def count_rows(app: Litestar, model: type[Any] = Response) -> int:
+async def count_rows(app: Litestar, model: type[Any] = PatientResponse) -> int:
     async with db(app) as session:
         return (await session.execute(select(func.count()).select_from(model))).scalar_one()
 

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from sdm_service.models import Response
+from sdm_service.models import PatientResponse
 from sdm_service.services.invitations import find_usable_invitation
 from sdm_service.services.responses import complete_response, open_invitation
 from sdm_service.settings import Settings
@@ -80,6 +80,6 @@ async def test_invite_complete_find_and_fetch_the_pdf(
     assert base64.b64decode(binary["data"]) == pdf.content
 
     async with db(app) as session:
-        stored = await session.get(Response, uuid.UUID(response_id))
+        stored = await session.get(PatientResponse, uuid.UUID(response_id))
     assert stored is not None
     assert stored.source == "web"

@@ -15,7 +15,7 @@ from litestar.testing import AsyncTestClient
 
 from sdm_service.content.fhir import questionnaire_to_fhir
 from sdm_service.fhirmap.questionnaire_response import ResponseRecord, to_questionnaire_response
-from sdm_service.models import AuditEvent, Response, ResponseStatus
+from sdm_service.models import AuditEvent, PatientResponse, ResponseStatus
 from sdm_service.settings import Settings
 from tests.api.conftest import MRN_SYSTEM, content_of, count_rows, db, full_answers, validate_fhir
 
@@ -74,7 +74,7 @@ async def test_a_completed_response_is_stored_and_summarised(
     assert created.headers["location"] == f"{settings.base_url}/fhir/QuestionnaireResponse/{resource['id']}"
     assert resource["status"] == "completed"
     async with db(app) as session:
-        row = await session.get(Response, uuid.UUID(resource["id"]))
+        row = await session.get(PatientResponse, uuid.UUID(resource["id"]))
         events = [e.action for e in (await session.execute(AuditEvent.__table__.select())).all()]
     assert row is not None
     assert (row.source, row.status) == ("fhir", ResponseStatus.COMPLETED)
@@ -100,7 +100,7 @@ async def test_an_in_progress_response_may_be_partial(
     created = await post(client, headers, body, content_type="application/json")
     assert created.status_code == 201, created.text
     async with db(app) as session:
-        row = await session.get(Response, uuid.UUID(created.json()["id"]))
+        row = await session.get(PatientResponse, uuid.UUID(created.json()["id"]))
     assert row is not None
     assert (row.status, row.summary, row.answers) == (
         ResponseStatus.IN_PROGRESS,

@@ -14,7 +14,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlmodel import col
 
-from sdm_service.models import AuditEvent, QuestionnaireVersion, Response
+from sdm_service.models import AuditEvent, PatientResponse, QuestionnaireVersion
 from sdm_service.settings import Settings
 from tests.api.conftest import MRN_SYSTEM, completed_response, content_of, db, invited_response, validate_fhir
 
@@ -323,14 +323,14 @@ async def test_responses_keep_the_questionnaire_version_they_were_answered_on(
                 slug="iort-sdm", version="0.9.0", content_hash="x", definition=old_definition
             )
         )
-        stored = Response(
+        stored = PatientResponse(
             questionnaire_slug="iort-sdm",
             questionnaire_version="0.9.0",
             status="completed",
             patient_value="MRN-OLD",
             answers={"respondent": "patient"},
         )
-        pending = Response(
+        pending = PatientResponse(
             questionnaire_slug="iort-sdm",
             questionnaire_version="0.8.0",
             status="in_progress",

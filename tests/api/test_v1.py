@@ -11,7 +11,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
-from sdm_service.models import AuditEvent, Invitation, Response, ResponseStatus
+from sdm_service.models import AuditEvent, Invitation, PatientResponse, ResponseStatus
 from sdm_service.settings import Settings
 from tests.api.conftest import (
     MRN_SYSTEM,
@@ -40,7 +40,7 @@ async def test_creating_an_invitation_returns_the_link_once(
     assert response.headers["cache-control"] == "no-store"
     async with db(app) as session:
         invitation = (await session.execute(select(Invitation))).scalar_one()
-        row = await session.get(Response, uuid.UUID(created["response_id"]))
+        row = await session.get(PatientResponse, uuid.UUID(created["response_id"]))
         audit = (await session.execute(select(AuditEvent))).scalars().all()
     assert str(invitation.id) == created["invitation_id"]
     assert invitation.created_by_client_id is not None

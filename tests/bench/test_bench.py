@@ -17,7 +17,7 @@ from bench.seed import seed_database
 from sdm_service.content import load_library
 from sdm_service.content.logic import validate_answers
 from sdm_service.decision.snapshot import SummarySnapshot
-from sdm_service.models import Response, ResponseStatus
+from sdm_service.models import PatientResponse, ResponseStatus
 from sdm_service.security import hash_token
 from sdm_service.settings import PROJECT_ROOT, normalise_database_url
 
@@ -31,7 +31,7 @@ async def test_seeded_responses_are_valid_answers_with_stored_summaries(database
     engine = create_async_engine(normalise_database_url(database_url))
     try:
         async with engine.connect() as connection:
-            rows = (await connection.execute(select(Response.__table__))).mappings().all()  # type: ignore[attr-defined]
+            rows = (await connection.execute(select(PatientResponse.__table__))).mappings().all()  # type: ignore[attr-defined]
     finally:
         await engine.dispose()
     assert len(rows) == 123  # 120 + the three patient sessions

@@ -12,8 +12,8 @@ from sdm_service.content import Content
 from sdm_service.models import (
     ApiClient,
     Invitation,
+    PatientResponse,
     RateCounter,
-    Response,
     ResponseStatus,
     Review,
     User,
@@ -53,7 +53,7 @@ async def seed_everything(engine: AsyncEngine, content: Content, settings: Setti
         partial, _ = await start_response(session, content)
         partial.answers = step_values(content, {}, 0)  # answered the first step, then left
 
-        invited = Response(
+        invited = PatientResponse(
             questionnaire_slug=content.slug,
             questionnaire_version=content.version,
             status=ResponseStatus.INVITED,

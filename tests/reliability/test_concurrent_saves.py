@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from sdm_service.db import create_engine
-from sdm_service.models import Response
+from sdm_service.models import PatientResponse
 from sdm_service.security import hash_token
 from tests.web.patient_support import (
     BASE,
@@ -33,7 +33,9 @@ async def stored_answers(app: Litestar, client: AsyncTestClient[Litestar]) -> di
         async with AsyncSession(engine) as session:
             token_hash = hash_token(patient_token(client))
             response = (
-                await session.execute(select(Response).where(col(Response.resume_token_hash) == token_hash))
+                await session.execute(
+                    select(PatientResponse).where(col(PatientResponse.resume_token_hash) == token_hash)
+                )
             ).scalar_one()
             return dict(response.answers)
     finally:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sdm_service import migrate
 from sdm_service.app import create_app
 from sdm_service.db import create_engine
-from sdm_service.models import Response
+from sdm_service.models import PatientResponse
 from sdm_service.settings import Settings
 from tests.conftest import create_postgres_database, drop_postgres_database, make_settings
 from tests.reliability.live import free_port
@@ -109,11 +109,11 @@ async def outage_client(proxied_settings: Settings) -> AsyncIterator[AsyncTestCl
         yield client
 
 
-async def stored(settings: Settings) -> list[Response]:
+async def stored(settings: Settings) -> list[PatientResponse]:
     engine = create_engine(settings)
     try:
         async with AsyncSession(engine) as session:
-            return list((await session.execute(select(Response))).scalars())
+            return list((await session.execute(select(PatientResponse))).scalars())
     finally:
         await engine.dispose()
 

@@ -25,7 +25,7 @@ from sdm_service.api.search import SearchError, as_utc, decode_cursor, parse_ide
 from sdm_service.db import create_engine
 from sdm_service.exchange import export_database, import_database
 from sdm_service.logging_filters import LinkTokenFilter, mask_path, uvicorn_log_config
-from sdm_service.models import AuditEvent, Response, Role
+from sdm_service.models import AuditEvent, PatientResponse, Role
 from sdm_service.services import audit_query, invitations, users
 from sdm_service.settings import Settings
 from sdm_service.web import errors
@@ -52,9 +52,9 @@ async def api_token(app: Litestar) -> dict[str, str]:
     return {"Authorization": f"Bearer {created.token}"}
 
 
-async def stored(app: Litestar, response_id: uuid.UUID) -> Response:
+async def stored(app: Litestar, response_id: uuid.UUID) -> PatientResponse:
     async with db(app) as session:
-        row = await session.get(Response, response_id)
+        row = await session.get(PatientResponse, response_id)
         assert row is not None
         return row
 
@@ -203,7 +203,7 @@ async def test_fhir_intake_refuses_a_display_name_with_control_characters(
     assert refused.headers["content-type"].startswith(FHIR_JSON)
     assert "subject.display" in refused.text
     async with db(app) as session:
-        assert (await session.execute(select(Response))).scalars().all() == []
+        assert (await session.execute(select(PatientResponse))).scalars().all() == []
 
 
 # --- 4. Dates at the edge of the calendar are a 400, not an OverflowError --------------------------

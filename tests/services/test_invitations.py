@@ -7,7 +7,7 @@ from litestar import Litestar
 from sqlalchemy import select
 
 from sdm_service.content import Content, ContentLibrary
-from sdm_service.models import Invitation, Response, ResponseStatus, utcnow
+from sdm_service.models import Invitation, PatientResponse, ResponseStatus, utcnow
 from sdm_service.services import invitations
 from sdm_service.settings import Settings
 from tests.database import db
@@ -30,7 +30,7 @@ async def test_link_token_is_stored_only_as_a_hash(app: Litestar, settings: Sett
         )
         await session.commit()
         stored = (await session.execute(select(Invitation))).scalar_one()
-        response = (await session.execute(select(Response))).scalar_one()
+        response = (await session.execute(select(PatientResponse))).scalar_one()
     assert len(created.token) >= 43  # 256 bits, url-safe
     assert response.status == ResponseStatus.INVITED
     assert stored.response_id == response.id

@@ -15,7 +15,7 @@ from sqlmodel import col
 from sdm_service.content.logic import enabled_answers, is_enabled, missing_required
 from sdm_service.decision import build_summary
 from sdm_service.decision.snapshot import PatientInfo
-from sdm_service.models import AuditEvent, Response, ResponseStatus, Role, utcnow
+from sdm_service.models import AuditEvent, PatientResponse, ResponseStatus, Role, utcnow
 from sdm_service.services import users
 from tests.database import db as db  # re-exported for the test modules
 
@@ -124,7 +124,7 @@ async def add_response(
     )
     async with db(app) as session:
         session.add(
-            Response(
+            PatientResponse(
                 id=response_id,
                 questionnaire_slug="iort-sdm",
                 questionnaire_version=content.version,

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from sdm_service.content import Content, ContentLibrary
 from sdm_service.content.logic import enabled_answers, enabled_items
-from sdm_service.models import Response
+from sdm_service.models import PatientResponse
 from sdm_service.web.patient import PATIENT_COOKIE, question_step_count
 from tests.database import db as db  # re-exported for the test modules
 
@@ -22,9 +22,9 @@ Client = AsyncTestClient[Litestar]
 FormValue = str | list[str]
 
 
-async def stored_responses(app: Litestar) -> list[Response]:
+async def stored_responses(app: Litestar) -> list[PatientResponse]:
     async with db(app) as session:
-        return list((await session.execute(select(Response))).scalars())
+        return list((await session.execute(select(PatientResponse))).scalars())
 
 
 def content_of(app: Litestar) -> Content:

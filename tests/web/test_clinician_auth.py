@@ -17,7 +17,7 @@ from sqlmodel import col
 
 from sdm_service import ratelimit
 from sdm_service.db import create_engine
-from sdm_service.models import RateCounter, Response, ResponseStatus, Role, User, UserSession, utcnow
+from sdm_service.models import PatientResponse, RateCounter, ResponseStatus, Role, User, UserSession, utcnow
 from sdm_service.security import hash_token, new_token
 from sdm_service.services import api_clients, users
 from sdm_service.settings import Settings
@@ -204,7 +204,7 @@ async def test_anonymous_actions_are_refused(client: Client, app: Litestar) -> N
         response = await post_form(client, path, {"note": "x", "patient_value": "X", "username": "x"})
         assert response.status_code == 401, path
     async with db(app) as session:
-        stored = await session.get(Response, response_id)
+        stored = await session.get(PatientResponse, response_id)
         assert stored is not None
         assert stored.status == ResponseStatus.COMPLETED
         assert (await session.execute(select(User))).first() is None
@@ -215,8 +215,8 @@ async def test_a_patient_session_or_an_api_token_opens_nothing(client: Client, a
     patient_token = new_token()
     async with db(app) as session:
         await session.execute(
-            update(Response)
-            .where(col(Response.id) == response_id)
+            update(PatientResponse)
+            .where(col(PatientResponse.id) == response_id)
             .values(resume_token_hash=hash_token(patient_token))
         )
         created = await api_clients.create_api_client(session, "ehr", list(api_clients.SCOPES))

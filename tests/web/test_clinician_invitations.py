@@ -10,7 +10,7 @@ import pytest
 from litestar import Litestar
 from sqlalchemy import select
 
-from sdm_service.models import Invitation, Response, ResponseStatus, utcnow
+from sdm_service.models import Invitation, PatientResponse, ResponseStatus, utcnow
 from sdm_service.security import hash_token
 from sdm_service.services import invitations
 from tests.web.clinician_support import Client, audit_events, db, post_form, signed_in
@@ -18,11 +18,11 @@ from tests.web.clinician_support import Client, audit_events, db, post_form, sig
 LINK = re.compile(r'id="invitation-link" type="text" readonly value="([^"]+)"')
 
 
-async def _rows(app: Litestar) -> tuple[list[Invitation], list[Response]]:
+async def _rows(app: Litestar) -> tuple[list[Invitation], list[PatientResponse]]:
     async with db(app) as session:
         return (
             list((await session.execute(select(Invitation))).scalars().all()),
-            list((await session.execute(select(Response))).scalars().all()),
+            list((await session.execute(select(PatientResponse))).scalars().all()),
         )
 
 

@@ -11,7 +11,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 from sqlmodel import col
 
-from sdm_service.models import Response, ResponseStatus, Review
+from sdm_service.models import PatientResponse, ResponseStatus, Review
 from tests.web.clinician_support import (
     Client,
     add_response,
@@ -26,9 +26,9 @@ from tests.web.clinician_support import (
 )
 
 
-async def _stored(app: Litestar, response_id: uuid.UUID) -> tuple[Response, list[Review]]:
+async def _stored(app: Litestar, response_id: uuid.UUID) -> tuple[PatientResponse, list[Review]]:
     async with db(app) as session:
-        response = await session.get(Response, response_id)
+        response = await session.get(PatientResponse, response_id)
         assert response is not None
         reviews = (
             (

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from litestar import Litestar
 
-from sdm_service.models import Response, ResponseStatus, utcnow
+from sdm_service.models import PatientResponse, ResponseStatus, utcnow
 from sdm_service.services import worklist
 from tests.web.clinician_support import Client, add_response, audit_events, db, response_links, signed_in
 
@@ -59,7 +59,7 @@ async def _seed(app: Litestar, today: date) -> list[Seeded]:
         )
     async with db(app) as session:
         session.add_all(
-            Response(
+            PatientResponse(
                 id=r.id,
                 questionnaire_slug="iort-sdm",
                 questionnaire_version="1.0.0",

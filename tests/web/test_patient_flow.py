@@ -8,7 +8,7 @@ from litestar import Litestar
 from sqlalchemy import func, select
 
 from sdm_service.content.logic import enabled_items, missing_required
-from sdm_service.models import QuestionnaireVersion, Response, ResponseStatus
+from sdm_service.models import PatientResponse, QuestionnaireVersion, ResponseStatus
 from sdm_service.web.patient import question_step_count, total_step_count
 from tests.web.patient_support import (
     BASE,
@@ -369,7 +369,7 @@ async def test_review_lists_answers_with_change_links_and_submit_needs_everythin
     # Clearing a required answer (from another tab) makes Send list it with a link to fix it.
     required_item = next(i for i in questionnaire.steps[0].items if i.required)
     async with db(app) as session:
-        stored = (await session.execute(select(Response))).scalar_one()
+        stored = (await session.execute(select(PatientResponse))).scalar_one()
         stored.answers = {k: v for k, v in stored.answers.items() if k != required_item.id}
         session.add(stored)
         await session.commit()
@@ -413,7 +413,7 @@ async def test_start_post_is_the_only_way_to_create(client: Client, app: Litesta
     await client.get(f"{BASE}/step/1")
     assert await stored_responses(app) == []
     async with db(app) as session:
-        count = (await session.execute(select(func.count()).select_from(Response))).scalar_one()
+        count = (await session.execute(select(func.count()).select_from(PatientResponse))).scalar_one()
     assert count == 0
 
 

@@ -8,7 +8,7 @@ import pytest
 from litestar import Litestar
 from sqlalchemy import func, select
 
-from sdm_service.models import QuestionnaireVersion, Response, ResponseStatus
+from sdm_service.models import PatientResponse, QuestionnaireVersion, ResponseStatus
 from sdm_service.security import hash_token
 from sdm_service.services import invitations
 from sdm_service.services import responses as service
@@ -129,5 +129,5 @@ async def test_open_invitation_keeps_earlier_links_working(app: Litestar, settin
             found = await service.load_by_token(session, token)
             assert found is not None
             assert found.id == response.id
-        rows = (await session.execute(select(func.count()).select_from(Response))).scalar_one()
+        rows = (await session.execute(select(func.count()).select_from(PatientResponse))).scalar_one()
         assert rows == 1

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from sdm_service.app import create_app
 from sdm_service.content.logic import enabled_items
-from sdm_service.models import Response
+from sdm_service.models import PatientResponse
 from sdm_service.settings import PROJECT_ROOT
 from tests.conftest import make_settings
 from tests.web.patient_support import (
@@ -29,9 +29,9 @@ from tests.web.patient_support import (
 )
 
 
-async def stored(app: Litestar) -> Response:
+async def stored(app: Litestar) -> PatientResponse:
     async with db(app) as session:
-        return (await session.execute(select(Response))).scalar_one()
+        return (await session.execute(select(PatientResponse))).scalar_one()
 
 
 async def test_a_step_where_nothing_applies_is_skipped_both_ways(client: Client, app: Litestar) -> None:

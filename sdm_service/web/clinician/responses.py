@@ -19,7 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from sdm_service.audit import record_now
 from sdm_service.content import ContentLibrary
-from sdm_service.models import Response, ResponseStatus, User, utcnow
+from sdm_service.models import PatientResponse, ResponseStatus, User, utcnow
 from sdm_service.services import reviews, worklist
 from sdm_service.web import auth
 from sdm_service.web.clinician.common import (
@@ -116,8 +116,8 @@ async def worklist_view(
     )
 
 
-async def _response_or_404(db_session: AsyncSession, response_id: uuid.UUID) -> Response:
-    response = await db_session.get(Response, response_id)
+async def _response_or_404(db_session: AsyncSession, response_id: uuid.UUID) -> PatientResponse:
+    response = await db_session.get(PatientResponse, response_id)
     if response is None:
         raise NotFoundException("No response with this id.")
     return response
@@ -128,7 +128,7 @@ async def _response_page(
     db_session: AsyncSession,
     library: ContentLibrary,
     user: User,
-    response: Response,
+    response: PatientResponse,
     *,
     review_error: str | None = None,
     note: str = "",
