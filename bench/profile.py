@@ -100,7 +100,7 @@ async def profile(url: str, seed: SeedResult, rows: list[str], requests: int, ht
     counter = StatementCounter()
     # Both pools: the request's unit of work and the side engine (rate limits, token lookups).
     plugin = next(p for p in app.plugins if isinstance(p, SQLAlchemyPlugin))
-    for engine in {app.state.db_engine, *(config.get_engine() for config in plugin.config)}:
+    for engine in {app.state.side_engine, *(config.get_engine() for config in plugin.config)}:
         event.listen(engine.sync_engine, "before_cursor_execute", counter)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     transport = httpx.ASGITransport(app=cast(Any, app))

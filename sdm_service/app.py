@@ -8,7 +8,7 @@ from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
 from litestar import Litestar, Response, get
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.logging.config import LoggingConfig
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
@@ -17,6 +17,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from litestar.template.config import TemplateConfig
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sdm_service import __version__, ratelimit
 from sdm_service.api import admin as api_admin
@@ -26,6 +27,7 @@ from sdm_service.api.auth import SECURITY_SCHEME, SECURITY_SCHEME_NAME
 from sdm_service.content import ContentLibrary, load_library
 from sdm_service.db import create_engine, database_is_reachable, sqlalchemy_config
 from sdm_service.middleware import middleware_stack, security_headers_hook
+from sdm_service.paths import CSRF_EXEMPT_PATHS, HEALTH_PATH, STATIC_PREFIX
 from sdm_service.settings import Settings, get_settings
 from sdm_service.warmup import register_questionnaire_versions
 from sdm_service.web import clinician, patient
@@ -33,15 +35,13 @@ from sdm_service.web.errors import html_exception_handlers
 
 logger = logging.getLogger("sdm_service")
 
-# Machine clients authenticate with bearer tokens, not cookies, so CSRF does not apply to them.
-CSRF_EXEMPT_PATHS = ["^/api/", "^/fhir/", "^/fhir$", "^/health$", "^/schema"]
 SIDE_POOL_SIZE = 5
 
 
-@get("/health", tags=["operations"], cache=False)
-async def health(state: State) -> Response[dict[str, str]]:
+@get(HEALTH_PATH, tags=["operations"], cache=False)
+async def health(side_engine: NamedDependency[AsyncEngine]) -> Response[dict[str, str]]:
     """Liveness and database readiness for load balancers and compose health checks."""
-    if await database_is_reachable(state.db_engine):
+    if await database_is_reachable(side_engine):
         return Response({"status": "ok", "database": "ok", "version": __version__}, status_code=HTTP_200_OK)
     return Response(
         {"status": "unavailable", "database": "unreachable", "detail": "The database is not answering."},
@@ -79,10 +79,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # SQLite has one writer at a time, so its side pool is one connection that callers queue for.
     side_engine = create_engine(settings, pool_size=1 if settings.is_sqlite else SIDE_POOL_SIZE)
     rate_limit_store = ratelimit.store_from_settings(settings, side_engine)
-    ratelimit.use_store(side_engine, rate_limit_store)
 
     def provide_settings() -> Settings:
         return settings
+
+    def provide_side_engine() -> AsyncEngine:
+        return side_engine
+
+    def provide_rate_limits() -> ratelimit.RateLimitStore:
+        return rate_limit_store
 
     def provide_library() -> ContentLibrary:
         return library
@@ -98,7 +103,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app = Litestar(
         route_handlers=[
             health,
-            create_static_files_router(path="/static", directories=[settings.static_dir], name="static"),
+            create_static_files_router(
+                path=STATIC_PREFIX.rstrip("/"), directories=[settings.static_dir], name="static"
+            ),
             *patient.routes,
             *clinician.routes,
             *api_v1.routes,
@@ -108,6 +115,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies={
             "settings": Provide(provide_settings, sync_to_thread=False),
             "library": Provide(provide_library, sync_to_thread=False),
+            "side_engine": Provide(provide_side_engine, sync_to_thread=False),
+            "rate_limits": Provide(provide_rate_limits, sync_to_thread=False),
         },
         plugins=[SQLAlchemyPlugin(config=sqlalchemy_config(settings, engine))],
         template_config=_template_engine(settings, library),
@@ -135,7 +144,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
             loggers={"sdm_service": {"level": settings.log_level, "propagate": True}},
             log_exceptions="never",  # unexpected errors are logged once, by the 500 handler
         ),
-        state=State({"settings": settings, "library": library, "db_engine": side_engine}),
+        # For guards and middleware, which have no dependency injection; handlers use the dependencies.
+        state=State(
+            {
+                "settings": settings,
+                "library": library,
+                "side_engine": side_engine,
+                "rate_limit_store": rate_limit_store,
+            }
+        ),
         on_startup=[record_versions],
         on_shutdown=[dispose_engine],
         middleware=middleware_stack(settings),

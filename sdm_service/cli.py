@@ -43,6 +43,7 @@ def run(host: str, port: int, workers: int, reload: bool, access_log: bool | Non
 
     from sdm_service.content import ContentError, load_library
     from sdm_service.logging_filters import uvicorn_log_config
+    from sdm_service.paths import questionnaire_path
 
     settings = settings_or_exit()
     try:
@@ -52,7 +53,7 @@ def run(host: str, port: int, workers: int, reload: bool, access_log: bool | Non
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - only a display name
     local = f"http://{shown}:{port}"
     click.echo(f"sdm-service ({settings.env}) on {local}")
-    click.echo(f"  Patient questionnaire: {local}/q/iort-sdm")
+    click.echo(f"  Patient questionnaire: {local}{questionnaire_path(settings.questionnaire_slug)}")
     click.echo(f"  Clinician workspace:   {local}/clinician")
     click.echo(f"  Health:                {local}/health   API schema: {local}/schema")
     uvicorn.run(

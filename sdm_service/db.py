@@ -72,8 +72,8 @@ def sqlalchemy_config(settings: Settings, engine: AsyncEngine) -> SQLAlchemyAsyn
         engine_instance=engine,
         metadata=SQLModel.metadata,
         session_dependency_key="db_session",
-        # Not the plugin's default "db_engine": create_app keeps its side engine under that name, and
-        # the plugin would overwrite it with this one (rate limits and side writes on the request pool).
+        # Named for what it is, apart from create_app's "side_engine", so neither can overwrite the
+        # other (once both were "db_engine": rate limits and side writes ran on the request pool).
         engine_app_state_key="request_db_engine",
         session_config=AsyncSessionConfig(expire_on_commit=False),
         # The string form builds the handler with this config's own session scope key; a handler made

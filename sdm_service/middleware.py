@@ -9,8 +9,9 @@
   (database or Redis, see ratelimit.py).
 - ``BodySizeLimitMiddleware``: 413 for bodies over the form or JSON limit, before they are parsed.
 
-The middlewares raise HTTPExceptions, so each path's own exception handlers answer in its format:
-an HTML page for pages, problem JSON for /api, an OperationOutcome for /fhir.
+The middlewares raise HTTPExceptions or rate-limit exceptions (mapped in errors.py), so each
+path's own exception handlers answer in its format: an HTML page for pages, problem JSON for /api,
+an OperationOutcome for /fhir.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from litestar import Request
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.exceptions import ClientException, HTTPException
@@ -26,6 +28,7 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from sdm_service import ratelimit
+from sdm_service.paths import API_PREFIXES, HEALTH_PATH, LINK_PREFIXES, STATIC_PREFIX
 from sdm_service.security import hash_token
 from sdm_service.settings import Settings
 
@@ -41,12 +44,10 @@ PERMISSIONS_POLICY = (
 )
 HSTS = "max-age=63072000; includeSubDomains"
 # Paths whose responses never carry patient data and may be cached.
-CACHEABLE_PREFIXES = ("/static/",)
-CACHEABLE_PATHS = frozenset({"/health"})
+CACHEABLE_PREFIXES = (STATIC_PREFIX,)
+CACHEABLE_PATHS = frozenset({HEALTH_PATH})
 
-HOST_CHECK_EXEMPT = frozenset({"/health"})
-LINK_PREFIXES = ("/i/", "/r/")  # invitation and resume links: unguessable tokens in the path
-API_PREFIXES = ("/api/", "/fhir")
+HOST_CHECK_EXEMPT = frozenset({HEALTH_PATH})
 TOO_MANY_LINK_ATTEMPTS = "Too many link attempts from this address; try again later."
 LINK_FAILURE_STATUSES = frozenset({400, 403, 404, 410})  # a wrong, expired or withdrawn link
 
@@ -182,6 +183,12 @@ def client_address(scope: Scope) -> str:
     return client[0] if client else "unknown"
 
 
+def request_ip(request: Request[Any, Any, Any]) -> str:
+    """The client address as recorded in the audit log and sessions ("" when unknown)."""
+    client = request.client
+    return client.host if client else ""
+
+
 def bearer_token(scope: Scope) -> str | None:
     value = MutableScopeHeaders(scope=scope).get("authorization") or ""
     scheme, _, token = value.partition(" ")
@@ -213,22 +220,22 @@ class RateLimitMiddleware(ASGIMiddleware):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         path: str = scope["path"]
-        engine = scope["app"].state.db_engine
+        store: ratelimit.RateLimitStore = scope["app"].state.rate_limit_store
         if path.startswith(LINK_PREFIXES):
             key = f"ip:{client_address(scope)}"
-            await next_app(scope, receive, self._refuse_failures_over_limit(engine, key, send))
+            await next_app(scope, receive, self._refuse_failures_over_limit(store, key, send))
             return
         if path.startswith(API_PREFIXES):
             address = f"ip:{client_address(scope)}"
             # The address first: a client inventing a new token for every request meets this
             # ceiling, and once over it its requests add no per-token counters either.
-            await ratelimit.enforce(engine, self.api_address_limit, address)
+            await ratelimit.enforce(store, self.api_address_limit, address)
             token = bearer_token(scope)
             key = f"token:{hash_token(token)}" if token else address
-            await ratelimit.enforce(engine, self.api_limit, key)
+            await ratelimit.enforce(store, self.api_limit, key)
         await next_app(scope, receive, send)
 
-    def _refuse_failures_over_limit(self, engine: Any, key: str, send: Send) -> Send:
+    def _refuse_failures_over_limit(self, store: ratelimit.RateLimitStore, key: str, send: Send) -> Send:
         """The link is looked up first (a hashed, indexed read), so a working link is answered and
         never counted. A failed lookup is counted unless the address is over its limit, in one
         atomic step: when it is over, the failure becomes a 429 before anything is sent. Checking
@@ -236,7 +243,7 @@ class RateLimitMiddleware(ASGIMiddleware):
 
         async def send_or_refuse(message: Message) -> None:
             if message["type"] == "http.response.start" and message["status"] in LINK_FAILURE_STATUSES:
-                wait = await ratelimit.admit(engine, self.link_limit, key)
+                wait = await ratelimit.admit(store, self.link_limit, key)
                 if wait is not None:
                     raise ratelimit.RateLimited(wait, TOO_MANY_LINK_ATTEMPTS)
             await send(message)

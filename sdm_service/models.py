@@ -16,6 +16,8 @@ from sqlalchemy import JSON, BigInteger, Index, Integer, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Column, Field, SQLModel
 
+from sdm_service.settings import DEFAULT_QUESTIONNAIRE_SLUG
+
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
 # JSON documents: JSONB on PostgreSQL (indexable, compact), JSON text on SQLite.
@@ -90,7 +92,7 @@ class Invitation(SQLModel, table=True):
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     token_hash: str = Field(max_length=64, unique=True, index=True)
-    questionnaire_slug: str = Field(default="iort-sdm", max_length=64)
+    questionnaire_slug: str = Field(default=DEFAULT_QUESTIONNAIRE_SLUG, max_length=64)
     patient_system: str = Field(default="", max_length=200)
     patient_value: str = Field(max_length=100)
     patient_name: str = Field(default="", max_length=200)

@@ -1,9 +1,10 @@
 """Rate limiting shared by every worker process: hits are counted in the database (default) or in
 Redis (``SDM_RATE_LIMIT_STORE=redis``), never only in one process's memory.
 
-The module functions (``retry_after``, ``hit``, ``clear``, ``enforce``) take the app's engine and use
-whichever store ``create_app`` configured for it (``use_store``); without one they count in the
-database (the rate_counters table: one upsert per hit, see DatabaseStore). Database hits are
+``create_app`` builds the app's one store (``store_from_settings``) and hands it to whoever counts:
+handlers get it as the ``rate_limits`` dependency, middleware from the app state. The module
+functions (``retry_after``, ``hit``, ``clear``, ``admit``, ``enforce``) take that store. The database
+store counts in the rate_counters table (one upsert per hit, see DatabaseStore). Database hits are
 written in their own short transaction: a rejected request (a failed sign-in, a wrong link)
 rolls its own unit of work back, but the attempt must still count.
 """
@@ -15,12 +16,10 @@ import logging
 import math
 import secrets
 import uuid
-import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from litestar.exceptions import HTTPException
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -41,23 +40,23 @@ class Limit:
     window_seconds: int
 
 
-class RateLimited(HTTPException):
-    status_code = 429
+class RateLimited(Exception):
+    """Over a limit: the caller should wait `retry_after` seconds (answered as 429, see errors.py)."""
 
     def __init__(self, retry_after: int, detail: str = "Too many requests; try again later.") -> None:
-        super().__init__(detail=detail, status_code=429, headers={"Retry-After": str(retry_after)})
+        super().__init__(detail)
         self.retry_after = retry_after
+        self.detail = detail
 
 
-class RateLimitStoreUnavailable(HTTPException):
-    """The shared counter store cannot be reached: refuse (503) rather than stop counting."""
+class RateLimitStoreUnavailable(Exception):
+    """The shared counter store cannot be reached: refuse (503, see errors.py) rather than stop
+    counting."""
 
-    status_code = 503
+    detail = "The service cannot check request limits right now. Try again shortly."
 
     def __init__(self) -> None:
-        super().__init__(
-            detail="The service cannot check request limits right now. Try again shortly.", status_code=503
-        )
+        super().__init__(self.detail)
 
 
 def _key(raw: str) -> str:
@@ -70,6 +69,7 @@ def _wait_seconds(oldest: datetime, since: datetime) -> int:
     return max(1, int((oldest - since).total_seconds()) + 1)
 
 
+@runtime_checkable
 class RateLimitStore(Protocol):
     async def retry_after(self, limit: Limit, raw_key: str, *, now: datetime | None = None) -> int | None: ...
 
@@ -341,56 +341,46 @@ class RedisStore:
         await self.client.aclose()
 
 
-# The store each app's engine was configured with (create_app calls use_store).
-_stores: weakref.WeakKeyDictionary[AsyncEngine, RateLimitStore] = weakref.WeakKeyDictionary()
-
-
 def store_from_settings(settings: Settings, engine: AsyncEngine) -> RateLimitStore:
+    """The store the settings ask for; `engine` is the side pool (hits commit on their own)."""
     if settings.rate_limit_store == "redis":
         return RedisStore(settings.redis_url)
     return DatabaseStore(engine)
 
 
-def use_store(engine: AsyncEngine, store: RateLimitStore) -> None:
-    _stores[engine] = store
-
-
-def store_for(engine: AsyncEngine) -> RateLimitStore:
-    return _stores.get(engine) or DatabaseStore(engine)
-
-
 async def retry_after(
-    engine: AsyncEngine, limit: Limit, raw_key: str, *, now: datetime | None = None
+    store: RateLimitStore, limit: Limit, raw_key: str, *, now: datetime | None = None
 ) -> int | None:
     """Seconds to wait if the key is over its limit, else None. Does not count a hit."""
-    return await store_for(engine).retry_after(limit, raw_key, now=now)
+    return await store.retry_after(limit, raw_key, now=now)
 
 
-async def hit(engine: AsyncEngine, limit: Limit, raw_key: str, *, now: datetime | None = None) -> None:
+async def hit(store: RateLimitStore, limit: Limit, raw_key: str, *, now: datetime | None = None) -> None:
     """Count one hit."""
-    await store_for(engine).hit(limit, raw_key, now=now)
+    await store.hit(limit, raw_key, now=now)
 
 
-async def clear(engine: AsyncEngine, limit: Limit, raw_key: str) -> None:
+async def clear(store: RateLimitStore, limit: Limit, raw_key: str) -> None:
     """Forget a key's hits (e.g. after a successful sign-in)."""
-    await store_for(engine).clear(limit, raw_key)
+    await store.clear(limit, raw_key)
 
 
-async def take_back(engine: AsyncEngine, limit: Limit, raw_key: str) -> None:
+async def take_back(store: RateLimitStore, limit: Limit, raw_key: str) -> None:
     """Uncount one hit enforce() counted, for an attempt that turned out not to count (refused by
     another limit, or one that only failures should count and that succeeded)."""
-    await store_for(engine).take_back(limit, raw_key)
+    await store.take_back(limit, raw_key)
 
 
-async def admit(engine: AsyncEngine, limit: Limit, raw_key: str) -> int | None:
+async def admit(store: RateLimitStore, limit: Limit, raw_key: str) -> int | None:
     """Count this hit unless the key is over its limit, in one step (see the stores' enforce());
     the seconds to wait when it is over, the hit then not counted."""
-    return await store_for(engine).enforce(limit, raw_key)
+    return await store.enforce(limit, raw_key)
 
 
-async def enforce(engine: AsyncEngine, limit: Limit, raw_key: str, *, count: bool = True) -> None:
-    """Raise RateLimited (429 with Retry-After) when over the limit; otherwise count this hit."""
-    store = store_for(engine)
+async def enforce(
+    store: RateLimitStore, limit: Limit, raw_key: str, *, count: bool = True, detail: str | None = None
+) -> None:
+    """Raise RateLimited when over the limit; otherwise count this hit."""
     wait = await (store.enforce(limit, raw_key) if count else store.retry_after(limit, raw_key))
     if wait is not None:
-        raise RateLimited(wait)
+        raise RateLimited(wait, detail) if detail else RateLimited(wait)

@@ -1,15 +1,13 @@
-"""Secrets handling: random tokens stored only as hashes, argon2id passwords, client addresses."""
+"""Secrets handling: random tokens stored only as hashes, argon2id passwords."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
-from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from litestar import Request
 
 TOKEN_BYTES = 32  # 256 bits of randomness; links and API tokens are unguessable
 
@@ -44,8 +42,3 @@ def verify_password(password: str, stored_hash: str | None) -> bool:
 
 def password_needs_rehash(stored_hash: str) -> bool:
     return _password_hasher.check_needs_rehash(stored_hash)
-
-
-def request_ip(request: Request[Any, Any, Any]) -> str:
-    client = request.client
-    return client.host if client else ""

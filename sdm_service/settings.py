@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEVELOPMENT_SECRET = "development-only-secret-change-me-0123456789"  # noqa: S105 - refused in production
 MIN_SECRET_LENGTH = 32
+DEFAULT_QUESTIONNAIRE_SLUG = "iort-sdm"  # the questionnaire of the start page and of invitations
 API_REQUESTS_PER_IP_FACTOR = 3  # default per-address API ceiling, as a multiple of the per-token limit
 
 
@@ -43,6 +44,7 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
     base_url: str = "http://127.0.0.1:8000"
     clinic_name: str = Field(default="Your cancer center", min_length=1, max_length=120)
+    questionnaire_slug: str = Field(default=DEFAULT_QUESTIONNAIRE_SLUG, min_length=1, max_length=64)
     content_dir: Path = PROJECT_ROOT / "questionnaires"
     templates_dir: Path = PROJECT_ROOT / "templates"
     static_dir: Path = PROJECT_ROOT / "static"

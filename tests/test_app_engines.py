@@ -1,5 +1,5 @@
 """In a production process (one app), side work uses the side engine and the configured rate-limit
-store, not the request pool: the SQLAlchemy plugin must not overwrite `app.state.db_engine`."""
+store, not the request pool: the SQLAlchemy plugin must not overwrite `app.state.side_engine`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from pathlib import Path
 PROBE = """
 import asyncio, json, sys
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
-from sdm_service import ratelimit
 from sdm_service.app import create_app
 from sdm_service.settings import load_settings
 
@@ -20,11 +19,12 @@ app = create_app(load_settings(database_url=sys.argv[1], rate_limit_store=sys.ar
 async def main():
     async with app.lifespan():
         config = next(p for p in app.plugins if isinstance(p, SQLAlchemyPlugin)).config[0]
-        side = app.state.db_engine
+        side = app.state.side_engine
         print(json.dumps({
             "side_is_request_engine": side is config.get_engine(),
             "side_pool_size": side.pool.size(),
-            "store": type(ratelimit.store_for(side)).__name__,
+            "store": type(app.state.rate_limit_store).__name__,
+            "store_counts_on_side_engine": getattr(app.state.rate_limit_store, "engine", side) is side,
         }))
 
 asyncio.run(main())
@@ -41,7 +41,12 @@ def _probe(tmp_path: Path, store: str) -> dict[str, object]:
 
 def test_side_engine_survives_start_up_in_a_fresh_process(tmp_path: Path) -> None:
     seen = _probe(tmp_path, "database")
-    assert seen == {"side_is_request_engine": False, "side_pool_size": 1, "store": "DatabaseStore"}
+    assert seen == {
+        "side_is_request_engine": False,
+        "side_pool_size": 1,
+        "store": "DatabaseStore",
+        "store_counts_on_side_engine": True,
+    }
 
 
 def test_configured_redis_store_is_the_one_used(tmp_path: Path) -> None:

@@ -19,8 +19,8 @@ from litestar.openapi.spec import SecurityScheme
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sdm_service.audit import Actor, record
+from sdm_service.middleware import request_ip
 from sdm_service.models import ApiClient
-from sdm_service.security import request_ip
 from sdm_service.services.api_clients import SCOPES, authenticate, client_scopes
 
 logger = logging.getLogger("sdm_service.api")
@@ -67,7 +67,7 @@ async def require_api_client(
             headers={"WWW-Authenticate": _CHALLENGE},
         )
     # Its own short transaction, so last_used_at is kept even when the request itself fails.
-    async with AsyncSession(connection.app.state.db_engine, expire_on_commit=False) as session:
+    async with AsyncSession(connection.app.state.side_engine, expire_on_commit=False) as session:
         client = await authenticate(session, token)
         if session.dirty:  # last_used_at moved on (once a minute): no write transaction otherwise
             await session.commit()

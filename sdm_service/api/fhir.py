@@ -29,8 +29,6 @@ from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import FromPath, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED
 from sqlalchemy import select
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 from sqlmodel import col
@@ -60,6 +58,7 @@ from sdm_service.content import Content, ContentLibrary
 from sdm_service.content.fhir import questionnaire_to_fhir
 from sdm_service.content.schema import Questionnaire
 from sdm_service.decision.snapshot import SummarySnapshot
+from sdm_service.errors import exception_handlers
 from sdm_service.fhirmap.bundle import searchset
 from sdm_service.fhirmap.capability import SEARCH_PARAMETERS, capability_statement
 from sdm_service.fhirmap.common import FHIR_JSON, FHIR_STATUS_TO_OURS
@@ -67,10 +66,10 @@ from sdm_service.fhirmap.document import PDF, binary, document_reference
 from sdm_service.fhirmap.outcome import Issue, error_outcome, issue_code, operation_outcome
 from sdm_service.fhirmap.questionnaire_response import ResponseRecord, to_questionnaire_response
 from sdm_service.logging_filters import mask_path
+from sdm_service.middleware import request_ip
 from sdm_service.models import ApiClient, PatientResponse, QuestionnaireVersion
 from sdm_service.report.pdf import pdf_filename, render_summary_pdf_async
-from sdm_service.security import request_ip
-from sdm_service.services.intake import IntakeRejected, store_questionnaire_response
+from sdm_service.services.intake import IntakeMalformed, IntakeRejected, store_questionnaire_response
 from sdm_service.settings import Settings
 from sdm_service.web.downloads import summary_pdf_download
 
@@ -158,12 +157,13 @@ def outcome_for_http_exception(request: Request[Any, Any, Any], exc: HTTPExcepti
 
 
 def outcome_for_intake(request: Request[Any, Any, Any], exc: IntakeRejected) -> HttpResponse[Any]:
-    code = issue_code(exc.status_code)
+    status_code = 400 if isinstance(exc, IntakeMalformed) else 422
+    code = issue_code(status_code)
     issues = [
         Issue(diagnostics=p.message, code=code, expression=(p.expression,) if p.expression else ())
         for p in exc.problems
     ]
-    return fhir_response(operation_outcome(issues), exc.status_code)
+    return fhir_response(operation_outcome(issues), status_code)
 
 
 def outcome_for_database(request: Request[Any, Any, Any], exc: Exception) -> HttpResponse[Any]:
@@ -180,14 +180,10 @@ def outcome_for_unexpected(request: Request[Any, Any, Any], exc: Exception) -> H
 
 
 FHIR_EXCEPTION_HANDLERS: dict[type[Exception] | int, Callable[..., HttpResponse[Any]]] = {
-    HTTPException: outcome_for_http_exception,
+    **exception_handlers(
+        http=outcome_for_http_exception, database=outcome_for_database, unexpected=outcome_for_unexpected
+    ),
     IntakeRejected: outcome_for_intake,
-    OperationalError: outcome_for_database,
-    PoolTimeoutError: outcome_for_database,
-    InterfaceError: outcome_for_database,
-    ConnectionError: outcome_for_database,
-    OSError: outcome_for_database,
-    Exception: outcome_for_unexpected,
 }
 
 
@@ -210,11 +206,7 @@ def with_fhir_outcomes(
                 return fallback(request, exc)
             if isinstance(exc, HTTPException):
                 return outcome_for_http_exception(request, exc)
-            if isinstance(
-                exc, OperationalError | PoolTimeoutError | InterfaceError | ConnectionError | OSError
-            ):
-                return outcome_for_database(request, exc)
-            return outcome_for_unexpected(request, exc)
+            return FHIR_EXCEPTION_HANDLERS[Exception](request, exc)
 
         return answer
 

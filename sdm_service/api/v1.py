@@ -61,8 +61,8 @@ from sdm_service.api.search import (
 from sdm_service.audit import record
 from sdm_service.content import ContentLibrary
 from sdm_service.decision.snapshot import SummarySnapshot
+from sdm_service.middleware import request_ip
 from sdm_service.models import ApiClient, PatientResponse
-from sdm_service.security import request_ip
 from sdm_service.services.invitations import InvitationError, create_invitation
 from sdm_service.settings import Settings
 from sdm_service.web.downloads import summary_pdf_download

@@ -37,17 +37,27 @@ class IntakeProblem:
 
 
 class IntakeRejected(Exception):
-    """The resource cannot be stored. status_code: 400 (not a valid resource) or 422 (a valid
-    resource that breaks the questionnaire's rules)."""
+    """The resource cannot be stored; `problems` says why (at most MAX_ISSUES)."""
 
-    def __init__(self, status_code: int, problems: list[IntakeProblem]) -> None:
-        self.status_code = status_code
+    def __init__(self, problems: list[IntakeProblem]) -> None:
         self.problems = problems[:MAX_ISSUES]
         super().__init__("; ".join(p.message for p in self.problems))
 
 
-def _reject(status_code: int, expression: str, message: str) -> IntakeRejected:
-    return IntakeRejected(status_code, [IntakeProblem(expression, message)])
+class IntakeMalformed(IntakeRejected):
+    """Not a valid QuestionnaireResponse resource at all."""
+
+
+class IntakeBreaksRules(IntakeRejected):
+    """A valid resource that breaks the questionnaire's rules."""
+
+
+def _malformed(expression: str, message: str) -> IntakeMalformed:
+    return IntakeMalformed([IntakeProblem(expression, message)])
+
+
+def _breaks_rules(expression: str, message: str) -> IntakeBreaksRules:
+    return IntakeBreaksRules([IntakeProblem(expression, message)])
 
 
 def _structure_problems(resource: Mapping[str, Any]) -> list[IntakeProblem]:
@@ -70,8 +80,7 @@ def _subject(resource: Mapping[str, Any]) -> tuple[str, str, str]:
     identifier = subject.get("identifier") if isinstance(subject, Mapping) else None
     value = str(identifier.get("value") or "").strip() if isinstance(identifier, Mapping) else ""
     if not value:
-        raise _reject(
-            422,
+        raise _breaks_rules(
             "QuestionnaireResponse.subject",
             "subject.identifier.value is required: identify the patient by the EHR's identifier "
             "(for example an MRN), not by a Patient resource reference.",
@@ -82,8 +91,7 @@ def _subject(resource: Mapping[str, Any]) -> tuple[str, str, str]:
     checked = (("identifier.value", value, 100), ("identifier.system", system, 200), ("display", name, 200))
     for label, text, limit in checked:
         if len(text) > limit or any(ord(ch) < 32 for ch in text):
-            raise _reject(
-                422,
+            raise _breaks_rules(
                 f"QuestionnaireResponse.subject.{label}",
                 f"subject.{label} must be at most {limit} printable characters.",
             )
@@ -120,32 +128,29 @@ async def store_questionnaire_response(
 ) -> PatientResponse:
     """Validate a pushed QuestionnaireResponse and store it (source "fhir"); raise IntakeRejected."""
     if not isinstance(resource, Mapping):
-        raise _reject(400, "", "The body must be a JSON object: a FHIR QuestionnaireResponse resource.")
+        raise _malformed("", "The body must be a JSON object: a FHIR QuestionnaireResponse resource.")
     resource_type = resource.get("resourceType")
     if resource_type != "QuestionnaireResponse":
-        raise _reject(
-            400,
+        raise _malformed(
             "resourceType",
             f"resourceType must be 'QuestionnaireResponse' here, not {resource_type!r}.",
         )
     structure = _structure_problems(resource)
     if structure:
-        raise IntakeRejected(400, structure)
+        raise IntakeMalformed(structure)
 
     fhir_questionnaire = questionnaire_to_fhir(content.questionnaire, settings.base_url)
     expected = canonical(fhir_questionnaire)
     given = str(resource.get("questionnaire") or "")
     if given != expected:
         hint = " (include the version after '|')" if given == fhir_questionnaire["url"] else ""
-        raise _reject(
-            422,
+        raise _breaks_rules(
             "QuestionnaireResponse.questionnaire",
             f"questionnaire must be {expected!r}{hint}; got {given or 'nothing'}.",
         )
     status = resource.get("status")
     if status not in ACCEPTED_STATUSES:
-        raise _reject(
-            422,
+        raise _breaks_rules(
             "QuestionnaireResponse.status",
             f"status must be 'in-progress' or 'completed' for a new response, not {status!r}.",
         )
@@ -164,7 +169,7 @@ async def store_questionnaire_response(
         for link_id, msg in errors.items()
     )
     if problems:
-        raise IntakeRejected(422, problems)
+        raise IntakeBreaksRules(problems)
 
     now = utcnow()
     response = PatientResponse(
@@ -187,8 +192,7 @@ async def store_questionnaire_response(
         try:
             await complete_response(session, response, content, settings, now=now)
         except ResponseIncomplete as exc:  # validate_answers already checked; kept as a safety net
-            raise IntakeRejected(
-                422,
+            raise IntakeBreaksRules(
                 [
                     IntakeProblem("QuestionnaireResponse.item", _explain(content, m, "needs an answer."))
                     for m in exc.missing

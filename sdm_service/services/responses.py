@@ -8,6 +8,7 @@ keeps working as a resume link until it expires or is revoked.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -17,7 +18,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import col
 
 from sdm_service.content import Content
-from sdm_service.content.logic import enabled_answers, enabled_items, missing_required
+from sdm_service.content.logic import enabled_answers, enabled_items, is_enabled, missing_required
+from sdm_service.content.schema import Item, Questionnaire
 from sdm_service.models import Invitation, PatientResponse, ResponseStatus, utcnow
 from sdm_service.security import hash_token, new_token
 from sdm_service.settings import Settings
@@ -42,6 +44,35 @@ class ResponseIncomplete(Exception):
     def __init__(self, missing: list[str]) -> None:
         self.missing = missing
         super().__init__("missing answers: " + ", ".join(missing))
+
+
+@dataclass(frozen=True)
+class StepSaved:
+    """The step's answers are stored. `added`: an answer brought a new question onto this step (so
+    the patient stays on it); `checks_changed`: an understanding check got a new answer (so the
+    patient sees its explanation before going on)."""
+
+    added: bool
+    checks_changed: bool
+
+
+@dataclass(frozen=True)
+class StepNotSaved:
+    """Nothing stored: the form had errors, or `missing` lists required questions left empty.
+    `items` are the step's questions to show again, as the new answers make them."""
+
+    items: list[Item]
+    missing: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StepConflict:
+    """The response changed elsewhere meanwhile; nothing stored. `items`: the step as it is now."""
+
+    items: list[Item]
+
+
+StepOutcome = StepSaved | StepNotSaved | StepConflict
 
 
 def is_done(response: PatientResponse) -> bool:
@@ -167,6 +198,75 @@ async def save_step(
     except StaleDataError as exc:  # another writer won the race between our read and this write
         raise ResponseConflict("The response changed while saving.") from exc
     return response
+
+
+def _items_now(questionnaire: Questionnaire, response: PatientResponse, step_index: int) -> list[Item]:
+    current = enabled_answers(questionnaire, response.answers)
+    return [item for item in questionnaire.steps[step_index].items if is_enabled(item, current)]
+
+
+def _in_step_order(step_items: tuple[Item, ...], *lists: list[Item]) -> list[Item]:
+    """Items in any of the lists, in the step's own order."""
+    ids = {item.id for items in lists for item in items}
+    return [item for item in step_items if item.id in ids]
+
+
+async def answer_step(
+    session: AsyncSession,
+    response: PatientResponse,
+    content: Content,
+    step_index: int,
+    cleaned_answers: Mapping[str, Any],
+    *,
+    submitted: set[str],
+    invalid: bool,
+    lock_version: int,
+    advance: bool,
+) -> StepOutcome:
+    """One step's form, already parsed: decide and, when it may, store (see save_step).
+
+    `submitted` are the step's items the form carried (their stored answers are replaced),
+    `invalid` says the form had answers that could not be read. Follow-up questions on the same
+    step may come or go with the new answers; when one comes, the patient stays on the step to
+    answer it (no advance, no missing-answer errors).
+    """
+    questionnaire = content.questionnaire
+    if lock_version != response.lock_version:
+        return StepConflict(_items_now(questionnaire, response, step_index))
+    stored = enabled_answers(questionnaire, response.answers)
+    shown = enabled_items(questionnaire, stored, step_index)
+    merged = {key: value for key, value in stored.items() if key not in submitted}
+    merged.update(cleaned_answers)
+    after = enabled_answers(questionnaire, merged)
+    now_enabled = enabled_items(questionnaire, after, step_index)
+    if invalid:
+        return StepNotSaved(_in_step_order(questionnaire.steps[step_index].items, shown, now_enabled))
+    shown_ids = {item.id for item in shown}
+    added = any(item.answerable and item.id not in shown_ids for item in now_enabled)
+    advance = advance and not added
+    if advance:
+        missing = missing_required(questionnaire, after, [step_index])
+        if missing:
+            return StepNotSaved(now_enabled, missing)
+    checks_changed = any(
+        item.correct and item.id in cleaned_answers and cleaned_answers.get(item.id) != stored.get(item.id)
+        for item in now_enabled
+    )
+    try:
+        await save_step(
+            session,
+            response,
+            content,
+            step_index,
+            cleaned_answers,
+            expected_lock_version=lock_version,
+            advance=advance,
+        )
+    except ResponseConflict:
+        await session.rollback()  # the failed flush leaves the session needing a rollback
+        await session.refresh(response)
+        return StepConflict(_items_now(questionnaire, response, step_index))
+    return StepSaved(added=added, checks_changed=checks_changed)
 
 
 def _consult_date(response: PatientResponse, answers: Mapping[str, Any]) -> date | None:

@@ -1,9 +1,7 @@
 """Clinician sign-in sessions and the guards that protect every clinician page.
 
 The browser holds a random token in the `sdm_session` cookie (HttpOnly, SameSite=Lax, Secure
-outside development, sent only under /clinician); the database keeps its SHA-256 in
-`user_sessions`. A session ends at a fixed lifetime (settings.clinician_session_minutes), after a
-period without activity, at sign-out (the row is deleted) or when the account is deactivated.
+outside development, sent only under /clinician); services/sessions.py stores and checks it.
 
 Other route modules reuse the guards: `guards=[require_admin]` on a handler under /clinician
 (the cookie is only sent there) and `current_user: User` via `provide_current_user`.
@@ -11,7 +9,6 @@ Other route modules reuse the guards: `guards=[require_admin]` on a handler unde
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -22,22 +19,20 @@ from litestar.di import Provide
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.response import Redirect
-from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-from sqlmodel import col
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from sdm_service.audit import Actor
-from sdm_service.models import Role, User, UserSession, utcnow
-from sdm_service.security import hash_token, new_token, request_ip
+from sdm_service.middleware import request_ip
+from sdm_service.models import Role, User
+from sdm_service.paths import CLINICIAN_PREFIX
+from sdm_service.services import sessions
 from sdm_service.settings import Settings
 from sdm_service.web.errors import error_page
 
 SESSION_COOKIE = "sdm_session"
-COOKIE_PATH = "/clinician"
-SIGN_IN_PATH = "/clinician/sign-in"
-HOME_PATH = "/clinician"
-IDLE_MINUTES = 30  # a session left alone this long ends, even within its lifetime
-TOUCH_EVERY_SECONDS = 60  # write last_seen_at at most this often, not on every request
+COOKIE_PATH = CLINICIAN_PREFIX
+SIGN_IN_PATH = f"{CLINICIAN_PREFIX}/sign-in"
+HOME_PATH = CLINICIAN_PREFIX
 _STATE_KEY = "clinician_user"
 _MISSING = object()
 
@@ -50,10 +45,6 @@ class SignInRequired(NotAuthorizedException):
 
 def actor_for(user: User) -> Actor:
     return Actor("clinician", str(user.id), user.username)
-
-
-def idle_limit(settings: Settings) -> timedelta:
-    return timedelta(minutes=min(IDLE_MINUTES, settings.clinician_session_minutes))
 
 
 def safe_next(target: str | None) -> str:
@@ -100,62 +91,10 @@ def expired_session_cookie(settings: Settings) -> Cookie:
 async def start_session(
     db_session: AsyncSession, settings: Settings, user: User, request: Request[Any, Any, Any]
 ) -> str:
-    """Create a session row for a user who just proved who they are; returns the cookie token."""
-    now = utcnow()
-    token = new_token()
-    db_session.add(
-        UserSession(
-            token_hash=hash_token(token),
-            user_id=user.id,
-            created_at=now,
-            expires_at=now + timedelta(minutes=settings.clinician_session_minutes),
-            last_seen_at=now,
-            ip=request_ip(request)[:64],
-            user_agent=(request.headers.get("user-agent") or "")[:300],
-        )
+    """A new session for a user who just proved who they are; returns the cookie token."""
+    return await sessions.start_session(
+        db_session, settings, user, ip=request_ip(request), user_agent=request.headers.get("user-agent") or ""
     )
-    await db_session.flush()
-    return token
-
-
-async def end_session(db_session: AsyncSession, token: str | None) -> None:
-    if token:
-        await db_session.execute(delete(UserSession).where(col(UserSession.token_hash) == hash_token(token)))
-
-
-def _still_valid(row: UserSession, settings: Settings, now: datetime) -> bool:
-    return row.expires_at > now and row.last_seen_at > now - idle_limit(settings)
-
-
-async def load_session_user(
-    engine: AsyncEngine, settings: Settings, token: str | None, *, now: datetime | None = None
-) -> User | None:
-    """The active user behind a session token, or None. Ends expired or idle sessions on the way.
-
-    Runs in its own short transaction so the idle clock moves even when the request itself fails.
-    """
-    if not token or len(token) > 200:
-        return None
-    now = now or utcnow()
-    async with AsyncSession(engine, expire_on_commit=False) as session:
-        found = (
-            await session.execute(
-                select(UserSession, User)
-                .join(User, col(User.id) == col(UserSession.user_id))
-                .where(col(UserSession.token_hash) == hash_token(token))
-            )
-        ).one_or_none()
-        if found is None:
-            return None
-        row, user = found
-        if not user.is_active or not _still_valid(row, settings, now):
-            await session.delete(row)
-            await session.commit()
-            return None
-        if (now - row.last_seen_at).total_seconds() >= TOUCH_EVERY_SECONDS:
-            row.last_seen_at = now
-            await session.commit()
-        return user
 
 
 async def current_user_or_none(connection: ASGIConnection[Any, Any, Any, Any]) -> User | None:
@@ -164,7 +103,9 @@ async def current_user_or_none(connection: ASGIConnection[Any, Any, Any, Any]) -
     if cached is not _MISSING:
         return cached
     state = connection.app.state
-    user = await load_session_user(state.db_engine, state.settings, connection.cookies.get(SESSION_COOKIE))
+    user = await sessions.load_session_user(
+        state.side_engine, state.settings, connection.cookies.get(SESSION_COOKIE)
+    )
     connection.state[_STATE_KEY] = user
     return user
 

@@ -10,10 +10,10 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.response import Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from sdm_service.errors import exception_handlers
 from sdm_service.logging_filters import mask_path
+from sdm_service.paths import CLINICIAN_PREFIX, MACHINE_PREFIXES, questionnaire_path
 
 logger = logging.getLogger("sdm_service.errors")
 
@@ -51,8 +51,6 @@ MESSAGES: dict[int, tuple[str, str]] = {
     ),
 }
 
-MACHINE_PREFIXES = ("/api/", "/fhir", "/health", "/schema")
-
 
 def wants_html(request: Request[Any, Any, Any]) -> bool:
     return not request.url.path.startswith(MACHINE_PREFIXES)
@@ -62,10 +60,11 @@ def error_page(request: Request[Any, Any, Any], status_code: int, detail: str | 
     title, message = MESSAGES.get(status_code, MESSAGES[500 if status_code >= 500 else 400])
     headers: dict[str, str] = {"Cache-Control": "no-store"}
     # Point people back to their own part of the service: clinicians to the worklist.
-    if request.url.path.startswith("/clinician"):
-        home_url, home_label = "/clinician", "Go to the worklist"
+    if request.url.path.startswith(CLINICIAN_PREFIX):
+        home_url, home_label = CLINICIAN_PREFIX, "Go to the worklist"
     else:
-        home_url, home_label = "/q/iort-sdm", "Go to the start page"
+        home_url = questionnaire_path(request.app.state.settings.questionnaire_slug)
+        home_label = "Go to the start page"
     return Template(
         template_name="error.html",
         context={
@@ -116,12 +115,5 @@ def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
 
 
 def html_exception_handlers() -> dict[type[Exception] | int, Callable[..., Response[Any]]]:
-    return {
-        HTTPException: _http_exception,
-        OperationalError: _database_unavailable,
-        PoolTimeoutError: _database_unavailable,
-        ConnectionError: _database_unavailable,
-        OSError: _database_unavailable,
-        InterfaceError: _database_unavailable,
-        Exception: _unexpected,
-    }
+    """HTML pages for people, problem JSON for machine paths (see errors.py for what means what)."""
+    return exception_handlers(http=_http_exception, database=_database_unavailable, unexpected=_unexpected)

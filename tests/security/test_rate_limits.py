@@ -189,18 +189,18 @@ async def test_the_limit_is_shared_by_every_worker(limited_settings: Settings) -
 
 
 async def test_store_counts_only_hits_inside_the_window(limited_app: Litestar) -> None:
-    engine = limited_app.state.db_engine
+    store = limited_app.state.rate_limit_store
     limit = ratelimit.Limit("unit", max_hits=2, window_seconds=60)
     key = f"k-{uuid.uuid4()}"
-    await ratelimit.hit(engine, limit, key, now=utcnow() - timedelta(seconds=120))
-    await ratelimit.hit(engine, limit, key)
-    assert await ratelimit.retry_after(engine, limit, key) is None
-    await ratelimit.hit(engine, limit, key, now=utcnow() - timedelta(seconds=30))
-    wait = await ratelimit.retry_after(engine, limit, key)
+    await ratelimit.hit(store, limit, key, now=utcnow() - timedelta(seconds=120))
+    await ratelimit.hit(store, limit, key)
+    assert await ratelimit.retry_after(store, limit, key) is None
+    await ratelimit.hit(store, limit, key, now=utcnow() - timedelta(seconds=30))
+    wait = await ratelimit.retry_after(store, limit, key)
     assert wait is not None
     assert 25 <= wait <= 31  # the hit 30 s ago leaves the window in about 30 s
-    await ratelimit.clear(engine, limit, key)
-    assert await ratelimit.retry_after(engine, limit, key) is None
+    await ratelimit.clear(store, limit, key)
+    assert await ratelimit.retry_after(store, limit, key) is None
 
 
 async def test_an_unreachable_redis_refuses_with_503_rather_than_not_counting(sqlite_url: str) -> None:

@@ -19,10 +19,9 @@ from sdm_service import ratelimit
 from sdm_service.db import create_engine
 from sdm_service.models import PatientResponse, RateCounter, ResponseStatus, Role, User, UserSession, utcnow
 from sdm_service.security import hash_token, new_token
-from sdm_service.services import api_clients, users
+from sdm_service.services import api_clients, sessions, signin, users
 from sdm_service.settings import Settings
 from sdm_service.web import auth
-from sdm_service.web.clinician import signin
 from tests.conftest import make_settings
 from tests.web.clinician_support import (
     PASSWORD,
@@ -288,13 +287,13 @@ async def test_sessions_end_at_their_lifetime(client: Client, app: Litestar) -> 
 async def test_sessions_end_after_being_idle(client: Client, app: Litestar, settings: Settings) -> None:
     await signed_in(client, app, "idle.user")
     assert (await client.get("/clinician")).status_code == 200
-    await _age_session(app, last_seen_at=utcnow() - auth.idle_limit(settings) - timedelta(seconds=1))
+    await _age_session(app, last_seen_at=utcnow() - sessions.idle_limit(settings) - timedelta(seconds=1))
     assert (await client.get("/clinician", follow_redirects=False)).status_code == 303
 
 
 async def test_activity_keeps_a_session_alive(client: Client, app: Litestar, settings: Settings) -> None:
     await signed_in(client, app, "busy.user")
-    almost_idle = utcnow() - auth.idle_limit(settings) + timedelta(minutes=1)
+    almost_idle = utcnow() - sessions.idle_limit(settings) + timedelta(minutes=1)
     await _age_session(app, last_seen_at=almost_idle)
     assert (await client.get("/clinician")).status_code == 200
     (row,) = await _sessions(app)
@@ -385,7 +384,10 @@ async def test_a_throttled_address_does_not_count_against_the_account(client: Cl
         assert (await sign_in(client, "bystander", "not-the-password")).status_code == 429
     engine = create_engine(app.state.settings)
     try:
-        assert await ratelimit.retry_after(engine, signin.ACCOUNT_LIMIT, "bystander") is None
+        assert (
+            await ratelimit.retry_after(ratelimit.DatabaseStore(engine), signin.ACCOUNT_LIMIT, "bystander")
+            is None
+        )
         async with engine.connect() as connection:
             hits = (
                 await connection.execute(

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sdm_service.audit import record
 from sdm_service.content import ContentLibrary
+from sdm_service.middleware import request_ip
 from sdm_service.models import ResponseStatus, Role, User
-from sdm_service.security import request_ip
 from sdm_service.web import auth
 
 STATUS_LABELS = {

@@ -14,7 +14,7 @@ from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from litestar.response import Response as HttpResponse
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from sdm_service.audit import record_now
@@ -193,6 +193,7 @@ async def review_response(
     library: NamedDependency[ContentLibrary],
     current_user: NamedDependency[User],
     response_id: FromPath[uuid.UUID],
+    side_engine: NamedDependency[AsyncEngine],
 ) -> Template | Redirect:
     response = await _response_or_404(db_session, response_id)
     form = await read_form(request)
@@ -204,7 +205,7 @@ async def review_response(
     except (FormError, reviews.ReviewError) as exc:
         # The page below shows patient data while the request rolls back: record the view on its own.
         await record_now(
-            request.app.state.db_engine,
+            side_engine,
             auth.actor_for(current_user),
             "response.view",
             entity_type="response",

@@ -1,12 +1,5 @@
-"""Sign-in and sign-out.
-
-Failed attempts are throttled per account and per address, counted in the shared rate-limit store
-so every worker sees them. Each attempt is counted when it is admitted, before the password is
-checked (one count-unless-over step per limit), so concurrent attempts cannot slip past together;
-a successful sign-in then clears the account's count and gives the address its hit back. The same
-message answers an unknown username, a wrong password and a deactivated account, so the form
-never reveals which accounts exist.
-"""
+"""Sign-in and sign-out pages. The policy (throttling, checks, audit of refusals) is in
+services/signin.py; these handlers parse the form, call it and render the outcome."""
 
 from __future__ import annotations
 
@@ -19,15 +12,13 @@ from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from sdm_service import ratelimit
-from sdm_service.audit import Actor, record, record_now
-from sdm_service.services import users
+from sdm_service.audit import record
+from sdm_service.ratelimit import RateLimitStore
+from sdm_service.services import sessions, signin
 from sdm_service.settings import Settings
 from sdm_service.web import auth
 from sdm_service.web.clinician.common import FormError, audit, client_ip, field, page, read_form
 
-ACCOUNT_LIMIT = ratelimit.Limit(bucket="signin-user", max_hits=5, window_seconds=15 * 60)
-ADDRESS_LIMIT = ratelimit.Limit(bucket="signin-ip", max_hits=20, window_seconds=15 * 60)
 BAD_CREDENTIALS = "That username and password do not match an active account. Check them and try again."
 
 
@@ -49,29 +40,6 @@ def _form(
     )
 
 
-async def _throttled_for(engine: AsyncEngine, username: str, ip: str) -> int:
-    """Seconds the account or the address must wait (0 when neither is over); counts nothing."""
-    return max(
-        await ratelimit.retry_after(engine, ACCOUNT_LIMIT, username) or 0,
-        await ratelimit.retry_after(engine, ADDRESS_LIMIT, ip) or 0,
-    )
-
-
-async def _admit(engine: AsyncEngine, username: str, ip: str) -> int:
-    """Count this attempt against the account and the address before the password is checked, each
-    in one count-unless-over step, so a burst of concurrent attempts cannot all pass a check made
-    before any of them is counted. An attempt refused by either limit counts against neither (it
-    was never evaluated). Returns the seconds to wait, or 0 when the attempt may go ahead."""
-    account_wait = await ratelimit.admit(engine, ACCOUNT_LIMIT, username)
-    if account_wait is not None:
-        return max(account_wait, await ratelimit.retry_after(engine, ADDRESS_LIMIT, ip) or 0)
-    address_wait = await ratelimit.admit(engine, ADDRESS_LIMIT, ip)
-    if address_wait is not None:
-        await ratelimit.take_back(engine, ACCOUNT_LIMIT, username)
-        return max(address_wait, await ratelimit.retry_after(engine, ACCOUNT_LIMIT, username) or 0)
-    return 0
-
-
 @get("/sign-in", name="clinician:sign-in", include_in_schema=False)
 async def sign_in_form(
     request: Request[Any, Any, Any], next: FromQuery[str | None] = None
@@ -88,31 +56,22 @@ async def sign_in(
     request: Request[Any, Any, Any],
     db_session: NamedDependency[AsyncSession],
     settings: NamedDependency[Settings],
+    side_engine: NamedDependency[AsyncEngine],
+    rate_limits: NamedDependency[RateLimitStore],
 ) -> Template | Redirect:
     form = await read_form(request)
     try:
-        username = users.normalise_username(field(form, "username"))[:200]
+        username = signin.clean_username(field(form, "username"))
         password = field(form, "password")
         next_path = auth.safe_next(field(form, "next"))
     except FormError as exc:
         return _form(auth.HOME_PATH, error=str(exc), status_code=400)
     ip = client_ip(request)
-    engine = request.app.state.db_engine
-
-    if not username or not password:
-        # Not an attempt on any account, so not counted; a throttled client still hears it waits.
-        wait = await _throttled_for(engine, username, ip)
-    else:
-        wait = await _admit(engine, username, ip)
-    if wait:
-        await record_now(
-            engine,
-            Actor("anonymous", "", username),
-            "auth.sign_in.throttled",
-            entity_type="user",
-            ip=ip,
-            detail={"username": username, "retry_after": wait},
-        )
+    outcome = await signin.sign_in(
+        db_session, side_engine, rate_limits, username=username, password=password, ip=ip
+    )
+    if isinstance(outcome, signin.Throttled):
+        wait = outcome.retry_after
         minutes = max(1, math.ceil(wait / 60))
         message = (
             "There have been too many failed sign-in attempts. For your security, sign-in is paused. "
@@ -121,28 +80,13 @@ async def sign_in(
         return _form(
             next_path, username=username, error=message, status_code=429, headers={"Retry-After": str(wait)}
         )
-
-    if not username or not password:
+    if isinstance(outcome, signin.Incomplete):
         return _form(next_path, username=username, error="Enter your username and password.", status_code=400)
-
-    user = await users.authenticate(db_session, username, password)
-    if user is None:
-        # Already counted against the account and the address when admitted.
-        await record_now(
-            engine,
-            Actor("anonymous", "", username),
-            "auth.sign_in.failed",
-            entity_type="user",
-            ip=ip,
-            detail={"username": username},
-        )
+    if isinstance(outcome, signin.BadCredentials):
         return _form(next_path, username=username, error=BAD_CREDENTIALS, status_code=401)
-
-    await ratelimit.clear(engine, ACCOUNT_LIMIT, username)
-    # Only failures count against the address: colleagues behind one address sign in all day.
-    await ratelimit.take_back(engine, ADDRESS_LIMIT, ip)
+    user = outcome.user
     # A fresh token at every sign-in: a cookie planted before sign-in is worth nothing after it.
-    await auth.end_session(db_session, request.cookies.get(auth.SESSION_COOKIE))
+    await sessions.end_session(db_session, request.cookies.get(auth.SESSION_COOKIE))
     token = await auth.start_session(db_session, settings, user, request)
     await record(
         db_session, auth.actor_for(user), "auth.sign_in", entity_type="user", entity_id=str(user.id), ip=ip
@@ -157,7 +101,7 @@ async def sign_out(
     settings: NamedDependency[Settings],
 ) -> Redirect:
     user = await auth.current_user_or_none(request)
-    await auth.end_session(db_session, request.cookies.get(auth.SESSION_COOKIE))
+    await sessions.end_session(db_session, request.cookies.get(auth.SESSION_COOKIE))
     if user is not None:
         await audit(request, db_session, user, "auth.sign_out", entity_type="user", entity_id=str(user.id))
     return Redirect(

@@ -1,0 +1,35 @@
+"""Where each part of the service lives: the one list of URL prefixes.
+
+Middleware (link limits, API limits, caching), CSRF exemptions and error pages all decide by these.
+"""
+
+from __future__ import annotations
+
+PATIENT_PREFIX = "/q"
+INVITATION_PREFIX = "/i/"  # invitation links: an unguessable token in the path
+RESUME_PREFIX = "/r/"  # resume links: the same
+CLINICIAN_PREFIX = "/clinician"
+API_PREFIX = "/api/"
+FHIR_PREFIX = "/fhir"
+HEALTH_PATH = "/health"
+SCHEMA_PREFIX = "/schema"
+STATIC_PREFIX = "/static/"
+
+LINK_PREFIXES = (INVITATION_PREFIX, RESUME_PREFIX)
+# Machine clients: bearer tokens, rate-limited per token and address.
+API_PREFIXES = (API_PREFIX, FHIR_PREFIX)
+# Answered with JSON (or FHIR), never with an HTML page.
+MACHINE_PREFIXES = (*API_PREFIXES, HEALTH_PATH, SCHEMA_PREFIX)
+# Machine clients authenticate with bearer tokens, not cookies, so CSRF does not apply to them.
+CSRF_EXEMPT_PATHS = [
+    f"^{API_PREFIX}",
+    f"^{FHIR_PREFIX}/",
+    f"^{FHIR_PREFIX}$",
+    f"^{HEALTH_PATH}$",
+    f"^{SCHEMA_PREFIX}",
+]
+
+
+def questionnaire_path(slug: str) -> str:
+    """A questionnaire's start page."""
+    return f"{PATIENT_PREFIX}/{slug}"

@@ -1,0 +1,87 @@
+"""Clinician sign-in sessions: the database keeps the SHA-256 of each session token.
+
+A session ends at a fixed lifetime (settings.clinician_session_minutes), after a period without
+activity, at sign-out (the row is deleted) or when the account is deactivated.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlmodel import col
+
+from sdm_service.models import User, UserSession, utcnow
+from sdm_service.security import hash_token, new_token
+from sdm_service.settings import Settings
+
+IDLE_MINUTES = 30  # a session left alone this long ends, even within its lifetime
+TOUCH_EVERY_SECONDS = 60  # write last_seen_at at most this often, not on every request
+MAX_TOKEN_LENGTH = 200
+
+
+def idle_limit(settings: Settings) -> timedelta:
+    return timedelta(minutes=min(IDLE_MINUTES, settings.clinician_session_minutes))
+
+
+async def start_session(
+    db_session: AsyncSession, settings: Settings, user: User, *, ip: str, user_agent: str
+) -> str:
+    """Create a session row for a user who just proved who they are; returns the cookie token."""
+    now = utcnow()
+    token = new_token()
+    db_session.add(
+        UserSession(
+            token_hash=hash_token(token),
+            user_id=user.id,
+            created_at=now,
+            expires_at=now + timedelta(minutes=settings.clinician_session_minutes),
+            last_seen_at=now,
+            ip=ip[:64],
+            user_agent=user_agent[:300],
+        )
+    )
+    await db_session.flush()
+    return token
+
+
+async def end_session(db_session: AsyncSession, token: str | None) -> None:
+    if token:
+        await db_session.execute(delete(UserSession).where(col(UserSession.token_hash) == hash_token(token)))
+
+
+def _still_valid(row: UserSession, settings: Settings, now: datetime) -> bool:
+    return row.expires_at > now and row.last_seen_at > now - idle_limit(settings)
+
+
+async def load_session_user(
+    engine: AsyncEngine, settings: Settings, token: str | None, *, now: datetime | None = None
+) -> User | None:
+    """The active user behind a session token, or None. Ends expired or idle sessions on the way.
+
+    Runs in its own short transaction (on the side pool) so the idle clock moves even when the
+    request itself fails.
+    """
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    now = now or utcnow()
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        found = (
+            await session.execute(
+                select(UserSession, User)
+                .join(User, col(User.id) == col(UserSession.user_id))
+                .where(col(UserSession.token_hash) == hash_token(token))
+            )
+        ).one_or_none()
+        if found is None:
+            return None
+        row, user = found
+        if not user.is_active or not _still_valid(row, settings, now):
+            await session.delete(row)
+            await session.commit()
+            return None
+        if (now - row.last_seen_at).total_seconds() >= TOUCH_EVERY_SECONDS:
+            row.last_seen_at = now
+            await session.commit()
+        return user

@@ -1,0 +1,375 @@
+"""Patient page handlers: each parses the request, calls the responses service and renders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+from litestar.response import Response as HttpResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sdm_service.audit import Actor, record
+from sdm_service.content import Content, ContentLibrary
+from sdm_service.content.logic import (
+    enabled_answers,
+    enabled_items,
+)
+from sdm_service.decision.snapshot import SummarySnapshot
+from sdm_service.middleware import request_ip
+from sdm_service.models import PatientResponse, ResponseStatus, utcnow
+from sdm_service.ratelimit import RateLimitStore, enforce
+from sdm_service.services import responses as response_service
+from sdm_service.services.invitations import InvitationUnusable, find_usable_invitation
+from sdm_service.settings import Settings
+from sdm_service.web.downloads import summary_pdf_download
+from sdm_service.web.patient.flow import (
+    base_path,
+    next_path,
+    place_path,
+    previous_path,
+    question_step_count,
+    resume_url,
+    step_path,
+)
+from sdm_service.web.patient.forms import bad_form, read_step_form
+from sdm_service.web.patient.views import (
+    REQUIRED_MESSAGES,
+    fields_from_answers,
+    fields_from_form,
+    format_date,
+    review_page,
+    step_page,
+)
+from sdm_service.web.patient.visit import (
+    PAGE_OPTIONS,
+    PATIENT_COOKIE,
+    START_LIMIT,
+    VISIT,
+    LinkProblem,
+    PatientVisit,
+    content_or_404,
+    page,
+    patient_cookie,
+    patient_response,
+)
+
+
+# ---------------------------------------------------------------------------------------------
+@get("/q/{slug:str}", **PAGE_OPTIONS, name="patient-welcome")
+async def welcome(
+    request: Request[Any, Any, Any],
+    slug: FromPath[str],
+    library: NamedDependency[ContentLibrary],
+    db_session: NamedDependency[AsyncSession],
+) -> Template:
+    """The start page. A GET never creates anything; Start is a form POST."""
+    content = content_or_404(library, slug)
+    existing = await response_service.load_by_token(db_session, request.cookies.get(PATIENT_COOKIE))
+    if existing is not None and existing.questionnaire_slug != content.slug:
+        existing = None
+    questionnaire = content.questionnaire
+    return page(
+        "patient/welcome.html",
+        {
+            "page_title": questionnaire.title,
+            "questionnaire": questionnaire,
+            "question_steps": question_step_count(questionnaire),
+            "start_path": f"{base_path(content)}/start",
+            "continue_path": place_path(content, existing) if existing else None,
+            "existing_done": bool(existing and response_service.is_done(existing)),
+        },
+    )
+
+
+@post("/q/{slug:str}/start", **PAGE_OPTIONS, name="patient-start", status_code=303)
+async def start(
+    request: Request[Any, Any, Any],
+    slug: FromPath[str],
+    library: NamedDependency[ContentLibrary],
+    settings: NamedDependency[Settings],
+    db_session: NamedDependency[AsyncSession],
+    rate_limits: NamedDependency[RateLimitStore],
+) -> Redirect:
+    content = content_or_404(library, slug)
+    await enforce(rate_limits, START_LIMIT, request_ip(request))
+    _response, token = await response_service.start_response(db_session, content, source="web")
+    return Redirect(step_path(content, 1), status_code=303, cookies=[patient_cookie(settings, token)])
+
+
+@get("/i/{token:str}", **PAGE_OPTIONS, name="patient-invitation")
+async def invitation_link(
+    request: Request[Any, Any, Any],
+    token: FromPath[str],
+    library: NamedDependency[ContentLibrary],
+    settings: NamedDependency[Settings],
+    db_session: NamedDependency[AsyncSession],
+) -> Redirect:
+    try:
+        invitation = await find_usable_invitation(db_session, token)
+    except InvitationUnusable as exc:
+        raise LinkProblem(exc.reason) from None
+    if invitation.questionnaire_slug not in library:
+        raise LinkProblem("unknown")
+    content = library.get(invitation.questionnaire_slug)
+    try:
+        response, cookie_token = await response_service.open_invitation(
+            db_session, invitation, link_token=token
+        )
+    except LookupError:
+        raise LinkProblem("unknown") from None
+    await record(
+        db_session,
+        Actor("patient", str(response.id)),
+        "invitation.opened",
+        entity_type="response",
+        entity_id=str(response.id),
+        ip=request_ip(request),
+    )
+    return Redirect(
+        place_path(content, response), status_code=303, cookies=[patient_cookie(settings, cookie_token)]
+    )
+
+
+@get("/r/{token:str}", **PAGE_OPTIONS, name="patient-resume")
+async def resume_link(
+    request: Request[Any, Any, Any],
+    token: FromPath[str],
+    library: NamedDependency[ContentLibrary],
+    settings: NamedDependency[Settings],
+    db_session: NamedDependency[AsyncSession],
+) -> Redirect:
+    response = await response_service.load_by_token(db_session, token)
+    if response is None or response.questionnaire_slug not in library:
+        raise LinkProblem("unknown")
+    if response.status == ResponseStatus.INVITED:  # an invitation link used as a resume link
+        invitation = await find_usable_invitation(db_session, token)
+        response, token = await response_service.open_invitation(db_session, invitation, link_token=token)
+    content = library.get(response.questionnaire_slug)
+    return Redirect(place_path(content, response), status_code=303, cookies=[patient_cookie(settings, token)])
+
+
+def _step_index(content: Content, number: int) -> int:
+    if not 1 <= number <= question_step_count(content.questionnaire):
+        raise NotFoundException()
+    return number - 1
+
+
+@get("/q/{slug:str}/step/{number:int}", **PAGE_OPTIONS, name="patient-step")
+async def show_step(
+    request: Request[Any, Any, Any],
+    slug: FromPath[str],
+    number: FromPath[int],
+    library: NamedDependency[ContentLibrary],
+    settings: NamedDependency[Settings],
+    db_session: NamedDependency[AsyncSession],
+    rate_limits: NamedDependency[RateLimitStore],
+    notice: FromQuery[str | None] = None,
+) -> Template | Redirect:
+    content = content_or_404(library, slug)
+    step_index = _step_index(content, number)
+    response, token = await patient_response(request, db_session, rate_limits, content)
+    if response_service.is_done(response) or step_index > response.current_step:
+        return Redirect(place_path(content, response), status_code=303)
+    questionnaire = content.questionnaire
+    answers = enabled_answers(questionnaire, response.answers)
+    items = enabled_items(questionnaire, answers, step_index)
+    if not items:  # nothing on this step applies to this patient
+        return Redirect(next_path(content, answers, number), status_code=303)
+    fields = fields_from_answers(items, answers)
+    notices = {
+        "added": "Based on your answer, we added a question on this page. Please look it over.",
+        "checked": "Thank you. The answer to the quick check is below. Choose Continue when you are ready.",
+    }
+    return step_page(
+        content,
+        settings,
+        token,
+        step_index,
+        fields,
+        lock_version=response.lock_version,
+        notice=notices.get(notice or ""),
+    )
+
+
+@post("/q/{slug:str}/step/{number:int}", **PAGE_OPTIONS, name="patient-step-save", status_code=303)
+async def save_step(
+    request: Request[Any, Any, Any],
+    slug: FromPath[str],
+    number: FromPath[int],
+    library: NamedDependency[ContentLibrary],
+    settings: NamedDependency[Settings],
+    db_session: NamedDependency[AsyncSession],
+    rate_limits: NamedDependency[RateLimitStore],
+) -> Template | Redirect:
+    content = content_or_404(library, slug)
+    questionnaire = content.questionnaire
+    step_index = _step_index(content, number)
+    response, token = await patient_response(request, db_session, rate_limits, content)
+    today = utcnow().date()
+    step_form = await read_step_form(request, questionnaire, step_index, today)
+    if response_service.is_done(response):
+        return Redirect(f"{base_path(content)}/summary", query_params={"notice": "sent"}, status_code=303)
+    if step_index > response.current_step:  # not reached yet: no skipping ahead by posting either
+        return Redirect(place_path(content, response), status_code=303)
+
+    outcome = await response_service.answer_step(
+        db_session,
+        response,
+        content,
+        step_index,
+        step_form.cleaned,
+        submitted=set(step_form.raw),
+        invalid=bool(step_form.errors),
+        lock_version=step_form.lock_version,
+        advance=step_form.action == "continue",
+    )
+    if isinstance(outcome, response_service.StepConflict):
+        step_form.errors = {}  # changed elsewhere meanwhile: keep what they typed (unsaved), let them choose
+        fields = fields_from_form(outcome.items, step_form)
+        return step_page(
+            content,
+            settings,
+            token,
+            step_index,
+            fields,
+            lock_version=response.lock_version,
+            status_code=409,
+            conflict=True,
+        )
+    if isinstance(outcome, response_service.StepNotSaved):
+        for item_id in outcome.missing:
+            step_form.errors[item_id] = REQUIRED_MESSAGES[questionnaire.item(item_id).type]
+        fields = fields_from_form(outcome.items, step_form)
+        return step_page(
+            content, settings, token, step_index, fields, lock_version=response.lock_version, status_code=422
+        )
+    if step_form.action == "save":
+        return Redirect(f"{base_path(content)}/saved", status_code=303)
+    if step_form.action == "back":
+        return Redirect(previous_path(content, response.answers, number), status_code=303)
+    if outcome.added:
+        return Redirect(step_path(content, number), query_params={"notice": "added"}, status_code=303)
+    if outcome.checks_changed:
+        return Redirect(step_path(content, number), query_params={"notice": "checked"}, status_code=303)
+    return Redirect(next_path(content, response.answers, number), status_code=303)
+
+
+@get("/q/{slug:str}/saved", **PAGE_OPTIONS, dependencies=VISIT, name="patient-saved")
+async def saved(visit: NamedDependency[PatientVisit], settings: NamedDependency[Settings]) -> Template:
+    content, response, token = visit
+    return page(
+        "patient/saved.html",
+        {
+            "page_title": "Your answers are saved",
+            "resume_url": resume_url(settings, token),
+            "continue_path": place_path(content, response),
+        },
+    )
+
+
+@get("/q/{slug:str}/review", **PAGE_OPTIONS, dependencies=VISIT, name="patient-review")
+async def review(
+    visit: NamedDependency[PatientVisit], settings: NamedDependency[Settings]
+) -> Template | Redirect:
+    content, response, token = visit
+    if response_service.is_done(response) or response.current_step < question_step_count(
+        content.questionnaire
+    ):
+        return Redirect(place_path(content, response), status_code=303)
+    return review_page(content, settings, token, response)
+
+
+@post("/q/{slug:str}/submit", **PAGE_OPTIONS, dependencies=VISIT, name="patient-submit", status_code=303)
+async def submit(
+    request: Request[Any, Any, Any],
+    visit: NamedDependency[PatientVisit],
+    settings: NamedDependency[Settings],
+    db_session: NamedDependency[AsyncSession],
+) -> Template | Redirect:
+    content, response, token = visit
+    form = await request.form()
+    if set(form.keys()) - {"_csrf_token", "lock_version"}:
+        raise bad_form("unknown form fields")
+    summary_path = f"{base_path(content)}/summary"
+    if response_service.is_done(response):  # a second click on Send: nothing to do again
+        return Redirect(summary_path, status_code=303)
+    try:
+        lock_version = int(form.get("lock_version") or "")
+    except ValueError:
+        raise bad_form("bad lock version") from None
+    changed = "Your answers were changed in another window. Please check them again, then send."
+    if lock_version != response.lock_version:
+        return review_page(content, settings, token, response, status_code=409, notice=changed)
+    try:
+        await response_service.complete_response(db_session, response, content, settings)
+    except response_service.ResponseIncomplete as exc:
+        return review_page(content, settings, token, response, missing=exc.missing, status_code=422)
+    except response_service.ResponseConflict:
+        await db_session.rollback()
+        await db_session.refresh(response)
+        if response_service.is_done(response):
+            return Redirect(summary_path, status_code=303)
+        return review_page(content, settings, token, response, status_code=409, notice=changed)
+    await record(
+        db_session,
+        Actor("patient", str(response.id)),
+        "response.completed",
+        entity_type="response",
+        entity_id=str(response.id),
+        ip=request_ip(request),
+    )
+    return Redirect(summary_path, status_code=303)
+
+
+def _snapshot(response: PatientResponse) -> SummarySnapshot:
+    return SummarySnapshot.model_validate(response.summary)
+
+
+@get("/q/{slug:str}/summary", **PAGE_OPTIONS, dependencies=VISIT, name="patient-summary")
+async def summary(
+    visit: NamedDependency[PatientVisit],
+    settings: NamedDependency[Settings],
+    notice: FromQuery[str | None] = None,
+) -> Template | Redirect:
+    content, response, token = visit
+    if not response_service.is_done(response) or response.summary is None:
+        return Redirect(place_path(content, response), status_code=303)
+    snapshot = _snapshot(response)
+    return page(
+        "patient/summary.html",
+        {
+            "page_title": "Your summary",
+            "s": snapshot,
+            "pdf_path": f"{base_path(content)}/summary.pdf",
+            "resume_url": resume_url(settings, token),
+            "already_sent": notice == "sent",
+            "completed_on": format_date(snapshot.completed_at[:10]),
+            "consult_on": format_date(snapshot.consult_date) if snapshot.consult_date else None,
+        },
+    )
+
+
+@get("/q/{slug:str}/summary.pdf", **PAGE_OPTIONS, dependencies=VISIT, name="patient-summary-pdf")
+async def summary_pdf(visit: NamedDependency[PatientVisit]) -> HttpResponse[bytes]:
+    if not response_service.is_done(visit.response) or visit.response.summary is None:
+        raise NotFoundException()
+    return await summary_pdf_download(_snapshot(visit.response))
+
+
+routes: list[Any] = [
+    welcome,
+    start,
+    invitation_link,
+    resume_link,
+    show_step,
+    save_step,
+    saved,
+    review,
+    submit,
+    summary,
+    summary_pdf,
+]

@@ -1,0 +1,142 @@
+"""Who the patient is: the cookie holding their link token, the pages for a missing session or
+a bad link, and the `visit` dependency that finds the patient's own response."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from litestar import Request
+from litestar.datastructures import Cookie, ResponseHeader
+from litestar.di import NamedDependency, Provide
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.params import FromPath
+from litestar.response import Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sdm_service.content import Content, ContentLibrary
+from sdm_service.middleware import request_ip
+from sdm_service.models import PatientResponse
+from sdm_service.ratelimit import Limit, RateLimitStore, enforce
+from sdm_service.services import responses as response_service
+from sdm_service.settings import Settings
+
+PATIENT_COOKIE = "sdm_patient"
+# Link lookups per client address: enough for real people, far too few to guess a 256-bit token.
+BAD_COOKIE_LIMIT = Limit("patient-cookie", 30, 60)
+START_LIMIT = Limit("patient-start", 60, 600)  # a clinic waiting room may share one address
+
+
+# ---------------------------------------------------------------------------------------------
+# Problems shown on their own friendly pages
+
+
+class NoPatientSession(HTTPException):
+    """The browser has no (valid) link to any answers."""
+
+    status_code = 403
+
+
+class LinkProblem(HTTPException):
+    """An invitation or resume link that is unknown (404), or expired/withdrawn (410)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(status_code=404 if reason == "unknown" else 410, detail=reason)
+        self.reason = reason
+
+
+def page(template_name: str, context: dict[str, Any], *, status_code: int = 200) -> Template:
+    """A patient page: it shows answers or links, so no browser or proxy may keep a copy."""
+    return Template(
+        template_name=template_name,
+        context=context,
+        status_code=status_code,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def _no_session_page(request: Request[Any, Any, Any], exc: NoPatientSession) -> Template:
+    return page(
+        "patient/no_session.html",
+        {"page_title": "We could not find your answers"},
+        status_code=403,
+    )
+
+
+def _link_problem_page(request: Request[Any, Any, Any], exc: LinkProblem) -> Template:
+    titles = {
+        "unknown": "We do not recognise this link",
+        "expired": "This link has expired",
+        "revoked": "This link was withdrawn",
+    }
+    return page(
+        "patient/link_problem.html",
+        {"page_title": titles.get(exc.reason, titles["unknown"]), "reason": exc.reason},
+        status_code=exc.status_code,
+    )
+
+
+def patient_cookie(settings: Settings, token: str) -> Cookie:
+    # A session cookie: on a shared computer the answers are not left open; the link brings them back.
+    return Cookie(
+        key=PATIENT_COOKIE,
+        value=token,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+    )
+
+
+def content_or_404(library: ContentLibrary, slug: str) -> Content:
+    if slug not in library:
+        raise NotFoundException()
+    return library.get(slug)
+
+
+async def patient_response(
+    request: Request[Any, Any, Any], db_session: AsyncSession, rate_limits: RateLimitStore, content: Content
+) -> tuple[PatientResponse, str]:
+    token = request.cookies.get(PATIENT_COOKIE, "")
+    response = await response_service.load_by_token(db_session, token)
+    if response is None or response.questionnaire_slug != content.slug:
+        if token:  # a wrong cookie counts like a wrong link, so cookies cannot be guessed either
+            await enforce(rate_limits, BAD_COOKIE_LIMIT, request_ip(request))
+        raise NoPatientSession()
+    return response, token
+
+
+class PatientVisit(NamedTuple):
+    """A patient page's questionnaire, and the patient's own response found by their cookie."""
+
+    content: Content
+    response: PatientResponse
+    token: str
+
+
+async def provide_visit(
+    request: Request[Any, Any, Any],
+    slug: FromPath[str],
+    library: NamedDependency[ContentLibrary],
+    db_session: NamedDependency[AsyncSession],
+    rate_limits: NamedDependency[RateLimitStore],
+) -> PatientVisit:
+    """Dependency `visit`: the questionnaire of the page (404 if unknown), then the patient's own
+    response and token (the no-session page without one)."""
+    content = content_or_404(library, slug)
+    response, token = await patient_response(request, db_session, rate_limits, content)
+    return PatientVisit(content, response, token)
+
+
+VISIT = {"visit": Provide(provide_visit)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Handlers
+
+# Every patient page: links carry tokens, so never leak them to other sites through the Referer
+# header; friendly pages for a missing session or a bad link; not part of the API schema.
+PAGE_OPTIONS: dict[str, Any] = {
+    "response_headers": [ResponseHeader(name="Referrer-Policy", value="no-referrer")],
+    "exception_handlers": {NoPatientSession: _no_session_page, LinkProblem: _link_problem_page},
+    "include_in_schema": False,
+}
