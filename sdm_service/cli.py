@@ -9,14 +9,7 @@ import sys
 
 import click
 
-from sdm_service.settings import Settings, SettingsError, load_settings
-
-
-def settings_or_exit() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
+from sdm_service.commands.environment import settings_or_exit
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -11,9 +12,33 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 TOKEN_BYTES = 32  # 256 bits of randomness; links and API tokens are unguessable
 
-_password_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
-# A fixed hash to verify against when the username is unknown, so timing does not reveal accounts.
-_DUMMY_HASH = _password_hasher.hash("not-a-real-password-only-for-timing")
+
+class PasswordHashing:
+    """argon2id with given cost parameters (see Settings.password_hash_*). The defaults are the
+    library's recommended ones (RFC 9106, low-memory); tests use cheap ones through settings."""
+
+    def __init__(self, *, time_cost: int = 3, memory_kib: int = 65536, parallelism: int = 4) -> None:
+        self.hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
+        # Verified against when the username is unknown, so timing does not reveal accounts.
+        self._dummy_hash = self.hasher.hash("not-a-real-password-only-for-timing")
+
+    def hash(self, password: str) -> str:
+        return self.hasher.hash(password)
+
+    def verify(self, password: str, stored_hash: str | None) -> bool:
+        try:
+            return self.hasher.verify(stored_hash or self._dummy_hash, password) and stored_hash is not None
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+    def needs_rehash(self, stored_hash: str) -> bool:
+        return self.hasher.check_needs_rehash(stored_hash)
+
+
+@functools.lru_cache(maxsize=4)
+def password_hashing(time_cost: int = 3, memory_kib: int = 65536, parallelism: int = 4) -> PasswordHashing:
+    """One hasher per parameter set (building one computes the timing-dummy hash)."""
+    return PasswordHashing(time_cost=time_cost, memory_kib=memory_kib, parallelism=parallelism)
 
 
 def new_token() -> str:
@@ -30,15 +55,10 @@ def tokens_match(token: str, stored_hash: str) -> bool:
 
 
 def hash_password(password: str) -> str:
-    return _password_hasher.hash(password)
+    """With the default (production) parameters; services use the settings' PasswordHashing."""
+    return password_hashing().hash(password)
 
 
 def verify_password(password: str, stored_hash: str | None) -> bool:
-    try:
-        return _password_hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
-
-
-def password_needs_rehash(stored_hash: str) -> bool:
-    return _password_hasher.check_needs_rehash(stored_hash)
+    """Checks a hash made with any parameters (argon2 stores them in the hash)."""
+    return password_hashing().verify(password, stored_hash)

@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     invitation_ttl_days: int = Field(default=30, ge=1, le=365)
     clinician_session_minutes: int = Field(default=480, ge=5, le=24 * 60)
+    # argon2id cost for clinician passwords: the library's recommended parameters (RFC 9106).
+    password_hash_time_cost: int = Field(default=3, ge=1, le=20)
+    password_hash_memory_kib: int = Field(default=65536, ge=8, le=4 * 1024 * 1024)
+    password_hash_parallelism: int = Field(default=4, ge=1, le=64)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # One log line per request from the server (uvicorn). Off by default: the app logs its own
     # errors and audit events, and the per-request line costs time on every request.
@@ -138,6 +142,11 @@ class Settings(BaseSettings):
         if not self.is_production:
             hosts += ["localhost", "127.0.0.1", "::1", "testserver.local"]
         return [host for host in dict.fromkeys(hosts) if host]
+
+    @property
+    def password_hash_parameters(self) -> tuple[int, int, int]:
+        """(time cost, memory in KiB, parallelism) for security.password_hashing."""
+        return (self.password_hash_time_cost, self.password_hash_memory_kib, self.password_hash_parallelism)
 
     @property
     def is_sqlite(self) -> bool:

@@ -132,6 +132,11 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "secret_key": TEST_SECRET,
         "base_url": "http://testserver.local",
         "clinic_name": "Test Cancer Center",
+        # Cheap argon2id: sign-in tests would otherwise spend most of their time hashing.
+        # tests/security/test_password_hashing.py checks the production parameters.
+        "password_hash_time_cost": 1,
+        "password_hash_memory_kib": 8,
+        "password_hash_parallelism": 1,
     }
     values.update(overrides)
     return load_settings(**values)

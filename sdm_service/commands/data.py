@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from sdm_service.cli import settings_or_exit
+from sdm_service.commands.environment import settings_or_exit
 
 
 @click.command("export")

@@ -13,7 +13,7 @@ from sdm_service.content import ContentError, load_library
 def _content_dir(directory: Path | None) -> Path:
     if directory is not None:
         return directory
-    from sdm_service.cli import settings_or_exit
+    from sdm_service.commands.environment import settings_or_exit
 
     return settings_or_exit().content_dir
 
@@ -76,7 +76,7 @@ def export_fhir(slug: str, directory: Path | None, base_url: str | None) -> None
         known = ", ".join(sorted(library.by_slug)) or "none"
         raise click.ClickException(f"No questionnaire '{slug}' (known: {known}).")
     if base_url is None:
-        from sdm_service.cli import settings_or_exit
+        from sdm_service.commands.environment import settings_or_exit
 
         base_url = settings_or_exit().base_url
     resource = questionnaire_to_fhir(library.get(slug).questionnaire, base_url)

@@ -20,7 +20,7 @@ def run_unit_of_work(
 
     `user_errors` are the service's own refusals: their message is shown as is, without a traceback.
     """
-    from sdm_service.cli import settings_or_exit
+    from sdm_service.commands.environment import settings_or_exit
     from sdm_service.db import create_engine
 
     settings = settings_or_exit()

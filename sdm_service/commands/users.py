@@ -10,6 +10,7 @@ import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sdm_service.audit import SYSTEM, record
+from sdm_service.commands.environment import settings_or_exit
 from sdm_service.commands.unit_of_work import run_unit_of_work
 from sdm_service.models import Role
 from sdm_service.services import users as service
@@ -60,7 +61,12 @@ def create(username: str, role: str, display_name: str, password_stdin: bool) ->
 
     async def work(session: AsyncSession) -> tuple[str, str]:
         user = await service.create_user(
-            session, username=username, password=password, role=role, display_name=display_name
+            session,
+            username=username,
+            password=password,
+            role=role,
+            display_name=display_name,
+            hashing=service.hashing_for(settings_or_exit()),
         )
         await record(
             session,

@@ -19,6 +19,7 @@ from sdm_service import ratelimit
 from sdm_service.audit import Actor, record_now
 from sdm_service.models import User
 from sdm_service.ratelimit import RateLimitStore
+from sdm_service.security import PasswordHashing
 from sdm_service.services import users
 
 ACCOUNT_LIMIT = ratelimit.Limit(bucket="signin-user", max_hits=5, window_seconds=15 * 60)
@@ -84,6 +85,7 @@ async def sign_in(
     username: str,
     password: str,
     ip: str,
+    hashing: PasswordHashing,
 ) -> SignInOutcome:
     """Check one sign-in attempt (username already cleaned with clean_username)."""
     anonymous = Actor("anonymous", "", username)
@@ -102,7 +104,7 @@ async def sign_in(
         return Throttled(wait)
     if incomplete:
         return Incomplete()
-    user = await users.authenticate(db_session, username, password)
+    user = await users.authenticate(db_session, username, password, hashing=hashing)
     if user is None:
         # Already counted against the account and the address when admitted.
         await record_now(

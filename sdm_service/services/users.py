@@ -16,11 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from sdm_service.models import Role, User, UserSession, utcnow
-from sdm_service.security import hash_password, password_needs_rehash, verify_password
+from sdm_service.security import PasswordHashing, password_hashing
+from sdm_service.settings import Settings
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024  # argon2 handles long input, but a cap keeps hashing time bounded
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+
+
+def hashing_for(settings: Settings) -> PasswordHashing:
+    """The password hasher with the settings' cost parameters."""
+    return password_hashing(*settings.password_hash_parameters)
 
 
 class UserError(ValueError):
@@ -62,7 +68,13 @@ async def find_by_username(session: AsyncSession, username: str) -> User | None:
 
 
 async def create_user(
-    session: AsyncSession, *, username: str, password: str, role: str, display_name: str = ""
+    session: AsyncSession,
+    *,
+    username: str,
+    password: str,
+    role: str,
+    display_name: str = "",
+    hashing: PasswordHashing | None = None,
 ) -> User:
     name = _check_username(username)
     if role not in Role.ALL:
@@ -73,21 +85,21 @@ async def create_user(
         raise UserError("The display name must be 200 characters or fewer, on one line.")
     if await find_by_username(session, name) is not None:
         raise UserError(f"An account named '{name}' already exists.")
-    password_hash = await hash_password_async(password)
+    password_hash = await hash_password_async(password, hashing or password_hashing())
     user = User(username=name, password_hash=password_hash, role=role, display_name=display)
     session.add(user)
     await session.flush()
     return user
 
 
-async def hash_password_async(password: str) -> str:
+async def hash_password_async(password: str, hashing: PasswordHashing) -> str:
     """argon2 takes a good fraction of a second on purpose: run it in a worker thread so the
     event loop keeps serving other requests meanwhile."""
-    return await anyio.to_thread.run_sync(hash_password, password)
+    return await anyio.to_thread.run_sync(hashing.hash, password)
 
 
-async def verify_password_async(password: str, stored_hash: str | None) -> bool:
-    return await anyio.to_thread.run_sync(verify_password, password, stored_hash)
+async def verify_password_async(password: str, stored_hash: str | None, hashing: PasswordHashing) -> bool:
+    return await anyio.to_thread.run_sync(hashing.verify, password, stored_hash)
 
 
 def _lookup_possible(username: str) -> bool:
@@ -96,15 +108,19 @@ def _lookup_possible(username: str) -> bool:
     return len(username) <= 64 and not any(ord(ch) < 32 or ord(ch) == 127 for ch in username)
 
 
-async def authenticate(session: AsyncSession, username: str, password: str) -> User | None:
-    """The active account matching these credentials, or None; takes about as long either way."""
+async def authenticate(
+    session: AsyncSession, username: str, password: str, *, hashing: PasswordHashing | None = None
+) -> User | None:
+    """The active account matching these credentials, or None; takes about as long either way.
+    A hash made with other parameters than `hashing`'s is replaced by a new one."""
+    hashing = hashing or password_hashing()
     user = await find_by_username(session, username) if _lookup_possible(username) else None
     candidate = password[:MAX_PASSWORD_LENGTH]
-    valid = await verify_password_async(candidate, user.password_hash if user else None)
+    valid = await verify_password_async(candidate, user.password_hash if user else None, hashing)
     if user is None or not valid or not user.is_active:
         return None
-    if password_needs_rehash(user.password_hash):
-        user.password_hash = await hash_password_async(candidate)
+    if hashing.needs_rehash(user.password_hash):
+        user.password_hash = await hash_password_async(candidate, hashing)
         session.add(user)
     return user
 

@@ -14,6 +14,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from sdm_service.errors import exception_handlers
 from sdm_service.logging_filters import mask_path
 from sdm_service.paths import CLINICIAN_PREFIX, MACHINE_PREFIXES, questionnaire_path
+from sdm_service.settings import DEFAULT_QUESTIONNAIRE_SLUG, Settings
 
 logger = logging.getLogger("sdm_service.errors")
 
@@ -56,6 +57,13 @@ def wants_html(request: Request[Any, Any, Any]) -> bool:
     return not request.url.path.startswith(MACHINE_PREFIXES)
 
 
+def _start_page(request: Request[Any, Any, Any]) -> str:
+    app = request.scope.get("app")
+    settings = getattr(getattr(app, "state", None), "settings", None)
+    slug = settings.questionnaire_slug if isinstance(settings, Settings) else DEFAULT_QUESTIONNAIRE_SLUG
+    return questionnaire_path(slug)
+
+
 def error_page(request: Request[Any, Any, Any], status_code: int, detail: str | None = None) -> Template:
     title, message = MESSAGES.get(status_code, MESSAGES[500 if status_code >= 500 else 400])
     headers: dict[str, str] = {"Cache-Control": "no-store"}
@@ -63,8 +71,7 @@ def error_page(request: Request[Any, Any, Any], status_code: int, detail: str | 
     if request.url.path.startswith(CLINICIAN_PREFIX):
         home_url, home_label = CLINICIAN_PREFIX, "Go to the worklist"
     else:
-        home_url = questionnaire_path(request.app.state.settings.questionnaire_slug)
-        home_label = "Go to the start page"
+        home_url, home_label = _start_page(request), "Go to the start page"
     return Template(
         template_name="error.html",
         context={

@@ -27,7 +27,13 @@ async def create_account(
     app: Litestar, username: str, *, role: str = Role.CLINICIAN, password: str = PASSWORD
 ) -> uuid.UUID:
     async with db(app) as session:
-        user = await users.create_user(session, username=username, password=password, role=role)
+        user = await users.create_user(
+            session,
+            username=username,
+            password=password,
+            role=role,
+            hashing=users.hashing_for(app.state.settings),
+        )
         await session.commit()
         return user.id
 

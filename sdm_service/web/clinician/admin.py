@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sdm_service.models import Role, User
 from sdm_service.services import audit_query, users
+from sdm_service.settings import Settings
 from sdm_service.web import auth
 from sdm_service.web.clinician.common import (
     FormError,
@@ -72,6 +73,7 @@ async def create_account(
     request: Request[Any, Any, Any],
     db_session: NamedDependency[AsyncSession],
     current_user: NamedDependency[User],
+    settings: NamedDependency[Settings],
 ) -> Template | Redirect:
     form = await read_form(request)
     values = {"username": "", "display_name": "", "role": Role.CLINICIAN}
@@ -87,6 +89,7 @@ async def create_account(
             password=password,
             role=values["role"],
             display_name=values["display_name"],
+            hashing=users.hashing_for(settings),
         )
     except (FormError, users.UserError) as exc:
         return await _accounts_page(

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from sdm_service.audit import record
 from sdm_service.ratelimit import RateLimitStore
-from sdm_service.services import sessions, signin
+from sdm_service.services import sessions, signin, users
 from sdm_service.settings import Settings
 from sdm_service.web import auth
 from sdm_service.web.clinician.common import FormError, audit, client_ip, field, page, read_form
@@ -68,7 +68,13 @@ async def sign_in(
         return _form(auth.HOME_PATH, error=str(exc), status_code=400)
     ip = client_ip(request)
     outcome = await signin.sign_in(
-        db_session, side_engine, rate_limits, username=username, password=password, ip=ip
+        db_session,
+        side_engine,
+        rate_limits,
+        username=username,
+        password=password,
+        ip=ip,
+        hashing=users.hashing_for(settings),
     )
     if isinstance(outcome, signin.Throttled):
         wait = outcome.retry_after
