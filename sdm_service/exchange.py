@@ -229,13 +229,13 @@ class FhirResponseWriter:
     ) -> None:
         from sdm_service.content.fhir import questionnaire_to_fhir
         from sdm_service.content.schema import Questionnaire
+        from sdm_service.services.questionnaires import from_definition
 
         self.forms: dict[tuple[str, str], tuple[Questionnaire, dict[str, Any]]] = {}
         for stored in questionnaire_versions:
-            try:
-                questionnaire = Questionnaire.model_validate(stored["definition"]["questionnaire"])
-            except (KeyError, TypeError, ValueError) as exc:
-                logger.warning("questionnaire %s %s unreadable: %s", stored["slug"], stored["version"], exc)
+            questionnaire = from_definition(stored.get("definition"))
+            if questionnaire is None:
+                logger.warning("questionnaire %s %s unreadable", stored["slug"], stored["version"])
                 continue
             self.forms[(stored["slug"], stored["version"])] = (
                 questionnaire,

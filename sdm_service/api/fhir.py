@@ -28,10 +28,8 @@ from litestar.openapi.spec import Example, OpenAPIMediaType, Operation, RequestB
 from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import FromPath, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
-from sqlmodel import col
 
 from sdm_service import __version__
 from sdm_service.api.auth import (
@@ -54,7 +52,7 @@ from sdm_service.api.search import (
     search_responses,
 )
 from sdm_service.audit import record
-from sdm_service.content import Content, ContentLibrary
+from sdm_service.content import ContentLibrary
 from sdm_service.content.fhir import questionnaire_to_fhir
 from sdm_service.content.schema import Questionnaire
 from sdm_service.decision.snapshot import SummarySnapshot
@@ -67,9 +65,10 @@ from sdm_service.fhirmap.outcome import Issue, error_outcome, issue_code, operat
 from sdm_service.fhirmap.questionnaire_response import ResponseRecord, to_questionnaire_response
 from sdm_service.logging_filters import mask_path
 from sdm_service.middleware import request_ip
-from sdm_service.models import ApiClient, PatientResponse, QuestionnaireVersion
+from sdm_service.models import ApiClient, PatientResponse
 from sdm_service.report.pdf import pdf_filename, render_summary_pdf_async
 from sdm_service.services.intake import IntakeMalformed, IntakeRejected, store_questionnaire_response
+from sdm_service.services.questionnaires import pinned_questionnaire
 from sdm_service.settings import Settings
 from sdm_service.web.downloads import summary_pdf_download
 
@@ -360,26 +359,11 @@ class FormDefinition:
 async def _form_for(
     db_session: AsyncSession, library: ContentLibrary, settings: Settings, slug: str, version: str
 ) -> FormDefinition:
-    """The questionnaire a response is pinned to: the loaded one, or an older stored version."""
-    content: Content | None = library.by_slug.get(slug)
-    questionnaire = content.questionnaire if content and content.version == version else None
+    """The questionnaire a response is pinned to (an in-progress one on an older version is laid
+    out on the current form, under its own version)."""
+    questionnaire = await pinned_questionnaire(db_session, library, slug, version, current_if_unknown=True)
     if questionnaire is None:
-        stored = (
-            await db_session.execute(
-                select(QuestionnaireVersion).where(
-                    col(QuestionnaireVersion.slug) == slug, col(QuestionnaireVersion.version) == version
-                )
-            )
-        ).scalar_one_or_none()
-        if stored is None and content is None:
-            raise FhirError(500, f"The questionnaire {slug} {version} of this response is not available.")
-        # An in-progress response on an older version has no stored definition (versions are kept
-        # at completion); its answers are laid out on the current form, under its own version.
-        questionnaire = (
-            Questionnaire.model_validate(stored.definition["questionnaire"])
-            if stored is not None
-            else content.questionnaire  # type: ignore[union-attr]
-        )
+        raise FhirError(500, f"The questionnaire {slug} {version} of this response is not available.")
     fhir = questionnaire_to_fhir(questionnaire, settings.base_url)
     return FormDefinition(questionnaire, {**fhir, "version": version})
 

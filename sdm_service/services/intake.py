@@ -23,7 +23,7 @@ from sdm_service.content.fhir import questionnaire_to_fhir
 from sdm_service.content.logic import validate_answers
 from sdm_service.fhirmap.questionnaire_response import answers_from_questionnaire_response, canonical
 from sdm_service.models import PatientResponse, ResponseStatus, utcnow
-from sdm_service.services.responses import ResponseIncomplete, complete_response
+from sdm_service.services.responses import ResponseIncomplete, complete_response, consult_date_answer
 from sdm_service.settings import Settings
 
 MAX_ISSUES = 50  # enough to fix a resource in one pass without an unbounded error document
@@ -110,14 +110,6 @@ def _explain(content: Content, link_id: str, message: str) -> str:
     return text
 
 
-def _consult_date(answers: Mapping[str, Any]) -> date | None:
-    value = answers.get("consult_date")
-    try:
-        return date.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
-
-
 async def store_questionnaire_response(
     session: AsyncSession,
     settings: Settings,
@@ -180,7 +172,7 @@ async def store_questionnaire_response(
         patient_system=system,
         patient_value=value,
         patient_name=name,
-        consult_date=_consult_date(answers),
+        consult_date=consult_date_answer(content, answers),
         answers=answers,
         current_step=len(content.questionnaire.steps) if complete else 0,
         created_at=now,

@@ -8,6 +8,7 @@ database keeps its SHA-256.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -130,6 +131,27 @@ async def find_usable_invitation(
     if invitation.expires_at <= now:
         raise InvitationUnusable("expired")
     return invitation
+
+
+class InvitationNotFound(LookupError):
+    """No invitation has this id."""
+
+
+async def recent_invitations(session: AsyncSession, limit: int) -> Sequence[Invitation]:
+    """The newest invitations first."""
+    statement = select(Invitation).order_by(col(Invitation.created_at).desc()).limit(limit)
+    return (await session.execute(statement)).scalars().all()
+
+
+async def withdraw_invitation(session: AsyncSession, invitation_id: uuid.UUID) -> Invitation | None:
+    """Revoke an invitation; the invitation when this call revoked it, None when it was revoked
+    already (a second click changes nothing). InvitationNotFound for an unknown id."""
+    invitation = await session.get(Invitation, invitation_id)
+    if invitation is None:
+        raise InvitationNotFound(str(invitation_id))
+    if invitation.revoked_at is not None:
+        return None
+    return await revoke_invitation(session, invitation_id)
 
 
 async def revoke_invitation(session: AsyncSession, invitation_id: uuid.UUID) -> Invitation | None:

@@ -269,10 +269,9 @@ async def answer_step(
     return StepSaved(added=added, checks_changed=checks_changed)
 
 
-def _consult_date(response: PatientResponse, answers: Mapping[str, Any]) -> date | None:
-    if response.consult_date is not None:
-        return response.consult_date
-    value = answers.get("consult_date")
+def consult_date_answer(content: Content, answers: Mapping[str, Any]) -> date | None:
+    """The consult date the patient gave, read from the item the rules' roles name."""
+    value = answers.get(content.rules.roles.consult_date)
     if isinstance(value, str):
         try:
             return date.fromisoformat(value)
@@ -307,7 +306,7 @@ async def complete_response(
     if missing:
         raise ResponseIncomplete(missing)
     now = now or utcnow()
-    consult_date = _consult_date(response, answers)
+    consult_date = response.consult_date or consult_date_answer(content, answers)
     snapshot = build_summary(
         content,
         answers,

@@ -23,7 +23,8 @@ from sdm_service.content.logic import enabled_answers
 from sdm_service.content.schema import Questionnaire
 from sdm_service.decision import engine
 from sdm_service.decision.snapshot import AnswerLine, StepAnswers, SummarySnapshot
-from sdm_service.models import PatientResponse, QuestionnaireVersion, ResponseStatus, Review, User, utcnow
+from sdm_service.models import PatientResponse, ResponseStatus, Review, User, utcnow
+from sdm_service.services.questionnaires import pinned_questionnaire
 
 MAX_NOTE_LENGTH = 4000
 REVIEWABLE = (ResponseStatus.COMPLETED, ResponseStatus.REVIEWED)
@@ -96,27 +97,6 @@ async def reviews_for(session: AsyncSession, response_id: uuid.UUID) -> list[Rev
     return [ReviewEntry(review, username, display) for review, username, display in rows]
 
 
-async def questionnaire_for(
-    session: AsyncSession, library: ContentLibrary, slug: str, version: str
-) -> Questionnaire | None:
-    """The questionnaire version a response is pinned to: the loaded content, else the stored copy."""
-    if slug in library and library.get(slug).version == version:
-        return library.get(slug).questionnaire
-    stored = (
-        await session.execute(
-            select(QuestionnaireVersion).where(
-                col(QuestionnaireVersion.slug) == slug, col(QuestionnaireVersion.version) == version
-            )
-        )
-    ).scalar_one_or_none()
-    if stored is None:
-        return None
-    try:
-        return Questionnaire.model_validate(stored.definition.get("questionnaire", {}))
-    except ValidationError:
-        return None
-
-
 def answers_by_step(questionnaire: Questionnaire, answers: Mapping[str, Any]) -> tuple[StepAnswers, ...]:
     """Only answers that still apply, in questionnaire order, worded as on the patient's summary."""
     return engine.answers_by_step(questionnaire, enabled_answers(questionnaire, answers))
@@ -151,7 +131,7 @@ async def response_details(
     snapshot, problem = read_snapshot(response)
     steps: tuple[StepAnswers, ...] = snapshot.answers_by_step if snapshot else ()
     if not steps:
-        questionnaire = await questionnaire_for(
+        questionnaire = await pinned_questionnaire(
             session, library, response.questionnaire_slug, response.questionnaire_version
         )
         if questionnaire is not None:

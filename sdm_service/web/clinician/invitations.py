@@ -7,7 +7,6 @@ that answers the create request (never cached, never redirected to).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
 from litestar import Request, get, post
@@ -15,31 +14,18 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from sdm_service.content import ContentLibrary
-from sdm_service.models import Invitation, User, utcnow
+from sdm_service.models import User, utcnow
+from sdm_service.paths import CLINICIAN_PREFIX
 from sdm_service.services import invitations
 from sdm_service.settings import Settings
 from sdm_service.web.clinician.common import FormError, audit, field, page, parse_date, read_form
 
-QUESTIONNAIRE_SLUG = "iort-sdm"
 RECENT_LIMIT = 25
+REVOKED_PATH = f"{CLINICIAN_PREFIX}/invitations?revoked=1"
 FIELDS = ("patient_system", "patient_value", "patient_name", "consult_date")
-
-
-async def _recent(db_session: AsyncSession) -> Sequence[Invitation]:
-    return (
-        (
-            await db_session.execute(
-                select(Invitation).order_by(col(Invitation.created_at).desc()).limit(RECENT_LIMIT)
-            )
-        )
-        .scalars()
-        .all()
-    )
 
 
 async def _invitations_page(
@@ -52,7 +38,7 @@ async def _invitations_page(
     created: invitations.NewInvitation | None = None,
     status_code: int = 200,
 ) -> Template:
-    recent = await _recent(db_session)
+    recent = await invitations.recent_invitations(db_session, RECENT_LIMIT)
     return page(
         "clinician/invitations.html",
         user,
@@ -97,7 +83,7 @@ async def create_invitation(
         created = await invitations.create_invitation(
             db_session,
             settings,
-            library.get(QUESTIONNAIRE_SLUG),
+            library.get(settings.questionnaire_slug),
             patient_value=values["patient_value"],
             patient_system=values["patient_system"],
             patient_name=values["patient_name"],
@@ -127,14 +113,12 @@ async def revoke_invitation(
     current_user: NamedDependency[User],
     invitation_id: FromPath[uuid.UUID],
 ) -> Redirect:
-    existing = await db_session.get(Invitation, invitation_id)
-    if existing is None:
-        raise NotFoundException("No invitation with this id.")
-    if existing.revoked_at is not None:  # a second click changes nothing, so records nothing
-        return Redirect("/clinician/invitations?revoked=1", status_code=303)
-    invitation = await invitations.revoke_invitation(db_session, invitation_id)
-    if invitation is None:  # removed between the two reads
-        raise NotFoundException("No invitation with this id.")
+    try:
+        invitation = await invitations.withdraw_invitation(db_session, invitation_id)
+    except invitations.InvitationNotFound:
+        raise NotFoundException("No invitation with this id.") from None
+    if invitation is None:  # revoked already: a second click changes nothing, so records nothing
+        return Redirect(REVOKED_PATH, status_code=303)
     await audit(
         request,
         db_session,
@@ -144,7 +128,7 @@ async def revoke_invitation(
         entity_id=str(invitation.id),
         detail={"response_id": str(invitation.response_id) if invitation.response_id else None},
     )
-    return Redirect("/clinician/invitations?revoked=1", status_code=303)
+    return Redirect(REVOKED_PATH, status_code=303)
 
 
 routes = [invitations_view, create_invitation, revoke_invitation]
