@@ -131,3 +131,72 @@ async def test_open_invitation_keeps_earlier_links_working(app: Litestar, settin
             assert found.id == response.id
         rows = (await session.execute(select(func.count()).select_from(PatientResponse))).scalar_one()
         assert rows == 1
+
+
+async def test_answer_step_decides_saved_missing_and_conflict(app: Litestar) -> None:
+    content = content_of(app)
+    questionnaire = content.questionnaire
+    first = step_values(content, {}, 0)
+    step_ids = {item.id for item in questionnaire.steps[0].items if item.answerable}
+    async with db(app) as session:
+        response, _ = await service.start_response(session, content)
+        await session.commit()
+
+        # Continue with nothing answered: nothing stored, the required questions are named.
+        missing = await service.answer_step(
+            session, response, content, 0, {}, submitted=step_ids, invalid=False, lock_version=1, advance=True
+        )
+        assert isinstance(missing, service.StepNotSaved)
+        assert missing.missing
+        assert set(missing.missing) <= step_ids
+        assert response.answers == {}
+        assert response.lock_version == 1
+
+        # A form with unreadable answers: nothing stored, no missing-answer errors on top.
+        invalid = await service.answer_step(
+            session,
+            response,
+            content,
+            0,
+            first,
+            submitted=step_ids,
+            invalid=True,
+            lock_version=1,
+            advance=True,
+        )
+        assert isinstance(invalid, service.StepNotSaved)
+        assert invalid.missing == []
+        assert response.answers == {}
+
+        saved = await service.answer_step(
+            session,
+            response,
+            content,
+            0,
+            first,
+            submitted=step_ids,
+            invalid=False,
+            lock_version=1,
+            advance=True,
+        )
+        await session.commit()
+        assert saved == service.StepSaved(added=False, checks_changed=False)
+        assert response.answers == first
+        assert response.current_step == 1
+
+        # An old form (lock version 1) after the save: a conflict, and the answers stay as stored.
+        stale = await service.answer_step(
+            session,
+            response,
+            content,
+            0,
+            {},
+            submitted=step_ids,
+            invalid=False,
+            lock_version=1,
+            advance=False,
+        )
+        assert isinstance(stale, service.StepConflict)
+        assert stale.items
+        assert {item.id for item in stale.items} <= {item.id for item in questionnaire.steps[0].items}
+        assert response.answers == first
