@@ -20,10 +20,10 @@ from sdm_service.content.logic import (
 )
 from sdm_service.decision.snapshot import SummarySnapshot
 from sdm_service.middleware import request_ip
-from sdm_service.models import PatientResponse, ResponseStatus, utcnow
+from sdm_service.models import PatientResponse, utcnow
 from sdm_service.ratelimit import RateLimitStore, enforce
+from sdm_service.services import patient_links
 from sdm_service.services import responses as response_service
-from sdm_service.services.invitations import InvitationUnusable, find_usable_invitation
 from sdm_service.settings import Settings
 from sdm_service.web.downloads import summary_pdf_download
 from sdm_service.web.patient.flow import (
@@ -109,26 +109,12 @@ async def invitation_link(
     db_session: NamedDependency[AsyncSession],
 ) -> Redirect:
     try:
-        invitation = await find_usable_invitation(db_session, token)
-    except InvitationUnusable as exc:
-        raise LinkProblem(exc.reason) from None
-    if invitation.questionnaire_slug not in library:
-        raise LinkProblem("unknown")
-    content = library.get(invitation.questionnaire_slug)
-    try:
-        response, cookie_token = await response_service.open_invitation(
-            db_session, invitation, link_token=token
+        response, cookie_token = await patient_links.open_invitation_link(
+            db_session, token, library, ip=request_ip(request)
         )
-    except LookupError:
-        raise LinkProblem("unknown") from None
-    await record(
-        db_session,
-        Actor("patient", str(response.id)),
-        "invitation.opened",
-        entity_type="response",
-        entity_id=str(response.id),
-        ip=request_ip(request),
-    )
+    except patient_links.LinkUnusable as exc:
+        raise LinkProblem(exc.reason) from None
+    content = library.get(response.questionnaire_slug)
     return Redirect(
         place_path(content, response), status_code=303, cookies=[patient_cookie(settings, cookie_token)]
     )
@@ -142,12 +128,10 @@ async def resume_link(
     settings: NamedDependency[Settings],
     db_session: NamedDependency[AsyncSession],
 ) -> Redirect:
-    response = await response_service.load_by_token(db_session, token)
-    if response is None or response.questionnaire_slug not in library:
-        raise LinkProblem("unknown")
-    if response.status == ResponseStatus.INVITED:  # an invitation link used as a resume link
-        invitation = await find_usable_invitation(db_session, token)
-        response, token = await response_service.open_invitation(db_session, invitation, link_token=token)
+    try:
+        response, token = await patient_links.open_resume_link(db_session, token, library)
+    except patient_links.LinkUnusable as exc:
+        raise LinkProblem(exc.reason) from None
     content = library.get(response.questionnaire_slug)
     return Redirect(place_path(content, response), status_code=303, cookies=[patient_cookie(settings, token)])
 
