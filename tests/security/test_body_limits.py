@@ -4,9 +4,7 @@ they are parsed or stored; bodies within the limits pass."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
-import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -16,13 +14,6 @@ from tests.security import probes
 
 FORM_LIMIT = 64 * 1024
 JSON_LIMIT = 1024 * 1024
-
-
-@pytest.fixture
-async def probe_client(sqlite_url: str) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    app = probes.add_probes(create_app(make_settings(sqlite_url)))
-    async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:
-        yield client
 
 
 async def csrf_headers(client: AsyncTestClient[Litestar]) -> dict[str, str]:

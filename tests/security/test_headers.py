@@ -3,8 +3,6 @@ requests for a host that is not ours are refused."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
 from litestar import Litestar
@@ -23,13 +21,6 @@ EXPECTED = {
     "x-frame-options": "DENY",
     "cross-origin-opener-policy": "same-origin",
 }
-
-
-@pytest.fixture
-async def probe_client(sqlite_url: str) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    app = probes.add_probes(create_app(make_settings(sqlite_url)))
-    async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:
-        yield client
 
 
 def assert_security_headers(response: httpx.Response) -> None:
