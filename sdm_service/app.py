@@ -28,6 +28,8 @@ from sdm_service.content import ContentLibrary, load_library
 from sdm_service.db import create_engine, database_is_reachable, sqlalchemy_config
 from sdm_service.middleware import middleware_stack, security_headers_hook
 from sdm_service.paths import CSRF_EXEMPT_PATHS, HEALTH_PATH, STATIC_PREFIX
+from sdm_service.security import PasswordHashing
+from sdm_service.services import users
 from sdm_service.settings import Settings, get_settings
 from sdm_service.warmup import register_questionnaire_versions
 from sdm_service.web import clinician, patient
@@ -79,6 +81,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # SQLite has one writer at a time, so its side pool is one connection that callers queue for.
     side_engine = create_engine(settings, pool_size=1 if settings.is_sqlite else SIDE_POOL_SIZE)
     rate_limit_store = ratelimit.store_from_settings(settings, side_engine)
+    password_hashing = users.hashing_for(settings)
 
     def provide_settings() -> Settings:
         return settings
@@ -88,6 +91,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     def provide_rate_limits() -> ratelimit.RateLimitStore:
         return rate_limit_store
+
+    def provide_password_hashing() -> PasswordHashing:
+        return password_hashing
 
     def provide_library() -> ContentLibrary:
         return library
@@ -117,6 +123,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "library": Provide(provide_library, sync_to_thread=False),
             "side_engine": Provide(provide_side_engine, sync_to_thread=False),
             "rate_limits": Provide(provide_rate_limits, sync_to_thread=False),
+            "password_hashing": Provide(provide_password_hashing, sync_to_thread=False),
         },
         plugins=[SQLAlchemyPlugin(config=sqlalchemy_config(settings, engine))],
         template_config=_template_engine(settings, library),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import secrets
@@ -35,12 +34,6 @@ class PasswordHashing:
         return self.hasher.check_needs_rehash(stored_hash)
 
 
-@functools.lru_cache(maxsize=4)
-def password_hashing(time_cost: int = 3, memory_kib: int = 65536, parallelism: int = 4) -> PasswordHashing:
-    """One hasher per parameter set (building one computes the timing-dummy hash)."""
-    return PasswordHashing(time_cost=time_cost, memory_kib=memory_kib, parallelism=parallelism)
-
-
 def new_token() -> str:
     return secrets.token_urlsafe(TOKEN_BYTES)
 
@@ -56,9 +49,12 @@ def tokens_match(token: str, stored_hash: str) -> bool:
 
 def hash_password(password: str) -> str:
     """With the default (production) parameters; services use the settings' PasswordHashing."""
-    return password_hashing().hash(password)
+    return PasswordHasher().hash(password)
 
 
-def verify_password(password: str, stored_hash: str | None) -> bool:
+def verify_password(password: str, stored_hash: str) -> bool:
     """Checks a hash made with any parameters (argon2 stores them in the hash)."""
-    return password_hashing().verify(password, stored_hash)
+    try:
+        return PasswordHasher().verify(stored_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False

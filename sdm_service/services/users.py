@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from sdm_service.models import Role, User, UserSession, utcnow
-from sdm_service.security import PasswordHashing, password_hashing
+from sdm_service.security import PasswordHashing
 from sdm_service.settings import Settings
 
 MIN_PASSWORD_LENGTH = 12
@@ -25,8 +25,10 @@ USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 
 
 def hashing_for(settings: Settings) -> PasswordHashing:
-    """The password hasher with the settings' cost parameters."""
-    return password_hashing(*settings.password_hash_parameters)
+    """The password hasher with the settings' cost parameters (create_app builds the app's one and
+    provides it as the `password_hashing` dependency)."""
+    time_cost, memory_kib, parallelism = settings.password_hash_parameters
+    return PasswordHashing(time_cost=time_cost, memory_kib=memory_kib, parallelism=parallelism)
 
 
 class UserError(ValueError):
@@ -74,7 +76,7 @@ async def create_user(
     password: str,
     role: str,
     display_name: str = "",
-    hashing: PasswordHashing | None = None,
+    hashing: PasswordHashing,
 ) -> User:
     name = _check_username(username)
     if role not in Role.ALL:
@@ -85,7 +87,7 @@ async def create_user(
         raise UserError("The display name must be 200 characters or fewer, on one line.")
     if await find_by_username(session, name) is not None:
         raise UserError(f"An account named '{name}' already exists.")
-    password_hash = await hash_password_async(password, hashing or password_hashing())
+    password_hash = await hash_password_async(password, hashing)
     user = User(username=name, password_hash=password_hash, role=role, display_name=display)
     session.add(user)
     await session.flush()
@@ -109,11 +111,10 @@ def _lookup_possible(username: str) -> bool:
 
 
 async def authenticate(
-    session: AsyncSession, username: str, password: str, *, hashing: PasswordHashing | None = None
+    session: AsyncSession, username: str, password: str, *, hashing: PasswordHashing
 ) -> User | None:
     """The active account matching these credentials, or None; takes about as long either way.
     A hash made with other parameters than `hashing`'s is replaced by a new one."""
-    hashing = hashing or password_hashing()
     user = await find_by_username(session, username) if _lookup_possible(username) else None
     candidate = password[:MAX_PASSWORD_LENGTH]
     valid = await verify_password_async(candidate, user.password_hash if user else None, hashing)

@@ -18,8 +18,8 @@ from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sdm_service.models import Role, User
+from sdm_service.security import PasswordHashing
 from sdm_service.services import audit_query, users
-from sdm_service.settings import Settings
 from sdm_service.web import auth
 from sdm_service.web.clinician.common import (
     FormError,
@@ -73,7 +73,7 @@ async def create_account(
     request: Request[Any, Any, Any],
     db_session: NamedDependency[AsyncSession],
     current_user: NamedDependency[User],
-    settings: NamedDependency[Settings],
+    password_hashing: NamedDependency[PasswordHashing],
 ) -> Template | Redirect:
     form = await read_form(request)
     values = {"username": "", "display_name": "", "role": Role.CLINICIAN}
@@ -89,7 +89,7 @@ async def create_account(
             password=password,
             role=values["role"],
             display_name=values["display_name"],
-            hashing=users.hashing_for(settings),
+            hashing=password_hashing,
         )
     except (FormError, users.UserError) as exc:
         return await _accounts_page(

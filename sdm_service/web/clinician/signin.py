@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from sdm_service.audit import record
 from sdm_service.ratelimit import RateLimitStore
-from sdm_service.services import sessions, signin, users
+from sdm_service.security import PasswordHashing
+from sdm_service.services import sessions, signin
 from sdm_service.settings import Settings
 from sdm_service.web import auth
 from sdm_service.web.clinician.common import FormError, audit, client_ip, field, page, read_form
@@ -58,6 +59,7 @@ async def sign_in(
     settings: NamedDependency[Settings],
     side_engine: NamedDependency[AsyncEngine],
     rate_limits: NamedDependency[RateLimitStore],
+    password_hashing: NamedDependency[PasswordHashing],
 ) -> Template | Redirect:
     form = await read_form(request)
     try:
@@ -74,7 +76,7 @@ async def sign_in(
         username=username,
         password=password,
         ip=ip,
-        hashing=users.hashing_for(settings),
+        hashing=password_hashing,
     )
     if isinstance(outcome, signin.Throttled):
         wait = outcome.retry_after
