@@ -44,8 +44,8 @@ run: $(RUN_STAMP)
 	$(RUN_VENV)/bin/sdm run --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
-	$(BIN)/ruff check sdm_service migrations tests bench
-	$(BIN)/ruff format --check sdm_service migrations tests bench
+	$(BIN)/ruff check sdm_service migrations tests bench setup.py
+	$(BIN)/ruff format --check sdm_service migrations tests bench setup.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
