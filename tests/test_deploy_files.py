@@ -7,6 +7,7 @@ runtime-only install really serves, outside the checkout, is proven in tests/tes
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from typing import Any, get_args
@@ -115,9 +116,11 @@ def image_command() -> list[str]:
 
 def make_plan(*targets: str) -> list[str]:
     """The commands make would run for TARGETS from scratch (dry run: nothing is installed)."""
+    outer_make = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")  # set when `make test` runs this suite
     result = subprocess.run(
-        ["make", "--dry-run", "--always-make", *targets],
+        ["make", "--dry-run", "--always-make", "--no-print-directory", *targets],
         cwd=PROJECT_ROOT,
+        env={name: value for name, value in os.environ.items() if name not in outer_make},
         capture_output=True,
         text=True,
         check=True,
