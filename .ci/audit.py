@@ -1,4 +1,4 @@
-"""Known-vulnerability audit of every pin in requirements.lock (pip-audit against PyPI's advisories).
+"""Known-vulnerability audit of every pin in both locks (pip-audit against PyPI's advisories).
 
 Exit 1 when any pinned version has a known vulnerability. When pins cannot be checked at all (the
 vulnerability service is unreachable, or answers "not found" as a registry mirror without PyPI's
@@ -28,7 +28,9 @@ def main(argv: list[str]) -> int:
         report_path = Path(scratch) / "audit.json"
         command = [
             str(Path(sys.executable).with_name("pip-audit")),
-            *("--requirement", str(ROOT / "requirements.lock"), "--no-deps", "--disable-pip"),
+            *("--requirement", str(ROOT / "requirements.lock")),  # runtime: what production runs
+            *("--requirement", str(ROOT / "requirements-dev.lock")),  # the same pins plus the dev tools
+            *("--no-deps", "--disable-pip"),
             *("--progress-spinner", "off", "--format", "json", "--output", str(report_path)),
             *("--timeout", "30"),
         ]

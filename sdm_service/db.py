@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 from sqlmodel import SQLModel
 
-from sdm_service.settings import PROJECT_ROOT, Settings
+from sdm_service.resources import resource_path
+from sdm_service.settings import Settings
 from sdm_service.sqlite_driver import one_hop_dbapi
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -81,8 +82,8 @@ def sqlalchemy_config(settings: Settings, engine: AsyncEngine) -> SQLAlchemyAsyn
         before_send_handler="autocommit_include_redirects",
         enable_touch_updated_timestamp_listener=False,
         alembic_config=AlembicAsyncConfig(
-            script_config=str(PROJECT_ROOT / "alembic.ini"),
-            script_location=str(PROJECT_ROOT / "migrations"),
+            script_config=str(resource_path("alembic.ini")),
+            script_location=str(resource_path("migrations")),
         ),
     )
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from alembic import command
 from alembic.config import Config
 
-from sdm_service.settings import PROJECT_ROOT
+from sdm_service.resources import resource_path
 
 
 def alembic_config(database_url: str, *, configure_logging: bool = True) -> Config:
-    config = Config(str(PROJECT_ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    config = Config(str(resource_path("alembic.ini")))
+    config.set_main_option("script_location", str(resource_path("migrations")))
     config.attributes["database_url"] = database_url
     config.attributes["configure_logging"] = configure_logging
     return config

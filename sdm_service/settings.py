@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -11,7 +12,9 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from sdm_service.resources import CHECKOUT_ROOT, resource_path
+
+PROJECT_ROOT = CHECKOUT_ROOT  # the source tree (tests and bench read it); the app uses resource_path
 DEVELOPMENT_SECRET = "development-only-secret-change-me-0123456789"  # noqa: S105 - refused in production
 MIN_SECRET_LENGTH = 32
 DEFAULT_QUESTIONNAIRE_SLUG = "iort-sdm"  # the questionnaire of the start page and of invitations
@@ -45,9 +48,10 @@ class Settings(BaseSettings):
     base_url: str = "http://127.0.0.1:8000"
     clinic_name: str = Field(default="Your cancer center", min_length=1, max_length=120)
     questionnaire_slug: str = Field(default=DEFAULT_QUESTIONNAIRE_SLUG, min_length=1, max_length=64)
-    content_dir: Path = PROJECT_ROOT / "questionnaires"
-    templates_dir: Path = PROJECT_ROOT / "templates"
-    static_dir: Path = PROJECT_ROOT / "static"
+    # Default: the copies inside an installed wheel, or the checkout's folders (sdm_service/resources.py).
+    content_dir: Path = resource_path("questionnaires")
+    templates_dir: Path = resource_path("templates")
+    static_dir: Path = resource_path("static")
     # Host names the service answers to (comma-separated in SDM_ALLOWED_HOSTS; "*" allows any, "*.x.org"
     # any subdomain). Empty means: the host of SDM_BASE_URL, plus loopback names outside production.
     allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -120,6 +124,16 @@ class Settings(BaseSettings):
                 )
             if not self.base_url.startswith("https://"):
                 raise ValueError("SDM_BASE_URL must use https:// when SDM_ENV=production")
+        return self
+
+    @model_validator(mode="after")
+    def _redis_store_needs_the_client(self) -> Settings:
+        if self.rate_limit_store == "redis" and importlib.util.find_spec("redis") is None:
+            raise ValueError(
+                "SDM_RATE_LIMIT_STORE=redis needs the Redis client, which is not installed: "
+                "install the 'redis' extra (pip install 'sdm-service[redis]'), or unset "
+                "SDM_RATE_LIMIT_STORE to count rate limits in the database"
+            )
         return self
 
     @property

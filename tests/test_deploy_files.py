@@ -1,15 +1,26 @@
-"""Docker cannot run here, so the compose file and Dockerfile are checked by reading them: the
-database is health-checked, migrations run once before the app, secrets are required, and the
-app's environment is one the service accepts in production."""
+"""Docker cannot run here, so the compose file and Dockerfile are read, and what they name is run:
+the database is health-checked, migrations run once before the app, secrets are required, the app's
+environment is one the service accepts in production, the image's command and health check work
+against the real CLI and app, and the image and `make run` install the runtime lock only. (That a
+runtime-only install really serves, outside the checkout, is proven in tests/test_packaging.py.)"""
 
 from __future__ import annotations
 
+import json
+import os
 import re
-from typing import Any
+import subprocess
+from typing import Any, get_args
 
 import pytest
+import uvicorn
 import yaml
+from click.testing import CliRunner
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
 
+from sdm_service.cli import main
+from sdm_service.resources import Resource
 from sdm_service.settings import PROJECT_ROOT, SettingsError, load_settings
 
 COMPOSE = PROJECT_ROOT / "docker-compose.yml"
@@ -79,25 +90,93 @@ def test_app_environment_is_accepted_by_the_service_in_production(compose: dict[
         )
 
 
-def test_image_serves_with_the_same_command_as_make_run() -> None:
-    dockerfile = DOCKERFILE.read_text()
-    assert 'CMD ["sdm", "run", "--host", "0.0.0.0", "--port", "8000"' in dockerfile
-    assert "requirements.lock" in dockerfile  # the pinned set, as in development
-    for folder in ("migrations", "questionnaires", "templates", "static"):
-        assert f"COPY {folder} ./{folder}" in dockerfile, folder
-    makefile = (PROJECT_ROOT / "Makefile").read_text()
-    assert "sdm db upgrade" in makefile
-    assert "sdm run" in makefile
+def dockerfile_stages() -> list[list[tuple[str, str]]]:
+    """The Dockerfile's instructions (continuation lines joined), one list per FROM stage."""
+    text = re.sub(r"\\\n\s*", " ", DOCKERFILE.read_text())
+    stages: list[list[tuple[str, str]]] = []
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        instruction, _, arguments = line.strip().partition(" ")
+        if instruction.upper() == "FROM":
+            stages.append([])
+        stages[-1].append((instruction.upper(), arguments.strip()))
+    return stages
 
 
-def test_healthcheck_path_exists_in_the_app(sqlite_url: str) -> None:
-    from litestar.testing import TestClient
+def arguments_of(stage: list[tuple[str, str]], wanted: str) -> list[str]:
+    return [arguments for instruction, arguments in stage if instruction == wanted]
 
-    from sdm_service.app import create_app
-    from tests.conftest import make_settings
 
-    assert "/health" in DOCKERFILE.read_text()
-    with TestClient(create_app(make_settings(sqlite_url)), base_url="http://testserver.local") as client:
-        answer = client.get("/health")  # the path the image's HEALTHCHECK calls
-    assert answer.status_code == 200
-    assert answer.json()["status"] == "ok"
+def image_command() -> list[str]:
+    (cmd,) = arguments_of(dockerfile_stages()[-1], "CMD")
+    command: list[str] = json.loads(cmd)  # the exec form: no shell between Docker and the server
+    return command
+
+
+def make_plan(*targets: str) -> list[str]:
+    """The commands make would run for TARGETS from scratch (dry run: nothing is installed)."""
+    outer_make = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")  # set when `make test` runs this suite
+    result = subprocess.run(
+        ["make", "--dry-run", "--always-make", "--no-print-directory", *targets],
+        cwd=PROJECT_ROOT,
+        env={name: value for name, value in os.environ.items() if name not in outer_make},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.splitlines()
+
+
+def test_the_image_command_is_one_the_sdm_command_accepts(monkeypatch: pytest.MonkeyPatch) -> None:
+    served: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: served.update(kwargs, app=app))
+    command = image_command()
+    assert command[0] == "sdm"
+    result = CliRunner().invoke(main, command[1:])
+    assert result.exit_code == 0, result.output
+    assert (served["app"], served["host"], served["port"]) == ("sdm_service.app:create_app", "0.0.0.0", 8000)
+
+
+def test_the_image_installs_the_runtime_lock_with_hashes_then_the_wheel_alone() -> None:
+    build, runtime = dockerfile_stages()
+    runs = arguments_of(runtime, "RUN")
+    assert any("pip install --require-hashes -r /tmp/requirements.lock" in command for command in runs), runs
+    assert any(re.search(r"pip install --no-deps /tmp/wheels/\S+\.whl", command) for command in runs), runs
+    copied = " ".join(arguments_of(runtime, "COPY"))
+    assert "requirements.lock" in copied
+    assert "requirements-dev.lock" not in DOCKERFILE.read_text()
+    assert not any("-e " in command or "[dev]" in command for command in runs), runs
+    # The build stage has everything the wheel bundles (a missing COPY would ship a wheel without it).
+    sources = {
+        source.rstrip("/").removeprefix("./")
+        for arguments in arguments_of(build, "COPY")
+        for source in arguments.split()[:-1]
+    }
+    assert sources >= {"pyproject.toml", "setup.py", "MANIFEST.in", "sdm_service", *get_args(Resource)}
+    assert all((PROJECT_ROOT / source).exists() for source in sources), sources
+
+
+def test_make_run_serves_from_a_runtime_only_install_and_make_test_from_the_dev_lock() -> None:
+    run_plan = make_plan("run")
+    assert ".venv-run/bin/python -m pip install --quiet --require-hashes -r requirements.lock" in run_plan
+    assert not any("requirements-dev.lock" in line or "[dev]" in line for line in run_plan), run_plan
+    assert run_plan[-2:] == [
+        ".venv-run/bin/sdm db upgrade",
+        ".venv-run/bin/sdm run --host 127.0.0.1 --port 8000",
+    ]
+    test_plan = make_plan("test")
+    assert ".venv/bin/python -m pip install --quiet --require-hashes -r requirements-dev.lock" in test_plan
+    assert ".venv/bin/python -m pip install --quiet --no-deps -e ." in test_plan
+
+
+async def test_the_image_healthcheck_asks_the_served_port_a_path_the_app_answers(
+    client: AsyncTestClient[Litestar],
+) -> None:
+    (healthcheck,) = arguments_of(dockerfile_stages()[-1], "HEALTHCHECK")
+    match = re.search(r"http://127\.0\.0\.1:(\d+)(/[\w/-]*)", healthcheck)
+    assert match, healthcheck
+    command = image_command()
+    assert match.group(1) == command[command.index("--port") + 1]
+    response = await client.get(match.group(2))
+    assert response.status_code == 200
