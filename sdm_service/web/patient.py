@@ -894,10 +894,12 @@ async def summary(
 
 
 @get("/q/{slug:str}/summary.pdf", **PAGE_OPTIONS, dependencies=VISIT, name="patient-summary-pdf")
-async def summary_pdf(visit: NamedDependency[PatientVisit]) -> HttpResponse[bytes]:
+async def summary_pdf(
+    visit: NamedDependency[PatientVisit], db_session: NamedDependency[AsyncSession]
+) -> HttpResponse[bytes]:
     if not response_service.is_done(visit.response) or visit.response.summary is None:
         raise NotFoundException()
-    return await summary_pdf_download(_snapshot(visit.response))
+    return await summary_pdf_download(db_session, visit.response)
 
 
 routes: list[Any] = [

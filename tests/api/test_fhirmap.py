@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import hashlib
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from sdm_service.api.search import Cursor, SearchError, decode_cursor, encode_cursor, parse_identifier
 from sdm_service.content import load_library
 from sdm_service.content.fhir import questionnaire_to_fhir
 from sdm_service.fhirmap.bundle import searchset
@@ -21,6 +22,7 @@ from sdm_service.fhirmap.questionnaire_response import (
     answers_from_questionnaire_response,
     to_questionnaire_response,
 )
+from sdm_service.services.search import Cursor, SearchError, decode_cursor, encode_cursor, parse_identifier
 from sdm_service.settings import PROJECT_ROOT
 from tests.api.conftest import full_answers, validate_fhir
 
@@ -111,9 +113,13 @@ def test_documents_bundles_outcomes_and_capabilities_validate() -> None:
         updated_at=NOW,
         title="Summary",
         filename="summary.pdf",
+        size=8,
+        sha1_base64=base64.b64encode(hashlib.sha1(b"%PDF-1.4").digest()).decode(),
     )
     validate_fhir(document)
-    assert document["content"][0]["attachment"]["url"] == f"{BASE}/fhir/Binary/abc"
+    attachment = document["content"][0]["attachment"]
+    assert attachment["url"] == f"{BASE}/fhir/Binary/abc"
+    assert (attachment["size"], attachment["hash"]) == (8, "GChKT9CWeATJoCy1voZ5i1RQkVM=")
     validate_fhir(binary("abc", b"%PDF-1.4"))
     bundle = searchset(
         [document], base_url=f"{BASE}/fhir", total=7, self_url="s", next_url="n", timestamp=NOW

@@ -21,12 +21,12 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import delete, select
 from sqlmodel import SQLModel, col
 
-from sdm_service.api.search import SearchError, as_utc, decode_cursor, parse_identifier
 from sdm_service.db import create_engine
 from sdm_service.exchange import export_database, import_database
 from sdm_service.logging_filters import LinkTokenFilter, mask_path, uvicorn_log_config
 from sdm_service.models import AuditEvent, Response, Role
 from sdm_service.services import audit_query, invitations, users
+from sdm_service.services.search import SearchError, as_utc, decode_cursor, parse_identifier
 from sdm_service.settings import Settings
 from sdm_service.web import errors
 from tests.web.patient_support import (

@@ -1,0 +1,131 @@
+"""FHIR DocumentReference and Binary: the stored summary PDF of a completed response.
+
+Both serve the document of record (services/documents.py): Binary its exact bytes, and
+DocumentReference their size and SHA-1 (attachment.size, attachment.hash), never a new rendering.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Request, get
+from litestar import Response as HttpResponse
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sdm_service.api.auth import RESPONSES_READ, scopes
+from sdm_service.api.fhir import openapi
+from sdm_service.api.fhir.common import audited_read, fhir_base, searchset_response
+from sdm_service.api.fhir.errors import FhirPayload, fhir_response
+from sdm_service.api.fhir.params import SearchRequest, wants_pdf
+from sdm_service.fhirmap.common import FHIR_JSON
+from sdm_service.fhirmap.document import binary, document_reference
+from sdm_service.models import ApiClient, Response
+from sdm_service.report.pdf import pdf_filename
+from sdm_service.services import documents
+from sdm_service.settings import Settings
+
+
+def _document_reference(row: Response, facts: documents.DocumentFacts, settings: Settings) -> FhirPayload:
+    snapshot = documents.snapshot_of(row)
+    return document_reference(
+        response_id=str(row.id),
+        base_url=fhir_base(settings),
+        patient_system=row.patient_system,
+        patient_value=row.patient_value,
+        patient_name=row.patient_name,
+        completed_at=row.completed_at or row.updated_at,
+        updated_at=row.updated_at,
+        title=f"{snapshot.questionnaire_title}: summary for the care-team visit",
+        filename=pdf_filename(snapshot),
+        size=facts.size,
+        sha1_base64=facts.sha1_base64,
+    )
+
+
+@get(
+    "/DocumentReference",
+    opt=scopes(RESPONSES_READ),
+    media_type=FHIR_JSON,
+    summary="Search DocumentReference (PDF summaries)",
+    description="One document per completed response; its attachment points at Binary/{id} and gives "
+    "the size and SHA-1 of those stored bytes. Needs responses:read.",
+)
+async def search_document_references(
+    request: Request[Any, Any, Any],
+    api_client: NamedDependency[ApiClient],
+    db_session: NamedDependency[AsyncSession],
+    settings: NamedDependency[Settings],
+    subject: Annotated[str | None, openapi.SUBJECT] = None,
+    last_updated: Annotated[list[str] | None, openapi.LAST_UPDATED] = None,
+    ids: Annotated[str | None, openapi.ID] = None,
+    count: Annotated[int | None, openapi.COUNT] = None,
+    cursor: Annotated[str | None, openapi.CURSOR] = None,
+) -> HttpResponse[FhirPayload]:
+    async def to_resources(rows: list[Response]) -> list[FhirPayload]:
+        facts = await documents.document_facts(db_session, rows)
+        return [_document_reference(row, facts[row.id], settings) for row in rows]
+
+    return await searchset_response(
+        request,
+        db_session,
+        api_client,
+        settings,
+        SearchRequest(subject, None, last_updated, ids, count, cursor),
+        resource_type="DocumentReference",
+        to_resources=to_resources,
+        via="fhir-document-search",
+    )
+
+
+@get(
+    "/DocumentReference/{resource_id:str}",
+    opt=scopes(RESPONSES_READ),
+    media_type=FHIR_JSON,
+    summary="Read DocumentReference",
+)
+async def read_document_reference(
+    request: Request[Any, Any, Any],
+    resource_id: FromPath[str],
+    api_client: NamedDependency[ApiClient],
+    db_session: NamedDependency[AsyncSession],
+    settings: NamedDependency[Settings],
+) -> HttpResponse[FhirPayload]:
+    row = await audited_read(
+        request,
+        db_session,
+        api_client,
+        "DocumentReference",
+        resource_id,
+        via="fhir-document",
+        needs_summary=True,
+    )
+    facts = await documents.document_facts(db_session, [row])
+    return fhir_response(_document_reference(row, facts[row.id], settings))
+
+
+@get(
+    "/Binary/{resource_id:str}",
+    opt=scopes(RESPONSES_READ),
+    media_type=FHIR_JSON,
+    summary="Read Binary (the PDF summary)",
+    description="With `Accept: application/pdf` the raw PDF; otherwise a Binary resource with base64 "
+    "data. Either way the bytes stored at completion. Needs responses:read.",
+)
+async def read_binary(
+    request: Request[Any, Any, Any],
+    resource_id: FromPath[str],
+    api_client: NamedDependency[ApiClient],
+    db_session: NamedDependency[AsyncSession],
+) -> HttpResponse[Any]:
+    row = await audited_read(
+        request, db_session, api_client, "Binary", resource_id, via="fhir-binary", needs_summary=True
+    )
+    pdf = await documents.summary_pdf(db_session, row)
+    if wants_pdf(request.headers.get("accept", ""), request.query_params.get("_format")):
+        return HttpResponse(pdf.content, media_type=documents.PDF_MEDIA_TYPE, headers=pdf.download_headers())
+    return fhir_response(binary(str(row.id), pdf.content))
+
+
+routes = [search_document_references, read_document_reference, read_binary]

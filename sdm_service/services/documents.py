@@ -1,0 +1,154 @@
+"""The summary PDF as the document of record: rendered once, stored, and served as stored.
+
+At completion the PDF is rendered from the summary snapshot and stored with its digests in the same
+unit of work as the completion (`store_summary_pdf`), so a completed response never lacks it for
+long and never gets a second, different one. Every channel (patient and clinician downloads, the
+JSON API, FHIR Binary and DocumentReference) reads it through `summary_pdf`, which never re-renders
+a stored document: a later release of the renderer cannot alter a document that was handed out.
+
+Responses completed before documents were stored are rendered on their first request and stored
+then. Two concurrent first requests may both render, but the insert ignores a row that already
+exists and both then read the one stored row, so both serve identical bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from sdm_service.decision.snapshot import SummarySnapshot
+from sdm_service.models import Response, SummaryDocument, utcnow
+from sdm_service.report import pdf as report_pdf
+
+PDF_MEDIA_TYPE = "application/pdf"
+
+
+class NoSummaryYet(LookupError):
+    """The response is not completed, so it has no summary and no PDF."""
+
+
+@dataclass(frozen=True)
+class DocumentFacts:
+    """What describes a stored PDF without its bytes (for FHIR DocumentReference)."""
+
+    sha256: str
+    sha1_base64: str
+    size: int
+
+
+@dataclass(frozen=True)
+class SummaryPdf:
+    content: bytes
+    facts: DocumentFacts
+    filename: str
+
+    def download_headers(self) -> dict[str, str]:
+        """An attachment that is never cached (patient data). The lower-case header name is the one
+        Litestar's cache_control uses, so a router-level setting is replaced, not repeated."""
+        return {
+            "Content-Disposition": f'attachment; filename="{self.filename}"',
+            "cache-control": "no-store",
+        }
+
+
+def describe(pdf: bytes) -> DocumentFacts:
+    return DocumentFacts(
+        sha256=hashlib.sha256(pdf).hexdigest(),
+        sha1_base64=base64.b64encode(hashlib.sha1(pdf, usedforsecurity=False).digest()).decode("ascii"),
+        size=len(pdf),
+    )
+
+
+def snapshot_of(response: Response) -> SummarySnapshot:
+    if not response.summary:
+        raise NoSummaryYet(f"Response {response.id} is {response.status}; it has no summary yet.")
+    return SummarySnapshot.model_validate(response.summary)
+
+
+async def render(snapshot: SummarySnapshot) -> bytes:
+    """The report's public renderer, off the event loop (looked up on each call, never cached)."""
+    return await report_pdf.render_summary_pdf_async(snapshot)
+
+
+async def store_summary_pdf(session: AsyncSession, response_id: uuid.UUID, pdf: bytes) -> None:
+    """Store `pdf` as the response's document unless one is stored already (the first one wins)."""
+    facts = describe(pdf)
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = insert(SummaryDocument).on_conflict_do_nothing(index_elements=["response_id"])
+    await session.execute(
+        statement,
+        [
+            {
+                "response_id": response_id,
+                "pdf": pdf,
+                "sha256": facts.sha256,
+                "sha1_base64": facts.sha1_base64,
+                "size": facts.size,
+                "created_at": utcnow(),
+            }
+        ],
+    )
+
+
+async def _stored(session: AsyncSession, response_id: uuid.UUID) -> tuple[bytes, DocumentFacts] | None:
+    row = (
+        await session.execute(
+            select(
+                col(SummaryDocument.pdf),
+                col(SummaryDocument.sha256),
+                col(SummaryDocument.sha1_base64),
+                col(SummaryDocument.size),
+            ).where(col(SummaryDocument.response_id) == response_id)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    return row.pdf, DocumentFacts(sha256=row.sha256, sha1_base64=row.sha1_base64, size=row.size)
+
+
+async def summary_pdf(session: AsyncSession, response: Response) -> SummaryPdf:
+    """The stored PDF of a completed response; rendered and stored first if it has none yet.
+
+    Raises NoSummaryYet for a response that is not completed."""
+    snapshot = snapshot_of(response)
+    stored = await _stored(session, response.id)
+    if stored is None:
+        await store_summary_pdf(session, response.id, await render(snapshot))
+        stored = await _stored(session, response.id)
+        if stored is None:  # pragma: no cover - the insert above or a concurrent one stored it
+            raise RuntimeError(f"the summary document of response {response.id} was not stored")
+    content, facts = stored
+    return SummaryPdf(content=content, facts=facts, filename=report_pdf.pdf_filename(snapshot))
+
+
+async def document_facts(
+    session: AsyncSession, responses: Iterable[Response]
+) -> dict[uuid.UUID, DocumentFacts]:
+    """Digests and sizes of the stored PDFs of completed `responses`, storing any that are missing."""
+    wanted = {response.id: response for response in responses}
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(
+            col(SummaryDocument.response_id),
+            col(SummaryDocument.sha256),
+            col(SummaryDocument.sha1_base64),
+            col(SummaryDocument.size),
+        ).where(col(SummaryDocument.response_id).in_(wanted))
+    )
+    facts = {
+        row.response_id: DocumentFacts(sha256=row.sha256, sha1_base64=row.sha1_base64, size=row.size)
+        for row in rows
+    }
+    for response_id, response in wanted.items():
+        if response_id not in facts:
+            facts[response_id] = (await summary_pdf(session, response)).facts
+    return facts
