@@ -15,6 +15,7 @@ from litestar import Router
 
 from sdm_service.api.auth import API_CLIENT_DEPENDENCY, SECURITY, require_api_client
 from sdm_service.api.fhir import documents, openapi, questionnaires, responses
+from sdm_service.api.fhir.common import CALL_DEPENDENCY
 from sdm_service.api.fhir.errors import FHIR_EXCEPTION_HANDLERS, FHIR_PREFIX, is_fhir_path, with_fhir_outcomes
 
 __all__ = ["FHIR_PREFIX", "is_fhir_path", "routes", "with_fhir_outcomes"]
@@ -24,7 +25,7 @@ routes: list[Any] = [
         FHIR_PREFIX,
         route_handlers=[*questionnaires.routes, *responses.routes, *documents.routes],
         guards=[require_api_client],
-        dependencies=API_CLIENT_DEPENDENCY,
+        dependencies={**API_CLIENT_DEPENDENCY, **CALL_DEPENDENCY},
         # Every interaction accepts _format; the handlers check it against the raw query string.
         parameters={"format_": openapi.FORMAT},
         tags=openapi.FHIR_TAGS,

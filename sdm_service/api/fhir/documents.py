@@ -6,22 +6,25 @@ DocumentReference their size and SHA-1 (attachment.size, attachment.hash), never
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from litestar import Request, get
 from litestar import Response as HttpResponse
+from litestar import get
 from litestar.di import NamedDependency
 from litestar.params import FromPath
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from sdm_service.api.auth import RESPONSES_READ, scopes
-from sdm_service.api.fhir import openapi
-from sdm_service.api.fhir.common import audited_read, fhir_base, searchset_response
+from sdm_service.api.fhir.common import (
+    READ_OPTIONS,
+    SEARCH_DEPENDENCY,
+    FhirCall,
+    audited_read,
+    fhir_base,
+    searchset_response,
+)
 from sdm_service.api.fhir.errors import FhirPayload, fhir_response
 from sdm_service.api.fhir.params import SearchRequest, wants_pdf
-from sdm_service.fhirmap.common import FHIR_JSON
 from sdm_service.fhirmap.document import binary, document_reference
-from sdm_service.models import ApiClient, Response
+from sdm_service.models import Response
 from sdm_service.report.pdf import pdf_filename
 from sdm_service.services import documents
 from sdm_service.settings import Settings
@@ -46,83 +49,44 @@ def _document_reference(row: Response, facts: documents.DocumentFacts, settings:
 
 @get(
     "/DocumentReference",
-    opt=scopes(RESPONSES_READ),
-    media_type=FHIR_JSON,
+    **READ_OPTIONS,
+    dependencies=SEARCH_DEPENDENCY,
     summary="Search DocumentReference (PDF summaries)",
     description="One document per completed response; its attachment points at Binary/{id} and gives "
     "the size and SHA-1 of those stored bytes. Needs responses:read.",
 )
 async def search_document_references(
-    request: Request[Any, Any, Any],
-    api_client: NamedDependency[ApiClient],
-    db_session: NamedDependency[AsyncSession],
-    settings: NamedDependency[Settings],
-    subject: Annotated[str | None, openapi.SUBJECT] = None,
-    last_updated: Annotated[list[str] | None, openapi.LAST_UPDATED] = None,
-    ids: Annotated[str | None, openapi.ID] = None,
-    count: Annotated[int | None, openapi.COUNT] = None,
-    cursor: Annotated[str | None, openapi.CURSOR] = None,
+    call: NamedDependency[FhirCall], search: NamedDependency[SearchRequest]
 ) -> HttpResponse[FhirPayload]:
     async def to_resources(rows: list[Response]) -> list[FhirPayload]:
-        facts = await documents.document_facts(db_session, rows)
-        return [_document_reference(row, facts[row.id], settings) for row in rows]
+        facts = await documents.document_facts(call.db_session, rows)
+        return [_document_reference(row, facts[row.id], call.settings) for row in rows]
 
     return await searchset_response(
-        request,
-        db_session,
-        api_client,
-        settings,
-        SearchRequest(subject, None, last_updated, ids, count, cursor),
-        resource_type="DocumentReference",
-        to_resources=to_resources,
-        via="fhir-document-search",
+        call, search, "DocumentReference", to_resources, via="fhir-document-search"
     )
 
 
-@get(
-    "/DocumentReference/{resource_id:str}",
-    opt=scopes(RESPONSES_READ),
-    media_type=FHIR_JSON,
-    summary="Read DocumentReference",
-)
+@get("/DocumentReference/{resource_id:str}", summary="Read DocumentReference", **READ_OPTIONS)
 async def read_document_reference(
-    request: Request[Any, Any, Any],
-    resource_id: FromPath[str],
-    api_client: NamedDependency[ApiClient],
-    db_session: NamedDependency[AsyncSession],
-    settings: NamedDependency[Settings],
+    call: NamedDependency[FhirCall], resource_id: FromPath[str]
 ) -> HttpResponse[FhirPayload]:
-    row = await audited_read(
-        request,
-        db_session,
-        api_client,
-        "DocumentReference",
-        resource_id,
-        via="fhir-document",
-        needs_summary=True,
-    )
-    facts = await documents.document_facts(db_session, [row])
-    return fhir_response(_document_reference(row, facts[row.id], settings))
+    row = await audited_read(call, "DocumentReference", resource_id, via="fhir-document")
+    facts = await documents.document_facts(call.db_session, [row])
+    return fhir_response(_document_reference(row, facts[row.id], call.settings))
 
 
 @get(
     "/Binary/{resource_id:str}",
-    opt=scopes(RESPONSES_READ),
-    media_type=FHIR_JSON,
+    **READ_OPTIONS,
     summary="Read Binary (the PDF summary)",
     description="With `Accept: application/pdf` the raw PDF; otherwise a Binary resource with base64 "
     "data. Either way the bytes stored at completion. Needs responses:read.",
 )
-async def read_binary(
-    request: Request[Any, Any, Any],
-    resource_id: FromPath[str],
-    api_client: NamedDependency[ApiClient],
-    db_session: NamedDependency[AsyncSession],
-) -> HttpResponse[Any]:
-    row = await audited_read(
-        request, db_session, api_client, "Binary", resource_id, via="fhir-binary", needs_summary=True
-    )
-    pdf = await documents.summary_pdf(db_session, row)
+async def read_binary(call: NamedDependency[FhirCall], resource_id: FromPath[str]) -> HttpResponse[Any]:
+    row = await audited_read(call, "Binary", resource_id, via="fhir-binary")
+    pdf = await documents.summary_pdf(call.db_session, row)
+    request = call.request
     if wants_pdf(request.headers.get("accept", ""), request.query_params.get("_format")):
         return HttpResponse(pdf.content, media_type=documents.PDF_MEDIA_TYPE, headers=pdf.download_headers())
     return fhir_response(binary(str(row.id), pdf.content))

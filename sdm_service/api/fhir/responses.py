@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
-from litestar import Request, get, post
 from litestar import Response as HttpResponse
+from litestar import get, post
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.handlers import BaseRouteHandler
@@ -15,9 +15,17 @@ from litestar.params import FromPath
 from litestar.status_codes import HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sdm_service.api.auth import RESPONSES_READ, RESPONSES_WRITE, actor, scopes
+from sdm_service.api.auth import RESPONSES_WRITE, actor, scopes
 from sdm_service.api.fhir import openapi
-from sdm_service.api.fhir.common import audited_read, check_request, fhir_base, searchset_response
+from sdm_service.api.fhir.common import (
+    READ_OPTIONS,
+    SEARCH_DEPENDENCY,
+    FhirCall,
+    audited_read,
+    check_request,
+    fhir_base,
+    searchset_response,
+)
 from sdm_service.api.fhir.errors import FhirError, FhirPayload, fhir_response
 from sdm_service.api.fhir.params import SearchRequest
 from sdm_service.audit import record
@@ -26,7 +34,7 @@ from sdm_service.content.fhir import questionnaire_to_fhir
 from sdm_service.content.schema import Questionnaire
 from sdm_service.fhirmap.common import FHIR_JSON
 from sdm_service.fhirmap.questionnaire_response import ResponseRecord, to_questionnaire_response
-from sdm_service.models import ApiClient, Response
+from sdm_service.models import Response
 from sdm_service.security import request_ip
 from sdm_service.services.intake import store_questionnaire_response
 from sdm_service.services.search import stored_questionnaire
@@ -88,57 +96,30 @@ async def questionnaire_responses(
 
 @get(
     "/QuestionnaireResponse",
-    opt=scopes(RESPONSES_READ),
-    media_type=FHIR_JSON,
+    **READ_OPTIONS,
+    dependencies=SEARCH_DEPENDENCY,
     summary="Search QuestionnaireResponse",
     description="searchset Bundle ordered by last change, with total and a next link. Needs responses:read.",
 )
 async def search_questionnaire_responses(
-    request: Request[Any, Any, Any],
-    api_client: NamedDependency[ApiClient],
-    db_session: NamedDependency[AsyncSession],
-    settings: NamedDependency[Settings],
+    call: NamedDependency[FhirCall],
+    search: NamedDependency[SearchRequest],
     library: NamedDependency[ContentLibrary],
-    subject: Annotated[str | None, openapi.SUBJECT] = None,
     status: Annotated[str | None, openapi.STATUS] = None,
-    last_updated: Annotated[list[str] | None, openapi.LAST_UPDATED] = None,
-    ids: Annotated[str | None, openapi.ID] = None,
-    count: Annotated[int | None, openapi.COUNT] = None,
-    cursor: Annotated[str | None, openapi.CURSOR] = None,
 ) -> HttpResponse[FhirPayload]:
     async def to_resources(rows: list[Response]) -> list[FhirPayload]:
-        return await questionnaire_responses(rows, db_session, library, settings)
+        return await questionnaire_responses(rows, call.db_session, library, call.settings)
 
-    return await searchset_response(
-        request,
-        db_session,
-        api_client,
-        settings,
-        SearchRequest(subject, status, last_updated, ids, count, cursor),
-        resource_type="QuestionnaireResponse",
-        to_resources=to_resources,
-        via="fhir-search",
-    )
+    search = replace(search, status=status)
+    return await searchset_response(call, search, "QuestionnaireResponse", to_resources, via="fhir-search")
 
 
-@get(
-    "/QuestionnaireResponse/{resource_id:str}",
-    opt=scopes(RESPONSES_READ),
-    media_type=FHIR_JSON,
-    summary="Read QuestionnaireResponse",
-)
+@get("/QuestionnaireResponse/{resource_id:str}", summary="Read QuestionnaireResponse", **READ_OPTIONS)
 async def read_questionnaire_response(
-    request: Request[Any, Any, Any],
-    resource_id: FromPath[str],
-    api_client: NamedDependency[ApiClient],
-    db_session: NamedDependency[AsyncSession],
-    settings: NamedDependency[Settings],
-    library: NamedDependency[ContentLibrary],
+    call: NamedDependency[FhirCall], resource_id: FromPath[str], library: NamedDependency[ContentLibrary]
 ) -> HttpResponse[FhirPayload]:
-    row = await audited_read(
-        request, db_session, api_client, "QuestionnaireResponse", resource_id, via="fhir-read"
-    )
-    [resource] = await questionnaire_responses([row], db_session, library, settings)
+    row = await audited_read(call, "QuestionnaireResponse", resource_id, via="fhir-read")
+    [resource] = await questionnaire_responses([row], call.db_session, library, call.settings)
     return fhir_response(resource, headers={"ETag": f'W/"{row.lock_version}"'})
 
 
@@ -177,18 +158,15 @@ def _parse_body(raw: bytes) -> Any:
     "configured JSON limit. Needs responses:write.",
 )
 async def create_questionnaire_response(
-    request: Request[Any, Any, Any],
-    api_client: NamedDependency[ApiClient],
-    db_session: NamedDependency[AsyncSession],
-    settings: NamedDependency[Settings],
-    library: NamedDependency[ContentLibrary],
+    call: NamedDependency[FhirCall], library: NamedDependency[ContentLibrary]
 ) -> HttpResponse[FhirPayload]:
+    request, db_session, settings = call.request, call.db_session, call.settings
     check_request(request)
     resource = _parse_body(await request.body())
     row = await store_questionnaire_response(db_session, settings, library.get("iort-sdm"), resource)
     await record(
         db_session,
-        actor(api_client),
+        actor(call.api_client),
         "api.response.create",
         entity_type="response",
         entity_id=str(row.id),
