@@ -176,6 +176,7 @@ class SummaryDocument(SQLModel, table=True):
     sha256: str = Field(max_length=64)
     sha1_base64: str = Field(max_length=28)
     size: int = Field()
+    filename: str = Field(max_length=120)  # the download name, so serving never parses the summary
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTimeUTC)
 
 

@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("sha256", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("sha1_base64", sqlmodel.sql.sqltypes.AutoString(length=28), nullable=False),
         sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("filename", sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
         sa.Column("created_at", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["response_id"], ["responses.id"]),
         sa.PrimaryKeyConstraint("response_id"),

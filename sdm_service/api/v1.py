@@ -64,6 +64,7 @@ from sdm_service.services.search import (
     parse_identifier,
     search_responses,
 )
+from sdm_service.services.search import get_response as response_by_id
 from sdm_service.settings import Settings
 
 logger = logging.getLogger("sdm_service.api")
@@ -108,7 +109,7 @@ def _problem_response(request: Request[Any, Any, Any], exc: HTTPException) -> Ht
 
 
 async def _load(db_session: AsyncSession, response_id: uuid.UUID) -> Response:
-    response = await db_session.get(Response, response_id)
+    response = await response_by_id(db_session, response_id, with_summary=True)
     if response is None:
         raise NotFoundException(detail=f"No response has the id {response_id}.")
     return response

@@ -18,6 +18,7 @@ import hashlib
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -47,8 +48,8 @@ class DocumentFacts:
 @dataclass(frozen=True)
 class SummaryPdf:
     content: bytes
-    facts: DocumentFacts
     filename: str
+    facts: DocumentFacts
 
     def download_headers(self) -> dict[str, str]:
         """An attachment that is never cached (patient data). The lower-case header name is the one
@@ -73,60 +74,57 @@ def snapshot_of(response: Response) -> SummarySnapshot:
     return SummarySnapshot.model_validate(response.summary)
 
 
-async def render(snapshot: SummarySnapshot) -> bytes:
-    """The report's public renderer, off the event loop (looked up on each call, never cached)."""
-    return await report_pdf.render_summary_pdf_async(snapshot)
+async def render(snapshot: SummarySnapshot) -> SummaryPdf:
+    """The summary rendered by the report's public renderer, off the event loop (not stored)."""
+    content = await report_pdf.render_summary_pdf_async(snapshot)
+    return SummaryPdf(content=content, filename=report_pdf.pdf_filename(snapshot), facts=describe(content))
 
 
-async def store_summary_pdf(session: AsyncSession, response_id: uuid.UUID, pdf: bytes) -> None:
+async def store_summary_pdf(session: AsyncSession, response_id: uuid.UUID, pdf: SummaryPdf) -> None:
     """Store `pdf` as the response's document unless one is stored already (the first one wins)."""
-    facts = describe(pdf)
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     statement = insert(SummaryDocument).on_conflict_do_nothing(index_elements=["response_id"])
-    await session.execute(
-        statement,
-        [
-            {
-                "response_id": response_id,
-                "pdf": pdf,
-                "sha256": facts.sha256,
-                "sha1_base64": facts.sha1_base64,
-                "size": facts.size,
-                "created_at": utcnow(),
-            }
-        ],
+    row = {
+        "response_id": response_id,
+        "pdf": pdf.content,
+        "filename": pdf.filename,
+        "sha256": pdf.facts.sha256,
+        "sha1_base64": pdf.facts.sha1_base64,
+        "size": pdf.facts.size,
+        "created_at": utcnow(),
+    }
+    await session.execute(statement, [row])
+
+
+_FACTS = (
+    col(SummaryDocument.sha256),
+    col(SummaryDocument.sha1_base64),
+    col(SummaryDocument.size),
+)
+
+
+def _facts(row: Any) -> DocumentFacts:
+    return DocumentFacts(sha256=row.sha256, sha1_base64=row.sha1_base64, size=row.size)
+
+
+async def _stored(session: AsyncSession, response_id: uuid.UUID) -> SummaryPdf | None:
+    statement = select(col(SummaryDocument.pdf), col(SummaryDocument.filename), *_FACTS).where(
+        col(SummaryDocument.response_id) == response_id
     )
-
-
-async def _stored(session: AsyncSession, response_id: uuid.UUID) -> tuple[bytes, DocumentFacts] | None:
-    row = (
-        await session.execute(
-            select(
-                col(SummaryDocument.pdf),
-                col(SummaryDocument.sha256),
-                col(SummaryDocument.sha1_base64),
-                col(SummaryDocument.size),
-            ).where(col(SummaryDocument.response_id) == response_id)
-        )
-    ).one_or_none()
-    if row is None:
-        return None
-    return row.pdf, DocumentFacts(sha256=row.sha256, sha1_base64=row.sha1_base64, size=row.size)
+    row = (await session.execute(statement)).one_or_none()
+    return None if row is None else SummaryPdf(content=row.pdf, filename=row.filename, facts=_facts(row))
 
 
 async def summary_pdf(session: AsyncSession, response: Response) -> SummaryPdf:
-    """The stored PDF of a completed response; rendered and stored first if it has none yet.
-
-    Raises NoSummaryYet for a response that is not completed."""
-    snapshot = snapshot_of(response)
+    """The stored PDF of a completed response (the summary is not even parsed); rendered from the
+    stored summary and stored first if it has none yet. Raises NoSummaryYet before completion."""
     stored = await _stored(session, response.id)
     if stored is None:
-        await store_summary_pdf(session, response.id, await render(snapshot))
+        await store_summary_pdf(session, response.id, await render(snapshot_of(response)))
         stored = await _stored(session, response.id)
         if stored is None:  # pragma: no cover - the insert above or a concurrent one stored it
             raise RuntimeError(f"the summary document of response {response.id} was not stored")
-    content, facts = stored
-    return SummaryPdf(content=content, facts=facts, filename=report_pdf.pdf_filename(snapshot))
+    return stored
 
 
 async def document_facts(
@@ -136,18 +134,10 @@ async def document_facts(
     wanted = {response.id: response for response in responses}
     if not wanted:
         return {}
-    rows = await session.execute(
-        select(
-            col(SummaryDocument.response_id),
-            col(SummaryDocument.sha256),
-            col(SummaryDocument.sha1_base64),
-            col(SummaryDocument.size),
-        ).where(col(SummaryDocument.response_id).in_(wanted))
+    statement = select(col(SummaryDocument.response_id), *_FACTS).where(
+        col(SummaryDocument.response_id).in_(wanted)
     )
-    facts = {
-        row.response_id: DocumentFacts(sha256=row.sha256, sha1_base64=row.sha1_base64, size=row.size)
-        for row in rows
-    }
+    facts = {row.response_id: _facts(row) for row in await session.execute(statement)}
     for response_id, response in wanted.items():
         if response_id not in facts:
             facts[response_id] = (await summary_pdf(session, response)).facts

@@ -37,17 +37,20 @@ class IntakeProblem:
 
 
 class IntakeRejected(Exception):
-    """The resource cannot be stored. status_code: 400 (not a valid resource) or 422 (a valid
-    resource that breaks the questionnaire's rules)."""
+    """The resource cannot be stored. `invalid` (not a valid resource at all) or `breaks_rules` (a
+    valid resource that breaks the questionnaire's rules); the API chooses the status for each."""
 
-    def __init__(self, status_code: int, problems: list[IntakeProblem]) -> None:
-        self.status_code = status_code
+    INVALID = "invalid"
+    BREAKS_RULES = "breaks_rules"
+
+    def __init__(self, kind: str, problems: list[IntakeProblem]) -> None:
+        self.kind = kind
         self.problems = problems[:MAX_ISSUES]
         super().__init__("; ".join(p.message for p in self.problems))
 
 
-def _reject(status_code: int, expression: str, message: str) -> IntakeRejected:
-    return IntakeRejected(status_code, [IntakeProblem(expression, message)])
+def _reject(kind: str, expression: str, message: str) -> IntakeRejected:
+    return IntakeRejected(kind, [IntakeProblem(expression, message)])
 
 
 def _structure_problems(resource: Mapping[str, Any]) -> list[IntakeProblem]:
@@ -71,7 +74,7 @@ def _subject(resource: Mapping[str, Any]) -> tuple[str, str, str]:
     value = str(identifier.get("value") or "").strip() if isinstance(identifier, Mapping) else ""
     if not value:
         raise _reject(
-            422,
+            IntakeRejected.BREAKS_RULES,
             "QuestionnaireResponse.subject",
             "subject.identifier.value is required: identify the patient by the EHR's identifier "
             "(for example an MRN), not by a Patient resource reference.",
@@ -83,7 +86,7 @@ def _subject(resource: Mapping[str, Any]) -> tuple[str, str, str]:
     for label, text, limit in checked:
         if len(text) > limit or any(ord(ch) < 32 for ch in text):
             raise _reject(
-                422,
+                IntakeRejected.BREAKS_RULES,
                 f"QuestionnaireResponse.subject.{label}",
                 f"subject.{label} must be at most {limit} printable characters.",
             )
@@ -120,17 +123,21 @@ async def store_questionnaire_response(
 ) -> Response:
     """Validate a pushed QuestionnaireResponse and store it (source "fhir"); raise IntakeRejected."""
     if not isinstance(resource, Mapping):
-        raise _reject(400, "", "The body must be a JSON object: a FHIR QuestionnaireResponse resource.")
+        raise _reject(
+            IntakeRejected.INVALID,
+            "",
+            "The body must be a JSON object: a FHIR QuestionnaireResponse resource.",
+        )
     resource_type = resource.get("resourceType")
     if resource_type != "QuestionnaireResponse":
         raise _reject(
-            400,
+            IntakeRejected.INVALID,
             "resourceType",
             f"resourceType must be 'QuestionnaireResponse' here, not {resource_type!r}.",
         )
     structure = _structure_problems(resource)
     if structure:
-        raise IntakeRejected(400, structure)
+        raise IntakeRejected(IntakeRejected.INVALID, structure)
 
     fhir_questionnaire = questionnaire_to_fhir(content.questionnaire, settings.base_url)
     expected = canonical(fhir_questionnaire)
@@ -138,14 +145,14 @@ async def store_questionnaire_response(
     if given != expected:
         hint = " (include the version after '|')" if given == fhir_questionnaire["url"] else ""
         raise _reject(
-            422,
+            IntakeRejected.BREAKS_RULES,
             "QuestionnaireResponse.questionnaire",
             f"questionnaire must be {expected!r}{hint}; got {given or 'nothing'}.",
         )
     status = resource.get("status")
     if status not in ACCEPTED_STATUSES:
         raise _reject(
-            422,
+            IntakeRejected.BREAKS_RULES,
             "QuestionnaireResponse.status",
             f"status must be 'in-progress' or 'completed' for a new response, not {status!r}.",
         )
@@ -164,7 +171,7 @@ async def store_questionnaire_response(
         for link_id, msg in errors.items()
     )
     if problems:
-        raise IntakeRejected(422, problems)
+        raise IntakeRejected(IntakeRejected.BREAKS_RULES, problems)
 
     now = utcnow()
     response = Response(
@@ -188,7 +195,7 @@ async def store_questionnaire_response(
             await complete_response(session, response, content, settings, now=now)
         except ResponseIncomplete as exc:  # validate_answers already checked; kept as a safety net
             raise IntakeRejected(
-                422,
+                IntakeRejected.BREAKS_RULES,
                 [
                     IntakeProblem("QuestionnaireResponse.item", _explain(content, m, "needs an answer."))
                     for m in exc.missing

@@ -91,13 +91,18 @@ def outcome_for_http_exception(request: Request[Any, Any, Any], exc: HTTPExcepti
     return fhir_response(body, exc.status_code, headers=exc.headers)
 
 
+# Not a valid resource: 400; a valid resource that breaks the questionnaire's rules: 422.
+INTAKE_STATUS = {IntakeRejected.INVALID: 400, IntakeRejected.BREAKS_RULES: 422}
+
+
 def outcome_for_intake(request: Request[Any, Any, Any], exc: IntakeRejected) -> HttpResponse[Any]:
-    code = issue_code(exc.status_code)
+    status_code = INTAKE_STATUS[exc.kind]
+    code = issue_code(status_code)
     issues = [
         Issue(diagnostics=p.message, code=code, expression=(p.expression,) if p.expression else ())
         for p in exc.problems
     ]
-    return fhir_response(operation_outcome(issues), exc.status_code)
+    return fhir_response(operation_outcome(issues), status_code)
 
 
 def outcome_for_database(request: Request[Any, Any, Any], exc: Exception) -> HttpResponse[Any]:
