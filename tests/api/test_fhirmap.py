@@ -1,4 +1,4 @@
-"""The pure FHIR mappings and search helpers, without HTTP or a database."""
+"""The pure FHIR mappings, without HTTP or a database."""
 
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ from sdm_service.fhirmap.questionnaire_response import (
     answers_from_questionnaire_response,
     to_questionnaire_response,
 )
-from sdm_service.services.search import Cursor, SearchError, decode_cursor, encode_cursor, parse_identifier
 from sdm_service.settings import PROJECT_ROOT
 from tests.api.conftest import full_answers, validate_fhir
 
@@ -129,21 +128,3 @@ def test_documents_bundles_outcomes_and_capabilities_validate() -> None:
     validate_fhir(searchset([], base_url=BASE, total=0, self_url="s"))
     validate_fhir(error_outcome(404, "gone", ["x"]))
     validate_fhir(capability_statement(base_url=f"{BASE}/fhir", software_version="1", date=NOW))
-
-
-def test_cursors_round_trip_and_reject_tampering() -> None:
-    cursor = Cursor(updated_at=NOW, id=uuid.uuid4())
-    assert decode_cursor(encode_cursor(cursor)) == cursor
-    for bad in ("", "x" * 300, "!!!", "bnVsbA", encode_cursor(cursor)[:-3]):
-        with pytest.raises(SearchError):
-            decode_cursor(bad)
-
-
-def test_identifier_tokens_follow_fhir() -> None:
-    assert parse_identifier("urn:x|42") == ("urn:x", "42")
-    assert parse_identifier("42") == (None, "42")
-    assert parse_identifier("|42") == ("", "42")
-    assert parse_identifier("urn:x|") == ("urn:x", None)
-    for bad in ("", "|", "a|b|c"):
-        with pytest.raises(SearchError):
-            parse_identifier(bad)
