@@ -1,33 +1,40 @@
 """The summary PDF as the document of record: rendered once, stored, and served as stored.
 
-At completion the PDF is rendered from the summary snapshot and stored with its digests in the same
-unit of work as the completion (`store_summary_pdf`), so a completed response never lacks it for
-long and never gets a second, different one. Every channel (patient and clinician downloads, the
-JSON API, FHIR Binary and DocumentReference) reads it through `summary_pdf`, which never re-renders
-a stored document: a later release of the renderer cannot alter a document that was handed out.
+At completion (`after_completion`, run once the completing request has committed and answered) the
+PDF is rendered from the summary snapshot and stored with its digests in a unit of work of its own.
+Rendering is slow CPU work: done inside the completing request it held a pooled connection for the
+whole rendering, and a burst of submits ran the pool dry (503s). Every channel (patient and
+clinician downloads, the JSON API, FHIR Binary and DocumentReference) reads the document through
+`summary_pdf`, which never re-renders a stored one: a later release of the renderer cannot alter a
+document that was handed out.
 
-Responses completed before documents were stored are rendered on their first request and stored
-then. Two concurrent first requests may both render, but the insert ignores a row that already
-exists and both then read the one stored row, so both serve identical bytes.
+A completed response whose document is not stored (completed before documents were stored, or its
+after-completion work lost to a crash) is rendered on its first request and stored then. Two
+concurrent first requests may both render, but the insert ignores a row that already exists and
+both then read the one stored row, so both serve identical bytes. Completion itself is never
+half-written: the summary is committed with it, and the document always follows from the summary.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import col
 
 from sdm_service.decision.snapshot import SummarySnapshot
 from sdm_service.models import Response, SummaryDocument, utcnow
 from sdm_service.report import pdf as report_pdf
+
+logger = logging.getLogger("sdm_service.documents")
 
 PDF_MEDIA_TYPE = "application/pdf"
 
@@ -125,6 +132,28 @@ async def summary_pdf(session: AsyncSession, response: Response) -> SummaryPdf:
         if stored is None:  # pragma: no cover - the insert above or a concurrent one stored it
             raise RuntimeError(f"the summary document of response {response.id} was not stored")
     return stored
+
+
+def after_completion(session: AsyncSession, response: Response) -> Callable[[], Awaitable[None]]:
+    """The work that stores a just-completed response's document, to run after its request: it
+    renders without holding a database connection, then stores in its own short unit of work."""
+    engine = session.bind
+    if not isinstance(engine, AsyncEngine):  # pragma: no cover - sessions here are always bound
+        raise TypeError("the session is not bound to an engine")
+    response_id, snapshot = response.id, snapshot_of(response)
+
+    async def store() -> None:
+        try:
+            pdf = await render(snapshot)
+            async with AsyncSession(engine) as own:
+                await store_summary_pdf(own, response_id, pdf)
+                await own.commit()
+        except Exception:  # nothing is lost: the first request for the document renders and stores it
+            logger.exception(
+                "the summary document of response %s was not stored after completion", response_id
+            )
+
+    return store
 
 
 async def document_facts(

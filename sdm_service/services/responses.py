@@ -193,12 +193,11 @@ async def complete_response(
     *,
     now: datetime | None = None,
 ) -> Response:
-    """Compute and store the summary snapshot and its PDF. A completed response is returned unchanged."""
+    """Compute and store the summary snapshot. A completed response is returned unchanged."""
     if is_done(response):
         return response
     from sdm_service.decision import build_summary  # imported late: the engine imports content too
     from sdm_service.decision.snapshot import PatientInfo
-    from sdm_service.services import documents
 
     questionnaire = content.questionnaire
     answers = enabled_answers(questionnaire, response.answers)
@@ -220,8 +219,6 @@ async def complete_response(
         consult_date=consult_date,
         clinic_name=settings.clinic_name,
     )
-    # The document of record, rendered before any write so no write lock is held while it renders.
-    pdf = await documents.render(snapshot)
     response.answers = answers
     response.summary = snapshot.model_dump(mode="json")
     response.status = ResponseStatus.COMPLETED
@@ -239,5 +236,4 @@ async def complete_response(
         await session.flush()
     except StaleDataError as exc:
         raise ResponseConflict("The response changed while completing.") from exc
-    await documents.store_summary_pdf(session, response.id, pdf)
     return response

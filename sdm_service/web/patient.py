@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any, NamedTuple
 
 from litestar import Request, get, post
+from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import Cookie, ResponseHeader
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException, NotFoundException
@@ -36,6 +37,7 @@ from sdm_service.decision.snapshot import SummarySnapshot
 from sdm_service.models import Response, ResponseStatus, utcnow
 from sdm_service.ratelimit import Limit, enforce
 from sdm_service.security import request_ip
+from sdm_service.services import documents
 from sdm_service.services import responses as response_service
 from sdm_service.services.invitations import InvitationUnusable, find_usable_invitation
 from sdm_service.settings import Settings
@@ -862,7 +864,8 @@ async def submit(
         entity_id=str(response.id),
         ip=request_ip(request),
     )
-    return Redirect(summary_path, status_code=303)
+    store_document = BackgroundTask(documents.after_completion(db_session, response))
+    return Redirect(summary_path, status_code=303, background=store_document)
 
 
 def _snapshot(response: Response) -> SummarySnapshot:

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from litestar import Response as HttpResponse
 from litestar import get, post
+from litestar.background_tasks import BackgroundTask
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.handlers import BaseRouteHandler
@@ -36,6 +37,7 @@ from sdm_service.fhirmap.common import FHIR_JSON
 from sdm_service.fhirmap.questionnaire_response import ResponseRecord, to_questionnaire_response
 from sdm_service.models import Response
 from sdm_service.security import request_ip
+from sdm_service.services import documents
 from sdm_service.services.intake import store_questionnaire_response
 from sdm_service.services.search import stored_questionnaire
 from sdm_service.settings import Settings
@@ -175,7 +177,10 @@ async def create_questionnaire_response(
     )
     [created] = await questionnaire_responses([row], db_session, library, settings)
     location = f"{fhir_base(settings)}/QuestionnaireResponse/{row.id}"
-    return fhir_response(created, HTTP_201_CREATED, headers={"Location": location})
+    answer = fhir_response(created, HTTP_201_CREATED, headers={"Location": location})
+    if row.summary:  # completed: its document is stored once this request has committed
+        answer.background = BackgroundTask(documents.after_completion(db_session, row))
+    return answer
 
 
 routes = [search_questionnaire_responses, read_questionnaire_response, create_questionnaire_response]
