@@ -20,7 +20,6 @@ from litestar.template.config import TemplateConfig
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sdm_service import __version__, ratelimit
-from sdm_service.api import admin as api_admin
 from sdm_service.api import fhir as fhir_api
 from sdm_service.api import v1 as api_v1
 from sdm_service.api.auth import SECURITY_SCHEME, SECURITY_SCHEME_NAME
@@ -116,7 +115,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *clinician.routes,
             *api_v1.routes,
             *fhir_api.routes,
-            *api_admin.routes,
         ],
         dependencies={
             "settings": Provide(provide_settings, sync_to_thread=False),

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import JSON, BigInteger, Index, Integer, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Index, Integer, LargeBinary, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Column, Field, SQLModel
 
@@ -161,6 +161,25 @@ class PatientResponse(SQLModel, table=True):
     lock_version: int = Field(default=1, sa_column=_response_lock_version)
 
     __mapper_args__ = {"version_id_col": _response_lock_version}
+
+
+class SummaryDocument(SQLModel, table=True):
+    """The summary PDF of a completed response, rendered once and kept: the document of record.
+
+    The patient, clinicians, the JSON API and FHIR all serve these bytes, so a later release of the
+    renderer never alters a document that was handed out. `sha256` (hex) and `size` describe `pdf`;
+    `sha1_base64` is the digest FHIR R4 puts in Attachment.hash.
+    """
+
+    __tablename__ = "summary_documents"
+
+    response_id: uuid.UUID = Field(primary_key=True, foreign_key="responses.id")
+    pdf: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    sha256: str = Field(max_length=64)
+    sha1_base64: str = Field(max_length=28)
+    size: int = Field()
+    filename: str = Field(max_length=120)  # the download name, so serving never parses the summary
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTimeUTC)
 
 
 class Review(SQLModel, table=True):

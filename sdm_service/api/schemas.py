@@ -205,5 +205,8 @@ EXAMPLE_PROBLEMS: dict[int, dict[str, Any]] = {
         "status_code": 409,
         "detail": f"Response {EXAMPLE_RESPONSE_ID} is in_progress; the PDF exists once it is completed.",
     },
-    413: {"status_code": 413, "detail": "The request body is too large: the limit is 64 KiB."},
+    413: {
+        "status_code": 413,
+        "detail": "The request body is too large: the limit is 1024 KiB. Send less at once.",
+    },
 }

@@ -50,7 +50,13 @@ from sdm_service.api.schemas import (
     StatusName,
     example_detail,
 )
-from sdm_service.api.search import (
+from sdm_service.audit import record
+from sdm_service.content import ContentLibrary
+from sdm_service.middleware import request_ip
+from sdm_service.models import ApiClient, PatientResponse
+from sdm_service.services import documents
+from sdm_service.services.invitations import InvitationError, create_invitation
+from sdm_service.services.search import (
     ResponseFilter,
     SearchError,
     as_utc,
@@ -58,19 +64,12 @@ from sdm_service.api.search import (
     parse_identifier,
     search_responses,
 )
-from sdm_service.audit import record
-from sdm_service.content import ContentLibrary
-from sdm_service.decision.snapshot import SummarySnapshot
-from sdm_service.middleware import request_ip
-from sdm_service.models import ApiClient, PatientResponse
-from sdm_service.services.invitations import InvitationError, create_invitation
+from sdm_service.services.search import get_response as response_by_id
 from sdm_service.settings import Settings
-from sdm_service.web.downloads import summary_pdf_download
 
 logger = logging.getLogger("sdm_service.api")
 
 QUESTIONNAIRE_SLUG = "iort-sdm"
-MAX_BODY_BYTES = 64 * 1024  # an invitation is a few hundred bytes
 NO_STORE = CacheControlHeader(no_store=True)
 
 
@@ -110,7 +109,7 @@ def _problem_response(request: Request[Any, Any, Any], exc: HTTPException) -> Ht
 
 
 async def _load(db_session: AsyncSession, response_id: uuid.UUID) -> PatientResponse:
-    response = await db_session.get(PatientResponse, response_id)
+    response = await response_by_id(db_session, response_id, with_summary=True)
     if response is None:
         raise NotFoundException(detail=f"No response has the id {response_id}.")
     return response
@@ -127,7 +126,7 @@ async def _load(db_session: AsyncSession, response_id: uuid.UUID) -> PatientResp
         201: _success_spec(InvitationCreated, EXAMPLE_INVITATION_CREATED, "The invitation and its link."),
         **BAD_INPUT,
         **AUTH_ERRORS,
-        413: _problem_spec(413, "The body is larger than 64 KiB."),
+        413: _problem_spec(413, "The body is larger than the JSON body limit (SDM_MAX_JSON_BODY_BYTES)."),
     },
 )
 async def post_invitation(
@@ -258,7 +257,8 @@ async def get_response(
     opt=scopes(RESPONSES_READ),
     media_type="application/pdf",
     summary="Download the PDF summary",
-    description="The same response always gives the same bytes. 409 until the response is completed. "
+    description="The document of record: the bytes stored at completion, the same on every channel and "
+    "for every later release. 409 until the response is completed. "
     "Needs scope `responses:read`.",
     responses={
         **AUTH_ERRORS,
@@ -278,8 +278,9 @@ async def get_summary_pdf(
             status_code=HTTP_409_CONFLICT,
             detail=f"Response {response_id} is {response.status}; the PDF exists once it is completed.",
         )
+    pdf = await documents.summary_pdf(db_session, response)
     await audit_read(db_session, api_client, request, entity_id=str(response.id), detail={"format": "pdf"})
-    return await summary_pdf_download(SummarySnapshot.model_validate(response.summary))
+    return HttpResponse(pdf.content, media_type=documents.PDF_MEDIA_TYPE, headers=pdf.download_headers())
 
 
 routes: list[Any] = [
@@ -291,7 +292,8 @@ routes: list[Any] = [
         security=SECURITY,
         tags=["JSON API v1"],
         cache_control=NO_STORE,
-        request_max_body_size=MAX_BODY_BYTES,
+        # No body size here: the JSON body limit of the settings (SDM_MAX_JSON_BODY_BYTES) applies
+        # to every route before the body is read (middleware.BodySizeLimitMiddleware).
         exception_handlers={HTTPException: _problem_response},
     )
 ]

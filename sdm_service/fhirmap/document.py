@@ -23,8 +23,13 @@ def document_reference(
     updated_at: datetime,
     title: str,
     filename: str,
+    size: int,
+    sha1_base64: str,
 ) -> dict[str, Any]:
-    """base_url is the FHIR base (…/fhir). The document and its Binary share the response's id."""
+    """base_url is the FHIR base (…/fhir). The document and its Binary share the response's id.
+
+    `size` and `sha1_base64` describe the stored PDF the Binary serves: R4 Attachment.size is its
+    length in bytes and Attachment.hash the base64 of its SHA-1 digest."""
     subject = identifier_reference(patient_system, patient_value, patient_name)
     resource: dict[str, Any] = {
         "resourceType": "DocumentReference",
@@ -41,6 +46,8 @@ def document_reference(
                     "contentType": PDF,
                     "language": "en",
                     "url": f"{base_url}/Binary/{response_id}",
+                    "size": size,
+                    "hash": sha1_base64,
                     "title": filename,
                     "creation": fhir_instant(completed_at),
                 }

@@ -1,25 +1,15 @@
-"""The summary PDF as an HTTP download, shared by the patient pages, the clinician workspace and the APIs."""
+"""The stored summary PDF as an HTTP download for the patient pages and the clinician workspace."""
 
 from __future__ import annotations
 
 from litestar import Response as HttpResponse
-from litestar.datastructures import CacheControlHeader
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from sdm_service.decision.snapshot import SummarySnapshot
-from sdm_service.report.pdf import pdf_filename, render_summary_pdf_async
-
-PDF_MEDIA_TYPE = "application/pdf"
-NO_STORE = CacheControlHeader(no_store=True)
+from sdm_service.models import PatientResponse
+from sdm_service.services import documents
 
 
-async def summary_pdf_download(snapshot: SummarySnapshot) -> HttpResponse[bytes]:
-    """The summary rendered off the event loop, as an attachment that is never cached (patient data)."""
-    return HttpResponse(
-        await render_summary_pdf_async(snapshot),
-        media_type=PDF_MEDIA_TYPE,
-        headers={
-            "Content-Disposition": f'attachment; filename="{pdf_filename(snapshot)}"',
-            # Litestar's own header name, so a router-level cache_control is replaced, not repeated.
-            NO_STORE.HEADER_NAME: NO_STORE.to_header(),
-        },
-    )
+async def summary_pdf_download(session: AsyncSession, response: PatientResponse) -> HttpResponse[bytes]:
+    """The document of record (see services/documents.py), as an attachment that is never cached."""
+    pdf = await documents.summary_pdf(session, response)
+    return HttpResponse(pdf.content, media_type=documents.PDF_MEDIA_TYPE, headers=pdf.download_headers())

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sdm_service.content import Content
 from sdm_service.content.logic import is_enabled
 from sdm_service.models import PatientResponse
-from sdm_service.services import api_clients
+from sdm_service.services import api_clients, documents
 from sdm_service.services.invitations import create_invitation
 from sdm_service.services.responses import complete_response
 from sdm_service.settings import Settings
@@ -101,6 +101,7 @@ async def completed_response(
         response.answers = full_answers(content)
         await complete_response(session, response, content, settings)
         await session.commit()
+        await documents.after_completion(session, response)()  # as the completing request does
         return response
 
 

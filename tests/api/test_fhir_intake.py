@@ -218,7 +218,7 @@ async def test_bad_resources_are_refused_and_nothing_is_stored(
 
 
 async def test_malformed_unsupported_and_huge_bodies_are_refused(
-    client: Client, app: Litestar, headers: dict[str, str]
+    client: Client, app: Litestar, settings: Settings, headers: dict[str, str]
 ) -> None:
     malformed = await post(client, headers, b'{"resourceType": "QuestionnaireResponse",')
     assert malformed.status_code == 400
@@ -231,9 +231,9 @@ async def test_malformed_unsupported_and_huge_bodies_are_refused(
     xml = await post(client, headers, b"<QuestionnaireResponse/>", content_type="application/fhir+xml")
     assert xml.status_code == 415
     assert xml.json()["issue"][0]["code"] == "not-supported"
-    huge = await post(
-        client, headers, b'{"resourceType": "QuestionnaireResponse", "x": "' + b"y" * 400_000 + b'"}'
-    )
+    over_limit = b"y" * settings.max_json_body_bytes
+    huge_body = b'{"resourceType": "QuestionnaireResponse", "x": "' + over_limit + b'"}'
+    huge = await post(client, headers, huge_body)
     assert huge.status_code == 413
     assert huge.json()["resourceType"] == "OperationOutcome"
     assert await count_rows(app) == 0

@@ -1,15 +1,16 @@
-"""The pure FHIR mappings and search helpers, without HTTP or a database."""
+"""The pure FHIR mappings, without HTTP or a database."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import hashlib
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from sdm_service.api.search import Cursor, SearchError, decode_cursor, encode_cursor, parse_identifier
 from sdm_service.content import load_library
 from sdm_service.content.fhir import questionnaire_to_fhir
 from sdm_service.fhirmap.bundle import searchset
@@ -111,9 +112,13 @@ def test_documents_bundles_outcomes_and_capabilities_validate() -> None:
         updated_at=NOW,
         title="Summary",
         filename="summary.pdf",
+        size=8,
+        sha1_base64=base64.b64encode(hashlib.sha1(b"%PDF-1.4").digest()).decode(),
     )
     validate_fhir(document)
-    assert document["content"][0]["attachment"]["url"] == f"{BASE}/fhir/Binary/abc"
+    attachment = document["content"][0]["attachment"]
+    assert attachment["url"] == f"{BASE}/fhir/Binary/abc"
+    assert (attachment["size"], attachment["hash"]) == (8, "GChKT9CWeATJoCy1voZ5i1RQkVM=")
     validate_fhir(binary("abc", b"%PDF-1.4"))
     bundle = searchset(
         [document], base_url=f"{BASE}/fhir", total=7, self_url="s", next_url="n", timestamp=NOW
@@ -123,21 +128,3 @@ def test_documents_bundles_outcomes_and_capabilities_validate() -> None:
     validate_fhir(searchset([], base_url=BASE, total=0, self_url="s"))
     validate_fhir(error_outcome(404, "gone", ["x"]))
     validate_fhir(capability_statement(base_url=f"{BASE}/fhir", software_version="1", date=NOW))
-
-
-def test_cursors_round_trip_and_reject_tampering() -> None:
-    cursor = Cursor(updated_at=NOW, id=uuid.uuid4())
-    assert decode_cursor(encode_cursor(cursor)) == cursor
-    for bad in ("", "x" * 300, "!!!", "bnVsbA", encode_cursor(cursor)[:-3]):
-        with pytest.raises(SearchError):
-            decode_cursor(bad)
-
-
-def test_identifier_tokens_follow_fhir() -> None:
-    assert parse_identifier("urn:x|42") == ("urn:x", "42")
-    assert parse_identifier("42") == (None, "42")
-    assert parse_identifier("|42") == ("", "42")
-    assert parse_identifier("urn:x|") == ("urn:x", None)
-    for bad in ("", "|", "a|b|c"):
-        with pytest.raises(SearchError):
-            parse_identifier(bad)

@@ -77,12 +77,12 @@ async def test_bad_invitations_are_400_and_store_nothing(
 
 
 async def test_malformed_and_oversized_bodies_are_refused(
-    client: Client, app: Litestar, headers: dict[str, str]
+    client: Client, app: Litestar, settings: Settings, headers: dict[str, str]
 ) -> None:
     json_headers = {**headers, "Content-Type": "application/json"}
     malformed = await client.post("/api/v1/invitations", content=b'{"patient": ', headers=json_headers)
     assert malformed.status_code == 400
-    huge = b'{"patient": {"value": "A"}, "name": "' + b"x" * 200_000 + b'"}'
+    huge = b'{"patient": {"value": "A"}, "name": "' + b"x" * settings.max_json_body_bytes + b'"}'
     too_big = await client.post("/api/v1/invitations", content=huge, headers=json_headers)
     assert too_big.status_code == 413
     assert "too large" in too_big.json()["detail"].lower()

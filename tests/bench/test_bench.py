@@ -21,7 +21,7 @@ from sdm_service.models import PatientResponse, ResponseStatus
 from sdm_service.security import hash_token
 from sdm_service.settings import PROJECT_ROOT, normalise_database_url
 
-HTTP_ROWS = {"step_get", "step_post", "fhir_read", "worklist_p95"}
+HTTP_ROWS = {"step_get", "step_post", "fhir_read", "stored_pdf", "worklist_p95"}
 
 
 async def test_seeded_responses_are_valid_answers_with_stored_summaries(database_url: str) -> None:

@@ -11,9 +11,9 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from sdm_service.api.search import SearchError, as_utc, decode_cursor
 from sdm_service.models import Role
 from sdm_service.services import audit_query
+from sdm_service.services.search import SearchError, as_utc, decode_cursor
 from tests.security.support import api_token
 
 Client = AsyncTestClient[Litestar]

@@ -10,9 +10,9 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlmodel import col
 
-from sdm_service.api.search import SearchError, parse_identifier
 from sdm_service.models import AuditEvent, PatientResponse, Role
 from sdm_service.services import users
+from sdm_service.services.search import SearchError, parse_identifier
 from sdm_service.settings import Settings
 from tests.security.support import api_token
 from tests.web.patient_support import (

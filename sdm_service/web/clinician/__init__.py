@@ -11,7 +11,7 @@ from typing import Any
 from litestar import Router
 
 from sdm_service.web import auth
-from sdm_service.web.clinician import invitations, responses, signin
+from sdm_service.web.clinician import admin_api_clients, invitations, responses, signin
 from sdm_service.web.clinician.admin import admin_router
 
 _workspace = Router(
@@ -26,5 +26,6 @@ routes: list[Any] = [
         route_handlers=[*signin.routes, _workspace],
         dependencies={"current_user": auth.current_user_dependency},
         exception_handlers=auth.exception_handlers,
-    )
+    ),
+    *admin_api_clients.routes,
 ]

@@ -180,10 +180,11 @@ async def response_pdf(
         if problem:
             raise HTTPException(status_code=500, detail="The stored summary could not be read.")
         raise NotFoundException("There is no summary yet: the questionnaire is not finished.")
+    download = await summary_pdf_download(db_session, response)
     await audit(
         request, db_session, current_user, "response.pdf", entity_type="response", entity_id=str(response.id)
     )
-    return await summary_pdf_download(snapshot)
+    return download
 
 
 @post("/responses/{response_id:uuid}/review", name="clinician:review", include_in_schema=False)

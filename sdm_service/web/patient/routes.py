@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, get, post
+from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
@@ -22,7 +23,7 @@ from sdm_service.decision.snapshot import SummarySnapshot
 from sdm_service.middleware import request_ip
 from sdm_service.models import PatientResponse, utcnow
 from sdm_service.ratelimit import RateLimitStore, enforce
-from sdm_service.services import patient_links
+from sdm_service.services import documents, patient_links
 from sdm_service.services import responses as response_service
 from sdm_service.settings import Settings
 from sdm_service.web.downloads import summary_pdf_download
@@ -306,7 +307,8 @@ async def submit(
         entity_id=str(response.id),
         ip=request_ip(request),
     )
-    return Redirect(summary_path, status_code=303)
+    store_document = BackgroundTask(documents.after_completion(db_session, response))
+    return Redirect(summary_path, status_code=303, background=store_document)
 
 
 def _snapshot(response: PatientResponse) -> SummarySnapshot:
@@ -338,10 +340,12 @@ async def summary(
 
 
 @get("/q/{slug:str}/summary.pdf", **PAGE_OPTIONS, dependencies=VISIT, name="patient-summary-pdf")
-async def summary_pdf(visit: NamedDependency[PatientVisit]) -> HttpResponse[bytes]:
+async def summary_pdf(
+    visit: NamedDependency[PatientVisit], db_session: NamedDependency[AsyncSession]
+) -> HttpResponse[bytes]:
     if not response_service.is_done(visit.response) or visit.response.summary is None:
         raise NotFoundException()
-    return await summary_pdf_download(_snapshot(visit.response))
+    return await summary_pdf_download(db_session, visit.response)
 
 
 routes: list[Any] = [

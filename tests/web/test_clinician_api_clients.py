@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 from litestar import Litestar
 
 from sdm_service.models import Role
-from tests.api.conftest import MakeToken, bearer
+from sdm_service.services import api_clients
+from tests.api.conftest import bearer
+from tests.database import db
 from tests.web.clinician_support import Client, audit_events, post_form, signed_in
 
 
-async def test_an_admin_sees_clients_and_revokes_one(
-    client: Client, app: Litestar, make_token: MakeToken
-) -> None:
-    token = await make_token("responses:read", name="Epic production")
+async def test_an_admin_sees_clients_and_revokes_one(client: Client, app: Litestar) -> None:
+    async with db(app) as session:
+        token = (await api_clients.create_api_client(session, "Epic production", "responses:read")).token
+        await session.commit()
     await signed_in(client, app, "boss", role=Role.ADMIN)
     page = await client.get("/clinician/admin/api-clients")
     assert page.status_code == 200
@@ -41,3 +44,10 @@ async def test_clinicians_cannot_open_the_page(client: Client, app: Litestar) ->
     client.cookies.clear()
     anonymous = await client.get("/clinician/admin/api-clients", follow_redirects=False)
     assert anonymous.status_code in (302, 303)
+
+
+async def test_revoking_an_unknown_client_is_not_found(client: Client, app: Litestar) -> None:
+    await signed_in(client, app, "boss", role=Role.ADMIN)
+    response = await post_form(client, f"/clinician/admin/api-clients/{uuid.uuid4()}/revoke")
+    assert response.status_code == 404
+    assert await audit_events(app, "api_client.revoke") == []

@@ -3,6 +3,7 @@
 Tokens are created only with `sdm api-clients create` (so a token is never shown in a browser);
 revoking works from here or from the command line. Mounted under /clinician/admin, behind the
 clinician sign-in and the administrator guard of the clinician workspace.
+(Registered with the clinician workspace routes in web/clinician/__init__.py.)
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sdm_service.models import ApiClient, User
+from sdm_service.models import User
 from sdm_service.services import api_clients
 from sdm_service.web import auth
 from sdm_service.web.clinician.common import audit, page
@@ -49,9 +50,10 @@ async def revoke_api_client(
     current_user: NamedDependency[User],
     client_id: FromPath[uuid.UUID],
 ) -> Redirect:
-    client = await db_session.get(ApiClient, client_id)
-    if client is None:
-        raise NotFoundException("No API client has this id.")
+    try:
+        client = await api_clients.find_api_client(db_session, str(client_id))
+    except api_clients.ApiClientError:
+        raise NotFoundException("No API client has this id.") from None
     if client.revoked_at is None:
         await api_clients.revoke_api_client(db_session, str(client.id))
         await audit(

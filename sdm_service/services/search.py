@@ -1,4 +1,5 @@
-"""Response search shared by the JSON API and FHIR: filters, keyset pages and opaque cursors.
+"""Response queries shared by the JSON API and FHIR: search with filters, keyset pages and opaque
+cursors; one response by id; the stored definition of a questionnaire version.
 
 Pages are ordered by (updated_at, id) and continue strictly after the last row seen, so a row
 inserted or changed while a client pages never shifts what is still to come (it appears at the
@@ -17,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 from sqlmodel import col
 
 from sdm_service.models import PatientResponse
@@ -161,3 +163,12 @@ async def search_responses(
             await session.execute(_filtered(select(func.count()).select_from(PatientResponse), where))
         ).scalar_one()
     return Page(rows=rows, next_cursor=next_cursor, total=total)
+
+
+async def get_response(
+    session: AsyncSession, response_id: uuid.UUID, *, with_summary: bool
+) -> PatientResponse | None:
+    """One response by id. The summary snapshot is the largest column (about 16 KB of JSON): without
+    `with_summary` it is not loaded (and reading it raises instead of costing a query)."""
+    options = () if with_summary else (defer(PatientResponse.summary, raiseload=True),)  # type: ignore[arg-type]
+    return await session.get(PatientResponse, response_id, options=options)

@@ -1,0 +1,133 @@
+"""What the FHIR handlers share: the checks every request meets, audited reads and searchset pages."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from litestar import Request
+from litestar import Response as HttpResponse
+from litestar.di import NamedDependency, Provide
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sdm_service.api.auth import RESPONSES_READ, audit_read, scopes
+from sdm_service.api.fhir import openapi, params
+from sdm_service.api.fhir.errors import FHIR_PREFIX, FhirError, FhirPayload, fhir_response
+from sdm_service.fhirmap.bundle import searchset
+from sdm_service.fhirmap.common import FHIR_JSON
+from sdm_service.models import ApiClient, PatientResponse
+from sdm_service.services.search import get_response, search_responses
+from sdm_service.settings import Settings
+
+
+@dataclass(frozen=True)
+class FhirCall:
+    """What every FHIR interaction that needs a token works with (dependency `call`)."""
+
+    request: Request[Any, Any, Any]
+    api_client: ApiClient
+    db_session: AsyncSession
+    settings: Settings
+
+    async def audit(self, entity_id: str, **options: Any) -> None:
+        await audit_read(self.db_session, self.api_client, self.request, entity_id=entity_id, **options)
+
+
+def _provide_call(
+    request: Request[Any, Any, Any],
+    api_client: NamedDependency[ApiClient],
+    db_session: NamedDependency[AsyncSession],
+    settings: NamedDependency[Settings],
+) -> FhirCall:
+    return FhirCall(request, api_client, db_session, settings)
+
+
+def _provide_search(
+    subject: Annotated[str | None, openapi.SUBJECT] = None,
+    last_updated: Annotated[list[str] | None, openapi.LAST_UPDATED] = None,
+    ids: Annotated[str | None, openapi.ID] = None,
+    count: Annotated[int | None, openapi.COUNT] = None,
+    cursor: Annotated[str | None, openapi.CURSOR] = None,
+) -> params.SearchRequest:
+    """The search parameters every resource search takes (QuestionnaireResponse adds status)."""
+    return params.SearchRequest(subject, None, last_updated, ids, count, cursor)
+
+
+# Route options of every read and search of patient data.
+READ_OPTIONS: dict[str, Any] = {"opt": scopes(RESPONSES_READ), "media_type": FHIR_JSON}
+CALL_DEPENDENCY = {"call": Provide(_provide_call, sync_to_thread=False)}
+SEARCH_DEPENDENCY = {"search": Provide(_provide_search, sync_to_thread=False)}
+
+
+def fhir_base(settings: Settings) -> str:
+    return f"{settings.base_url}{FHIR_PREFIX}"
+
+
+def check_request(request: Request[Any, Any, Any], allowed: frozenset[str] = frozenset()) -> None:
+    params.check_format(request.query_params.get("_format"), request.headers.get("accept", ""))
+    params.check_parameters(request.query_params.multi_items(), allowed)
+
+
+def page_url(settings: Settings, request: Request[Any, Any, Any], cursor: str | None) -> str:
+    pairs = [(k, v) for k, v in request.query_params.multi_items() if k != params.PAGING_PARAMETER]
+    if cursor:
+        pairs.append((params.PAGING_PARAMETER, cursor))
+    query = urlencode(pairs, safe=":|,")
+    return f"{settings.base_url}{request.url.path}" + (f"?{query}" if query else "")
+
+
+async def audited_read(call: FhirCall, resource_type: str, resource_id: str, *, via: str) -> PatientResponse:
+    """The response behind one resource read, with the read on the audit record. Every resource but
+    QuestionnaireResponse is the summary of a completed response, so needs the summary."""
+    check_request(call.request)
+    needs_summary = resource_type != "QuestionnaireResponse"
+    row = await get_response(
+        call.db_session, params.resource_id(resource_type, resource_id), with_summary=needs_summary
+    )
+    if row is None or (needs_summary and not row.summary):
+        detail = f"{resource_type}/{resource_id} does not exist."
+        if row is not None:
+            detail += " The summary exists once the response is completed."
+        raise FhirError(404, detail)
+    await call.audit(str(row.id), detail={"via": via})
+    return row
+
+
+async def searchset_response(
+    call: FhirCall,
+    search: params.SearchRequest,
+    resource_type: str,
+    to_resources: Callable[[list[PatientResponse]], Awaitable[list[FhirPayload]]],
+    *,
+    via: str,
+) -> HttpResponse[FhirPayload]:
+    """One page of responses as a searchset Bundle of `resource_type`, each row's read audited (a
+    page without rows, as with _count=0, audits the search itself, with its total)."""
+    request, settings = call.request, call.settings
+    check_request(request, params.search_parameters(resource_type))
+    parsed = params.parse_search(search, resource_type)
+    page = await search_responses(
+        call.db_session, parsed.where, limit=max(parsed.count, 1), after=parsed.after, with_total=True
+    )
+    rows = page.rows if parsed.count > 0 else []
+    next_cursor = page.next_cursor if parsed.count > 0 else None
+    resources = await to_resources(rows)
+    for row in rows:
+        await call.audit(str(row.id), detail={"via": via})
+    if not rows:
+        # No row was read, but the total still tells the client something about patients (how
+        # many responses a subject has, or that there are none): one event for the search itself.
+        detail = {"via": via, "search": search.audit_detail(parsed.count), "total": page.total or 0}
+        await call.audit("", action="api.response.search", detail=detail)
+    bundle = searchset(
+        resources,
+        base_url=fhir_base(settings),
+        total=page.total or 0,
+        self_url=page_url(settings, request, search.cursor),
+        next_url=page_url(settings, request, next_cursor) if next_cursor else None,
+        timestamp=datetime.now(UTC),
+    )
+    return fhir_response(bundle)

@@ -1,0 +1,97 @@
+"""FHIR DocumentReference and Binary: the stored summary PDF of a completed response.
+
+Both serve the document of record (services/documents.py): Binary its exact bytes, and
+DocumentReference their size and SHA-1 (attachment.size, attachment.hash), never a new rendering.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Response as HttpResponse
+from litestar import get
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+
+from sdm_service.api.fhir.common import (
+    READ_OPTIONS,
+    SEARCH_DEPENDENCY,
+    FhirCall,
+    audited_read,
+    fhir_base,
+    searchset_response,
+)
+from sdm_service.api.fhir.errors import FhirPayload, fhir_response
+from sdm_service.api.fhir.params import SearchRequest, wants_pdf
+from sdm_service.fhirmap.document import binary, document_reference
+from sdm_service.models import PatientResponse
+from sdm_service.report.pdf import pdf_filename
+from sdm_service.services import documents
+from sdm_service.settings import Settings
+
+
+def _document_reference(
+    row: PatientResponse, facts: documents.DocumentFacts, settings: Settings
+) -> FhirPayload:
+    snapshot = documents.snapshot_of(row)
+    return document_reference(
+        response_id=str(row.id),
+        base_url=fhir_base(settings),
+        patient_system=row.patient_system,
+        patient_value=row.patient_value,
+        patient_name=row.patient_name,
+        completed_at=row.completed_at or row.updated_at,
+        updated_at=row.updated_at,
+        title=f"{snapshot.questionnaire_title}: summary for the care-team visit",
+        filename=pdf_filename(snapshot),
+        size=facts.size,
+        sha1_base64=facts.sha1_base64,
+    )
+
+
+@get(
+    "/DocumentReference",
+    **READ_OPTIONS,
+    dependencies=SEARCH_DEPENDENCY,
+    summary="Search DocumentReference (PDF summaries)",
+    description="One document per completed response; its attachment points at Binary/{id} and gives "
+    "the size and SHA-1 of those stored bytes. Needs responses:read.",
+)
+async def search_document_references(
+    call: NamedDependency[FhirCall], search: NamedDependency[SearchRequest]
+) -> HttpResponse[FhirPayload]:
+    async def to_resources(rows: list[PatientResponse]) -> list[FhirPayload]:
+        facts = await documents.document_facts(call.db_session, rows)
+        return [_document_reference(row, facts[row.id], call.settings) for row in rows]
+
+    return await searchset_response(
+        call, search, "DocumentReference", to_resources, via="fhir-document-search"
+    )
+
+
+@get("/DocumentReference/{resource_id:str}", summary="Read DocumentReference", **READ_OPTIONS)
+async def read_document_reference(
+    call: NamedDependency[FhirCall], resource_id: FromPath[str]
+) -> HttpResponse[FhirPayload]:
+    row = await audited_read(call, "DocumentReference", resource_id, via="fhir-document")
+    facts = await documents.document_facts(call.db_session, [row])
+    return fhir_response(_document_reference(row, facts[row.id], call.settings))
+
+
+@get(
+    "/Binary/{resource_id:str}",
+    **READ_OPTIONS,
+    summary="Read Binary (the PDF summary)",
+    description="With `Accept: application/pdf` the raw PDF; otherwise a Binary resource with base64 "
+    "data. Either way the bytes stored at completion. Needs responses:read.",
+)
+async def read_binary(call: NamedDependency[FhirCall], resource_id: FromPath[str]) -> HttpResponse[Any]:
+    row = await audited_read(call, "Binary", resource_id, via="fhir-binary")
+    pdf = await documents.summary_pdf(call.db_session, row)
+    request = call.request
+    if wants_pdf(request.headers.get("accept", ""), request.query_params.get("_format")):
+        return HttpResponse(pdf.content, media_type=documents.PDF_MEDIA_TYPE, headers=pdf.download_headers())
+    return fhir_response(binary(str(row.id), pdf.content))
+
+
+routes = [search_document_references, read_document_reference, read_binary]

@@ -1,0 +1,75 @@
+"""How the FHIR routes are documented in the OpenAPI schema: parameters, the create body, tags."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from litestar.openapi.spec import Example, OpenAPIMediaType, Operation, RequestBody, Schema
+from litestar.openapi.spec.enums import OpenAPIType
+from litestar.params import QueryParameter
+
+from sdm_service.api.fhir.errors import FhirPayload
+from sdm_service.fhirmap.common import FHIR_JSON
+
+_EXAMPLE: FhirPayload = {
+    "resourceType": "QuestionnaireResponse",
+    "questionnaire": "https://sdm.example.org/fhir/Questionnaire/iort-sdm|1.0.0",
+    "status": "in-progress",
+    "subject": {"identifier": {"system": "urn:oid:1.2.36.146.595.217.0.1", "value": "MRN-004211"}},
+    "authored": "2026-11-21T18:45:03Z",
+    "item": [
+        {
+            "linkId": "step-about",
+            "item": [
+                {
+                    "linkId": "respondent",
+                    "answer": [{"valueCoding": {"code": "patient", "display": "I am the patient"}}],
+                }
+            ],
+        }
+    ],
+}
+
+
+@dataclass
+class FhirCreateOperation(Operation):
+    """Documents the QuestionnaireResponse body (read by hand so errors become OperationOutcomes)."""
+
+    def __post_init__(self) -> None:
+        self.request_body = RequestBody(
+            required=True,
+            description="A FHIR R4 QuestionnaireResponse for questionnaire url|version, with "
+            "subject.identifier, status in-progress or completed, and answers by linkId.",
+            content={
+                media_type: OpenAPIMediaType(
+                    schema=Schema(type=OpenAPIType.OBJECT),
+                    examples={"in-progress": Example(summary="A partly answered response", value=_EXAMPLE)},
+                )
+                for media_type in (FHIR_JSON, "application/json")
+            },
+        )
+
+
+SUBJECT = QueryParameter(
+    name="subject:identifier",
+    max_length=320,
+    description="Patient identifier as system|value (or value for any system).",
+)
+LAST_UPDATED = QueryParameter(
+    name="_lastUpdated",
+    description="Last change, with prefix ge, gt, le or lt (e.g. ge2026-11-01). Repeat for a range.",
+)
+COUNT = QueryParameter(name="_count", ge=0, le=100, description="Page size (0 gives only the total).")
+CURSOR = QueryParameter(name="_cursor", max_length=200, description="Paging cursor from a next link.")
+# Declared once on the router (a layered parameter carries its own type and default).
+FORMAT = QueryParameter(
+    name="_format", annotation=str | None, default=None, description="json or application/fhir+json."
+)
+ID = QueryParameter(name="_id", max_length=2000, description="Resource id(s), comma-separated.")
+URL = QueryParameter(name="url", description="Canonical URL (exact).")
+VERSION = QueryParameter(name="version", description="Business version (exact).")
+STATUS = QueryParameter(name="status", description="in-progress or completed (comma-separated for either).")
+
+FHIR_TAGS = ["FHIR R4"]
+# An empty requirement beside the router's bearer one: a token is accepted but not needed.
+NO_TOKEN_NEEDED: list[dict[str, list[str]]] = [{}]
