@@ -1,17 +1,32 @@
-"""Append-only audit log. Every clinician or API read of patient data, and every security-relevant
-action, goes through record(). The app has no path that updates or deletes an audit event."""
+"""Append-only, tamper-evident audit log. Every clinician or API read of patient data, and every
+security-relevant action, goes through record(). The app has no path that updates or deletes an
+audit event; on PostgreSQL the application's role cannot either (migration 0006). Each event
+carries a SHA-256 hash of its own fields and of the previous event's hash, so `sdm audit verify`
+finds any event changed or removed afterwards (services/audit_query.verify_chain)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import instance_state
 
 from sdm_service.models import AuditEvent
 
 logger = logging.getLogger("sdm_service.audit")
+
+GENESIS_HASH = "0" * 64  # the "previous hash" of the first event
+# One chain per database: writers take this transaction-scoped PostgreSQL advisory lock (any
+# constant bigint unique to this purpose) from reading the chain's tail until they commit.
+CHAIN_LOCK_KEY = 0x5D0A0D17
 
 
 @dataclass(frozen=True)
@@ -22,6 +37,87 @@ class Actor:
 
 
 SYSTEM = Actor("system", "", "sdm command line")
+
+
+class AuditFields(Protocol):
+    """What an event's hash covers: an AuditEvent, or a row read by the migration that hashes old rows."""
+
+    @property
+    def occurred_at(self) -> datetime: ...
+    @property
+    def actor_type(self) -> str: ...
+    @property
+    def actor_id(self) -> str: ...
+    @property
+    def actor_label(self) -> str: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def entity_type(self) -> str: ...
+    @property
+    def entity_id(self) -> str: ...
+    @property
+    def ip(self) -> str: ...
+    @property
+    def detail(self) -> dict[str, Any]: ...
+
+
+def event_digest(fields: AuditFields, prev_hash: str) -> str:
+    """SHA-256 over a canonical JSON form of the event's recorded fields and the previous hash.
+
+    The id is left out (the database assigns it at insert); the chain itself orders events."""
+    occurred_at = fields.occurred_at
+    if occurred_at.tzinfo is None:  # stored as UTC everywhere; a naive value from a driver is UTC
+        occurred_at = occurred_at.replace(tzinfo=UTC)
+    document = {
+        "v": 1,
+        "occurred_at": occurred_at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "actor_type": fields.actor_type,
+        "actor_id": fields.actor_id,
+        "actor_label": fields.actor_label,
+        "action": fields.action,
+        "entity_type": fields.entity_type,
+        "entity_id": fields.entity_id,
+        "ip": fields.ip,
+        "detail": fields.detail,
+        "prev_hash": prev_hash,
+    }
+    canonical = json.dumps(
+        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _take_chain_lock(connection: Connection) -> None:
+    """Hold the chain until this transaction ends, so two writers never link to the same tail."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
+    else:
+        # SQLite has one writer: a write that changes nothing takes the write lock (and this process's
+        # writer gate) before the tail is read, so no other writer can commit in between.
+        connection.execute(text("UPDATE audit_events SET id = id WHERE 0 = 1"))
+
+
+def chain_tail(connection: Connection) -> str:
+    last = connection.execute(
+        text("SELECT event_hash FROM audit_events ORDER BY id DESC LIMIT 1")
+    ).scalar_one_or_none()
+    return str(last) if last else GENESIS_HASH
+
+
+@event.listens_for(Session, "before_flush")
+def _chain_new_events(session: Session, _context: Any, _instances: Any) -> None:
+    """Link the events about to be inserted to the chain's tail, in the order they were added."""
+    pending = [obj for obj in session.new if isinstance(obj, AuditEvent) and not obj.event_hash]
+    if not pending:
+        return
+    pending.sort(key=lambda obj: instance_state(obj).insert_order or 0)
+    connection = session.connection()
+    _take_chain_lock(connection)
+    previous = chain_tail(connection)
+    for audit_event in pending:
+        audit_event.prev_hash = previous
+        audit_event.event_hash = previous = event_digest(audit_event, previous)
 
 
 async def record(
@@ -35,8 +131,8 @@ async def record(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Add an event to the request's unit of work: it commits (or not) with what it describes.
-    It is written when the unit of work flushes, at commit, so SQLite's write lock is not held
-    while the rest of the request runs."""
+    It is written (and chained) when the unit of work flushes, at commit, so neither SQLite's write
+    lock nor the chain is held while the rest of the request runs."""
     session.add(
         AuditEvent(
             actor_type=actor.type,

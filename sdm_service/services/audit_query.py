@@ -1,4 +1,5 @@
-"""Reading the audit log: filter and paginate. Read-only on purpose; events are never changed."""
+"""Reading the audit log: filter and paginate, and check its hash chain. Read-only on purpose;
+events are never changed."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from sdm_service.audit import GENESIS_HASH, event_digest
 from sdm_service.models import AuditEvent
 
 PAGE_SIZE = 50
+VERIFY_BATCH = 1000
 MAX_FILTER_LENGTH = 200
 
 
@@ -107,3 +110,67 @@ async def known_actions(session: AsyncSession) -> list[str]:
         .scalars()
         .all()
     )
+
+
+@dataclass(frozen=True)
+class BrokenLink:
+    event_id: int
+    occurred_at: datetime
+    problem: str
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    checked: int  # events checked, up to and including the first broken one
+    broken: BrokenLink | None
+
+    @property
+    def intact(self) -> bool:
+        return self.broken is None
+
+
+def _problem(event: AuditEvent, previous: AuditEvent | None) -> str:
+    """What is wrong with this event's place in the chain, or "" when nothing is."""
+    if event.event_hash != event_digest(event, event.prev_hash):
+        return "its recorded fields do not match its hash: the event was changed after it was written"
+    if previous is None and event.prev_hash != GENESIS_HASH:
+        return "it is the oldest event but does not start the chain: earlier events were removed"
+    if previous is not None and event.prev_hash != previous.event_hash:
+        return (
+            f"it does not link to the event before it (id {previous.id}): events between them were "
+            f"removed or inserted, or event {previous.id} was rewritten"
+        )
+    return ""
+
+
+async def verify_chain(session: AsyncSession, *, batch_size: int = VERIFY_BATCH) -> ChainCheck:
+    """Walk every event oldest first and report the first one whose hash or link does not hold."""
+    checked = 0
+    previous: AuditEvent | None = None
+    last_id = 0
+    while True:
+        batch = (
+            (
+                await session.execute(
+                    select(AuditEvent)
+                    .where(col(AuditEvent.id) > last_id)
+                    .order_by(col(AuditEvent.id))
+                    .limit(batch_size)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if not batch:
+            return ChainCheck(checked=checked, broken=None)
+        for event in batch:
+            checked += 1
+            problem = _problem(event, previous)
+            if problem:
+                return ChainCheck(
+                    checked=checked,
+                    broken=BrokenLink(event_id=event.id or 0, occurred_at=event.occurred_at, problem=problem),
+                )
+            previous = event
+        last_id = batch[-1].id or 0
+        session.expunge_all()  # keep memory flat on a long log
