@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -19,11 +20,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import instance_state
 
-from sdm_service.models import AuditEvent
+from sdm_service.models import AuditEvent, utcnow
 
 logger = logging.getLogger("sdm_service.audit")
 
 GENESIS_HASH = "0" * 64  # the "previous hash" of the first event
+# Repeated refusals of one key (a throttled sign-in, a rate-limited request) are counted, not each
+# written: see record_refusal().
+REFUSAL_WINDOW_SECONDS = 15 * 60
+REFUSAL_BUCKET = "audit-refusals"  # its counters live in rate_counters beside the rate limits'
+PURGE_ONE_IN = 200
 # One chain per database: writers take this transaction-scoped PostgreSQL advisory lock (any
 # constant bigint unique to this purpose) from reading the chain's tail until they commit.
 CHAIN_LOCK_KEY = 0x5D0A0D17
@@ -165,3 +171,72 @@ async def record_now(
             session, actor, action, entity_type=entity_type, entity_id=entity_id, ip=ip, detail=detail
         )
         await session.commit()
+
+
+# Counts one refusal of a key and returns the count in the key's window and when the window ends.
+# The window opens at the key's first refusal (or the first after the last window ended), so a
+# burst is never split by a clock boundary. Same SQL on SQLite (3.35+) and PostgreSQL; the row
+# lock (PostgreSQL) or the single writer (SQLite) gives every concurrent refusal its own count.
+_COUNT_REFUSAL = text(
+    "INSERT INTO rate_counters (bucket, key, slot_start, hits, expires_at)"
+    " VALUES (:bucket, :key, 0, 1, :ends_at)"
+    " ON CONFLICT (bucket, key, slot_start) DO UPDATE SET"
+    " hits = CASE WHEN rate_counters.expires_at <= :now THEN 1 ELSE rate_counters.hits + 1 END,"
+    " expires_at = CASE WHEN rate_counters.expires_at <= :now THEN excluded.expires_at"
+    " ELSE rate_counters.expires_at END"
+    " RETURNING hits, expires_at"
+)
+_PURGE_REFUSALS = text("DELETE FROM rate_counters WHERE bucket = :bucket AND expires_at <= :now")
+
+
+def is_milestone(count: int) -> bool:
+    """1, 10, 100, 1000...: the refusals of a window that are written to the log."""
+    digits = str(count)
+    return count > 0 and digits[0] == "1" and set(digits[1:]) <= {"0"}
+
+
+async def record_refusal(
+    engine: AsyncEngine,
+    actor: Actor,
+    action: str,
+    *,
+    key: str,
+    ip: str = "",
+    entity_type: str = "",
+    entity_id: str = "",
+    detail: dict[str, Any] | None = None,
+    window_seconds: int = REFUSAL_WINDOW_SECONDS,
+) -> None:
+    """Record a refusal that an attacker can repeat at will without flooding the log.
+
+    Refusals are counted per action and key (e.g. the client address) in a window; the 1st, 10th,
+    100th... of a window are written, each with the count so far, so a burst of n refusals writes
+    1 + log10(n) events instead of n. (Events are append-only and hash-chained, so a count cannot
+    be updated in place.)"""
+    now = int(utcnow().timestamp())
+    digest = hashlib.sha256(f"{action}\n{key}".encode()).hexdigest()
+    async with engine.begin() as connection:
+        count, ends_at = (
+            await connection.execute(
+                _COUNT_REFUSAL,
+                {"bucket": REFUSAL_BUCKET, "key": digest, "ends_at": now + window_seconds, "now": now},
+            )
+        ).one()
+        if secrets.randbelow(PURGE_ONE_IN) == 0:
+            await connection.execute(_PURGE_REFUSALS, {"bucket": REFUSAL_BUCKET, "now": now})
+    if not is_milestone(int(count)):
+        return
+    window = {
+        "refusals_in_window": int(count),
+        "window_started_at": datetime.fromtimestamp(int(ends_at) - window_seconds, UTC).isoformat(),
+        "window_seconds": window_seconds,
+    }
+    await record_now(
+        engine,
+        actor,
+        action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        ip=ip,
+        detail={**(detail or {}), **window},
+    )

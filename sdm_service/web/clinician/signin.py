@@ -20,7 +20,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from sdm_service import ratelimit
-from sdm_service.audit import Actor, record, record_now
+from sdm_service.audit import Actor, record, record_now, record_refusal
 from sdm_service.services import users
 from sdm_service.settings import Settings
 from sdm_service.web import auth
@@ -105,10 +105,13 @@ async def sign_in(
     else:
         wait = await _admit(engine, username, ip)
     if wait:
-        await record_now(
+        # Counted per address and written at the 1st, 10th, 100th... refusal: a flood of throttled
+        # attempts cannot bury other events.
+        await record_refusal(
             engine,
             Actor("anonymous", "", username),
             "auth.sign_in.throttled",
+            key=ip,
             entity_type="user",
             ip=ip,
             detail={"username": username, "retry_after": wait},
