@@ -1,7 +1,8 @@
 """Clinician sign-in sessions and the guards that protect every clinician page.
 
 The browser holds a random token in the `sdm_session` cookie (HttpOnly, SameSite=Lax, Secure
-outside development, sent only under /clinician); the database keeps its SHA-256 in
+outside development, sent only under /clinician; `__Host-sdm_session` for path / in production,
+see settings.cookies); the database keeps its SHA-256 in
 `user_sessions`. A session ends at a fixed lifetime (settings.clinician_session_minutes), after a
 period without activity, at sign-out (the row is deleted) or when the account is deactivated.
 
@@ -32,8 +33,7 @@ from sdm_service.security import hash_token, new_token, request_ip
 from sdm_service.settings import Settings
 from sdm_service.web.errors import error_page
 
-SESSION_COOKIE = "sdm_session"
-COOKIE_PATH = "/clinician"
+COOKIE_PATH = "/clinician"  # a __Host- cookie (production) must have path /
 SIGN_IN_PATH = "/clinician/sign-in"
 HOME_PATH = "/clinician"
 IDLE_MINUTES = 30  # a session left alone this long ends, even within its lifetime
@@ -72,11 +72,15 @@ def safe_next(target: str | None) -> str:
     return target
 
 
+def _cookie_path(settings: Settings) -> str:
+    return "/" if settings.cookies.host_only else COOKIE_PATH
+
+
 def session_cookie(settings: Settings, token: str) -> Cookie:
     return Cookie(
-        key=SESSION_COOKIE,
+        key=settings.cookies.session,
         value=token,
-        path=COOKIE_PATH,
+        path=_cookie_path(settings),
         max_age=settings.clinician_session_minutes * 60,
         httponly=True,
         secure=settings.secure_cookies,
@@ -86,9 +90,9 @@ def session_cookie(settings: Settings, token: str) -> Cookie:
 
 def expired_session_cookie(settings: Settings) -> Cookie:
     return Cookie(
-        key=SESSION_COOKIE,
+        key=settings.cookies.session,
         value="",
-        path=COOKIE_PATH,
+        path=_cookie_path(settings),
         max_age=0,
         expires=0,
         httponly=True,
@@ -164,7 +168,9 @@ async def current_user_or_none(connection: ASGIConnection[Any, Any, Any, Any]) -
     if cached is not _MISSING:
         return cached
     state = connection.app.state
-    user = await load_session_user(state.db_engine, state.settings, connection.cookies.get(SESSION_COOKIE))
+    user = await load_session_user(
+        state.db_engine, state.settings, connection.cookies.get(state.settings.cookies.session)
+    )
     connection.state[_STATE_KEY] = user
     return user
 

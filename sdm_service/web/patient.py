@@ -38,10 +38,10 @@ from sdm_service.ratelimit import Limit, enforce
 from sdm_service.security import request_ip
 from sdm_service.services import responses as response_service
 from sdm_service.services.invitations import InvitationUnusable, find_usable_invitation
+from sdm_service.settings import PATIENT_COOKIE as PATIENT_COOKIE  # its name outside production
 from sdm_service.settings import Settings
 from sdm_service.web.downloads import summary_pdf_download
 
-PATIENT_COOKIE = "sdm_patient"
 # Link lookups per client address: enough for real people, far too few to guess a 256-bit token.
 BAD_COOKIE_LIMIT = Limit("patient-cookie", 30, 60)
 START_LIMIT = Limit("patient-start", 60, 600)  # a clinic waiting room may share one address
@@ -177,7 +177,7 @@ def resume_url(settings: Settings, token: str) -> str:
 def patient_cookie(settings: Settings, token: str) -> Cookie:
     # A session cookie: on a shared computer the answers are not left open; the link brings them back.
     return Cookie(
-        key=PATIENT_COOKIE,
+        key=settings.cookies.patient,
         value=token,
         path="/",
         httponly=True,
@@ -195,7 +195,7 @@ def _content(library: ContentLibrary, slug: str) -> Content:
 async def _patient_response(
     request: Request[Any, Any, Any], db_session: AsyncSession, content: Content
 ) -> tuple[Response, str]:
-    token = request.cookies.get(PATIENT_COOKIE, "")
+    token = request.cookies.get(request.app.state.settings.cookies.patient, "")
     response = await response_service.load_by_token(db_session, token)
     if response is None or response.questionnaire_slug != content.slug:
         if token:  # a wrong cookie counts like a wrong link, so cookies cannot be guessed either
@@ -554,7 +554,9 @@ async def welcome(
 ) -> Template:
     """The start page. A GET never creates anything; Start is a form POST."""
     content = _content(library, slug)
-    existing = await response_service.load_by_token(db_session, request.cookies.get(PATIENT_COOKIE))
+    existing = await response_service.load_by_token(
+        db_session, request.cookies.get(request.app.state.settings.cookies.patient)
+    )
     if existing is not None and existing.questionnaire_slug != content.slug:
         existing = None
     questionnaire = content.questionnaire

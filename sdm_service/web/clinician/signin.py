@@ -145,7 +145,7 @@ async def sign_in(
     # Only failures count against the address: colleagues behind one address sign in all day.
     await ratelimit.take_back(engine, ADDRESS_LIMIT, ip)
     # A fresh token at every sign-in: a cookie planted before sign-in is worth nothing after it.
-    await auth.end_session(db_session, request.cookies.get(auth.SESSION_COOKIE))
+    await auth.end_session(db_session, request.cookies.get(settings.cookies.session))
     token = await auth.start_session(db_session, settings, user, request)
     await record(
         db_session, auth.actor_for(user), "auth.sign_in", entity_type="user", entity_id=str(user.id), ip=ip
@@ -160,7 +160,7 @@ async def sign_out(
     settings: NamedDependency[Settings],
 ) -> Redirect:
     user = await auth.current_user_or_none(request)
-    await auth.end_session(db_session, request.cookies.get(auth.SESSION_COOKIE))
+    await auth.end_session(db_session, request.cookies.get(settings.cookies.session))
     if user is not None:
         await audit(request, db_session, user, "auth.sign_out", entity_type="user", entity_id=str(user.id))
     return Redirect(
