@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -25,6 +26,10 @@ from sdm_service.models import AuditEvent, utcnow
 logger = logging.getLogger("sdm_service.audit")
 
 GENESIS_HASH = "0" * 64  # the "previous hash" of the first event
+# Pages that list patients record which responses they showed under this detail key, so the log
+# answers "who saw this patient" for lists too (services/audit_query matches it by entity id).
+LISTED_KEY = "response_ids"
+LIST_VIEW_ACTIONS = ("worklist.view", "invitations.view")
 # Repeated refusals of one key (a throttled sign-in, a rate-limited request) are counted, not each
 # written: see record_refusal().
 REFUSAL_WINDOW_SECONDS = 15 * 60
@@ -92,6 +97,11 @@ def event_digest(fields: AuditFields, prev_hash: str) -> str:
         document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def listed(response_ids: Iterable[object]) -> dict[str, list[str]]:
+    """The detail entry of a list view: the ids of the responses it showed, in order."""
+    return {LISTED_KEY: [str(response_id) for response_id in response_ids]}
 
 
 def _take_chain_lock(connection: Connection) -> None:

@@ -8,11 +8,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from sdm_service.audit import GENESIS_HASH, event_digest
+from sdm_service.audit import GENESIS_HASH, LIST_VIEW_ACTIONS, LISTED_KEY, event_digest
 from sdm_service.models import AuditEvent
 
 PAGE_SIZE = 50
@@ -60,7 +61,18 @@ class AuditPage:
         return max(1, math.ceil(self.total / self.page_size))
 
 
-def _conditions(filters: AuditFilters) -> list[ColumnElement[bool]]:
+def _listed(entity_id: str, dialect: str) -> ColumnElement[bool]:
+    """A list view that showed this response (its id in the event's LISTED_KEY array); only list
+    actions are looked at, so the action index keeps the search off the rest of the log."""
+    if dialect == "postgresql":
+        shown = type_coerce(col(AuditEvent.detail), JSONB).contains({LISTED_KEY: [entity_id]})
+    else:
+        ids = func.json_each(col(AuditEvent.detail), f"$.{LISTED_KEY}").table_valued("value")
+        shown = select(ids.c.value).where(ids.c.value == entity_id).exists()
+    return and_(col(AuditEvent.action).in_(LIST_VIEW_ACTIONS), shown)
+
+
+def _conditions(filters: AuditFilters, dialect: str) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if filters.action.strip():
         conditions.append(col(AuditEvent.action) == filters.action.strip())
@@ -68,7 +80,8 @@ def _conditions(filters: AuditFilters) -> list[ColumnElement[bool]]:
         actor = filters.actor.strip()
         conditions.append(or_(col(AuditEvent.actor_label) == actor, col(AuditEvent.actor_id) == actor))
     if filters.entity_id.strip():
-        conditions.append(col(AuditEvent.entity_id) == filters.entity_id.strip())
+        entity_id = filters.entity_id.strip()
+        conditions.append(or_(col(AuditEvent.entity_id) == entity_id, _listed(entity_id, dialect)))
     if filters.date_from:
         conditions.append(col(AuditEvent.occurred_at) >= datetime.combine(filters.date_from, time(), UTC))
     if filters.date_to:
@@ -80,8 +93,9 @@ def _conditions(filters: AuditFilters) -> list[ColumnElement[bool]]:
 async def audit_page(
     session: AsyncSession, filters: AuditFilters, *, page_size: int = PAGE_SIZE
 ) -> AuditPage:
-    """Newest first. The id is assigned in insertion order, so it orders events without a sort."""
-    conditions = _conditions(filters)
+    """Newest first. The id is assigned in insertion order, so it orders events without a sort.
+    Filtering by entity id also finds the list views (worklist, invitations) that showed it."""
+    conditions = _conditions(filters, session.get_bind().dialect.name)
     total = int(
         (await session.execute(select(func.count(col(AuditEvent.id))).where(*conditions))).scalar_one()
     )

@@ -19,11 +19,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from sdm_service.audit import listed, record_now
 from sdm_service.content import ContentLibrary
 from sdm_service.models import Invitation, User, utcnow
 from sdm_service.services import invitations
 from sdm_service.settings import Settings
-from sdm_service.web.clinician.common import FormError, audit, field, page, parse_date, read_form
+from sdm_service.web import auth
+from sdm_service.web.clinician.common import FormError, audit, client_ip, field, page, parse_date, read_form
 
 QUESTIONNAIRE_SLUG = "iort-sdm"
 RECENT_LIMIT = 25
@@ -53,6 +55,19 @@ async def _invitations_page(
     status_code: int = 200,
 ) -> Template:
     recent = await _recent(db_session)
+    # The list shows names and MRNs: record which responses it showed, on every render.
+    shown = listed(invitation.response_id for invitation in recent if invitation.response_id)
+    if status_code < 400:
+        await audit(request, db_session, user, "invitations.view", entity_type="invitation", detail=shown)
+    else:  # this request rolls back: the view is recorded on its own
+        await record_now(
+            request.app.state.db_engine,
+            auth.actor_for(user),
+            "invitations.view",
+            entity_type="invitation",
+            ip=client_ip(request),
+            detail=shown,
+        )
     return page(
         "clinician/invitations.html",
         user,
@@ -74,7 +89,6 @@ async def invitations_view(
     db_session: NamedDependency[AsyncSession],
     current_user: NamedDependency[User],
 ) -> Template:
-    await audit(request, db_session, current_user, "invitations.view", entity_type="invitation")
     return await _invitations_page(request, db_session, current_user)
 
 
