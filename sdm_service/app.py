@@ -26,6 +26,7 @@ from sdm_service.api.auth import SECURITY_SCHEME, SECURITY_SCHEME_NAME
 from sdm_service.content import ContentLibrary, load_library
 from sdm_service.db import create_engine, database_is_reachable, sqlalchemy_config
 from sdm_service.middleware import middleware_stack, security_headers_hook
+from sdm_service.refusal_audit import RefusalAuditMiddleware
 from sdm_service.settings import Settings, get_settings
 from sdm_service.warmup import register_questionnaire_versions
 from sdm_service.web import clinician, patient
@@ -138,7 +139,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         state=State({"settings": settings, "library": library, "db_engine": side_engine}),
         on_startup=[record_versions],
         on_shutdown=[dispose_engine],
-        middleware=middleware_stack(settings),
+        middleware=[RefusalAuditMiddleware(), *middleware_stack(settings)],
         before_send=[security_headers_hook(settings)],
         # Backstop for any content type; BodySizeLimitMiddleware applies the per-type limits first.
         request_max_body_size=max(settings.max_form_body_bytes, settings.max_json_body_bytes),
