@@ -6,16 +6,19 @@ Sign-in answers its own refusals (auth.sign_in.failed, auth.sign_in.throttled) a
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from sqlalchemy.exc import SQLAlchemyError
 
 from sdm_service.audit import Actor, record_refusal
 from sdm_service.web.auth import _STATE_KEY as CLINICIAN_STATE_KEY  # the request's signed-in user
 
+logger = logging.getLogger("sdm_service.audit")
 REFUSED_STATUSES = frozenset({401, 403, 429})
 AUDITED_PREFIXES = ("/clinician", "/api/", "/fhir", "/i/", "/r/")
 TOKEN_PREFIXES = ("/i/", "/r/")  # the rest of the path is a patient's link token: never recorded
@@ -60,11 +63,14 @@ class RefusalAuditMiddleware(ASGIMiddleware):
         path: str = scope["path"]
         shown_path = next((prefix for prefix in TOKEN_PREFIXES if path.startswith(prefix)), path)
         area = shown_path.strip("/").split("/", 1)[0]
-        await record_refusal(
-            scope["app"].state.db_engine,
-            _actor(scope, address),
-            "request.refused",
-            key=f"{address} {status} {area}",
-            ip=address,
-            detail={"status": status, "method": scope.get("method", ""), "path": shown_path[:200]},
-        )
+        try:
+            await record_refusal(
+                scope["app"].state.db_engine,
+                _actor(scope, address),
+                "request.refused",
+                key=f"{address} {status} {area}",
+                ip=address,
+                detail={"status": status, "method": scope.get("method", ""), "path": shown_path[:200]},
+            )
+        except (SQLAlchemyError, OSError):  # the refusal is answered as it is, database or not
+            logger.warning("could not record a refused request (%s %s)", status, shown_path, exc_info=True)
