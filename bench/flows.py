@@ -16,10 +16,15 @@ from urllib.parse import urlencode, urljoin, urlsplit
 import httpx
 
 from bench.loadgen import PreparedRequest
+from sdm_service.settings import HOST_COOKIE_PREFIX
+from sdm_service.settings import PATIENT_COOKIE as PATIENT_COOKIE_NAME
+from sdm_service.settings import SESSION_COOKIE as SESSION_COOKIE_NAME
 
 PROXY_HEADERS = {"X-Forwarded-Proto": "https"}
 QUESTIONNAIRE_START = "/q/iort-sdm"
-PATIENT_COOKIE = "sdm_patient"
+# The benchmark serves with SDM_ENV=production, where cookie names carry the __Host- prefix.
+PATIENT_COOKIE = HOST_COOKIE_PREFIX + PATIENT_COOKIE_NAME
+SESSION_COOKIE = HOST_COOKIE_PREFIX + SESSION_COOKIE_NAME
 CLINICIAN_SIGN_IN = "/clinician/sign-in"
 CLINICIAN_WORKLIST = "/clinician/"
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -322,7 +327,7 @@ def clinician_cookie(base_url: str, username: str, password: str) -> str:
         values += [("username", username), ("password", password)]
         landing = browser.post(urljoin(browser.url, form.action or CLINICIAN_SIGN_IN), values)
         _expect(landing, "clinician sign-in")
-        if "sdm_session" not in browser.cookies:
+        if SESSION_COOKIE not in browser.cookies:
             raise FlowError(f"sign-in gave no session cookie:\n{landing.text[:600]}")
         return browser.cookie_header()
     finally:

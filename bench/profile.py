@@ -47,7 +47,7 @@ class StatementCounter:
 async def _prepare(client: httpx.AsyncClient, seed: SeedResult) -> dict[str, Callable[[], Awaitable[Any]]]:
     """One request function per row, with cookies and tokens obtained through real requests."""
     token = seed.patient_tokens[0]
-    client.cookies.set("sdm_patient", token)
+    client.cookies.set(flows.PATIENT_COOKIE, token)
     page = await client.get("/q/iort-sdm/step/3", follow_redirects=True)
     step_path = page.url.path
     form = next(f for f in flows.post_forms(page.text) if len(f.radios) >= flows.TARGET_CHOICE_GROUPS)

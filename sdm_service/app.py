@@ -27,6 +27,7 @@ from sdm_service.content import ContentLibrary, load_library
 from sdm_service.db import create_engine, database_is_reachable, sqlalchemy_config
 from sdm_service.middleware import middleware_stack, security_headers_hook
 from sdm_service.paths import CSRF_EXEMPT_PATHS, HEALTH_PATH, STATIC_PREFIX
+from sdm_service.refusal_audit import RefusalAuditMiddleware
 from sdm_service.security import PasswordHashing
 from sdm_service.services import users
 from sdm_service.settings import Settings, get_settings
@@ -127,7 +128,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         template_config=_template_engine(settings, library),
         csrf_config=CSRFConfig(
             secret=settings.secret_key.get_secret_value(),
-            cookie_name="sdm_csrf",
+            cookie_name=settings.cookies.csrf,
             cookie_secure=settings.secure_cookies,
             cookie_httponly=True,
             cookie_samesite="lax",
@@ -160,7 +161,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         on_startup=[record_versions],
         on_shutdown=[dispose_engine],
-        middleware=middleware_stack(settings),
+        middleware=[RefusalAuditMiddleware(), *middleware_stack(settings)],
         before_send=[security_headers_hook(settings)],
         # Backstop for any content type; BodySizeLimitMiddleware applies the per-type limits first.
         request_max_body_size=max(settings.max_form_body_bytes, settings.max_json_body_bytes),

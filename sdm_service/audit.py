@@ -1,17 +1,43 @@
-"""Append-only audit log. Every clinician or API read of patient data, and every security-relevant
-action, goes through record(). The app has no path that updates or deletes an audit event."""
+"""Append-only, tamper-evident audit log. Every clinician or API read of patient data, and every
+security-relevant action, goes through record(). The app has no path that updates or deletes an
+audit event; on PostgreSQL the application's role cannot either (migration 0006). Each event
+carries a SHA-256 hash of its own fields and of the previous event's hash, so `sdm audit verify`
+finds any event changed or removed afterwards (services/audit_query.verify_chain)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import instance_state
 
-from sdm_service.models import AuditEvent
+from sdm_service.models import AuditEvent, utcnow
 
 logger = logging.getLogger("sdm_service.audit")
+
+GENESIS_HASH = "0" * 64  # the "previous hash" of the first event
+# Pages that list patients record which responses they showed under this detail key, so the log
+# answers "who saw this patient" for lists too (services/audit_query matches it by entity id).
+LISTED_KEY = "response_ids"
+LIST_VIEW_ACTIONS = ("worklist.view", "invitations.view")
+# Repeated refusals of one key (a throttled sign-in, a rate-limited request) are counted, not each
+# written: see record_refusal().
+REFUSAL_WINDOW_SECONDS = 15 * 60
+REFUSAL_BUCKET = "audit-refusals"  # its counters live in rate_counters beside the rate limits'
+PURGE_ONE_IN = 200
+# One chain per database: writers take this transaction-scoped PostgreSQL advisory lock (any
+# constant bigint unique to this purpose) from reading the chain's tail until they commit.
+CHAIN_LOCK_KEY = 0x5D0A0D17
 
 
 @dataclass(frozen=True)
@@ -22,6 +48,92 @@ class Actor:
 
 
 SYSTEM = Actor("system", "", "sdm command line")
+
+
+class AuditFields(Protocol):
+    """What an event's hash covers: an AuditEvent, or a row read by the migration that hashes old rows."""
+
+    @property
+    def occurred_at(self) -> datetime: ...
+    @property
+    def actor_type(self) -> str: ...
+    @property
+    def actor_id(self) -> str: ...
+    @property
+    def actor_label(self) -> str: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def entity_type(self) -> str: ...
+    @property
+    def entity_id(self) -> str: ...
+    @property
+    def ip(self) -> str: ...
+    @property
+    def detail(self) -> dict[str, Any]: ...
+
+
+def event_digest(fields: AuditFields, prev_hash: str) -> str:
+    """SHA-256 over a canonical JSON form of the event's recorded fields and the previous hash.
+
+    The id is left out (the database assigns it at insert); the chain itself orders events."""
+    occurred_at = fields.occurred_at
+    if occurred_at.tzinfo is None:  # stored as UTC everywhere; a naive value from a driver is UTC
+        occurred_at = occurred_at.replace(tzinfo=UTC)
+    document = {
+        "v": 1,
+        "occurred_at": occurred_at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "actor_type": fields.actor_type,
+        "actor_id": fields.actor_id,
+        "actor_label": fields.actor_label,
+        "action": fields.action,
+        "entity_type": fields.entity_type,
+        "entity_id": fields.entity_id,
+        "ip": fields.ip,
+        "detail": fields.detail,
+        "prev_hash": prev_hash,
+    }
+    canonical = json.dumps(
+        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def listed(response_ids: Iterable[object]) -> dict[str, list[str]]:
+    """The detail entry of a list view: the ids of the responses it showed, in order."""
+    return {LISTED_KEY: [str(response_id) for response_id in response_ids]}
+
+
+def _take_chain_lock(connection: Connection) -> None:
+    """Hold the chain until this transaction ends, so two writers never link to the same tail."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
+    else:
+        # SQLite has one writer: a write that changes nothing takes the write lock (and this process's
+        # writer gate) before the tail is read, so no other writer can commit in between.
+        connection.execute(text("UPDATE audit_events SET id = id WHERE 0 = 1"))
+
+
+def chain_tail(connection: Connection) -> str:
+    last = connection.execute(
+        text("SELECT event_hash FROM audit_events ORDER BY id DESC LIMIT 1")
+    ).scalar_one_or_none()
+    return str(last) if last else GENESIS_HASH
+
+
+@event.listens_for(Session, "before_flush")
+def _chain_new_events(session: Session, _context: Any, _instances: Any) -> None:
+    """Link the events about to be inserted to the chain's tail, in the order they were added."""
+    pending = [obj for obj in session.new if isinstance(obj, AuditEvent) and not obj.event_hash]
+    if not pending:
+        return
+    pending.sort(key=lambda obj: instance_state(obj).insert_order or 0)
+    connection = session.connection()
+    _take_chain_lock(connection)
+    previous = chain_tail(connection)
+    for audit_event in pending:
+        audit_event.prev_hash = previous
+        audit_event.event_hash = previous = event_digest(audit_event, previous)
 
 
 async def record(
@@ -35,8 +147,8 @@ async def record(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Add an event to the request's unit of work: it commits (or not) with what it describes.
-    It is written when the unit of work flushes, at commit, so SQLite's write lock is not held
-    while the rest of the request runs."""
+    It is written (and chained) when the unit of work flushes, at commit, so neither SQLite's write
+    lock nor the chain is held while the rest of the request runs."""
     session.add(
         AuditEvent(
             actor_type=actor.type,
@@ -69,3 +181,72 @@ async def record_now(
             session, actor, action, entity_type=entity_type, entity_id=entity_id, ip=ip, detail=detail
         )
         await session.commit()
+
+
+# Counts one refusal of a key and returns the count in the key's window and when the window ends.
+# The window opens at the key's first refusal (or the first after the last window ended), so a
+# burst is never split by a clock boundary. Same SQL on SQLite (3.35+) and PostgreSQL; the row
+# lock (PostgreSQL) or the single writer (SQLite) gives every concurrent refusal its own count.
+_COUNT_REFUSAL = text(
+    "INSERT INTO rate_counters (bucket, key, slot_start, hits, expires_at)"
+    " VALUES (:bucket, :key, 0, 1, :ends_at)"
+    " ON CONFLICT (bucket, key, slot_start) DO UPDATE SET"
+    " hits = CASE WHEN rate_counters.expires_at <= :now THEN 1 ELSE rate_counters.hits + 1 END,"
+    " expires_at = CASE WHEN rate_counters.expires_at <= :now THEN excluded.expires_at"
+    " ELSE rate_counters.expires_at END"
+    " RETURNING hits, expires_at"
+)
+_PURGE_REFUSALS = text("DELETE FROM rate_counters WHERE bucket = :bucket AND expires_at <= :now")
+
+
+def is_milestone(count: int) -> bool:
+    """1, 10, 100, 1000...: the refusals of a window that are written to the log."""
+    digits = str(count)
+    return count > 0 and digits[0] == "1" and set(digits[1:]) <= {"0"}
+
+
+async def record_refusal(
+    engine: AsyncEngine,
+    actor: Actor,
+    action: str,
+    *,
+    key: str,
+    ip: str = "",
+    entity_type: str = "",
+    entity_id: str = "",
+    detail: dict[str, Any] | None = None,
+    window_seconds: int = REFUSAL_WINDOW_SECONDS,
+) -> None:
+    """Record a refusal that an attacker can repeat at will without flooding the log.
+
+    Refusals are counted per action and key (e.g. the client address) in a window; the 1st, 10th,
+    100th... of a window are written, each with the count so far, so a burst of n refusals writes
+    1 + log10(n) events instead of n. (Events are append-only and hash-chained, so a count cannot
+    be updated in place.)"""
+    now = int(utcnow().timestamp())
+    digest = hashlib.sha256(f"{action}\n{key}".encode()).hexdigest()
+    async with engine.begin() as connection:
+        count, ends_at = (
+            await connection.execute(
+                _COUNT_REFUSAL,
+                {"bucket": REFUSAL_BUCKET, "key": digest, "ends_at": now + window_seconds, "now": now},
+            )
+        ).one()
+        if secrets.randbelow(PURGE_ONE_IN) == 0:
+            await connection.execute(_PURGE_REFUSALS, {"bucket": REFUSAL_BUCKET, "now": now})
+    if not is_milestone(int(count)):
+        return
+    window = {
+        "refusals_in_window": int(count),
+        "window_started_at": datetime.fromtimestamp(int(ends_at) - window_seconds, UTC).isoformat(),
+        "window_seconds": window_seconds,
+    }
+    await record_now(
+        engine,
+        actor,
+        action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        ip=ip,
+        detail={**(detail or {}), **window},
+    )

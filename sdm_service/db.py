@@ -3,6 +3,8 @@ handler answers 2xx/3xx and rolled back otherwise, so a failed request never lea
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,8 @@ from sdm_service.settings import Settings
 from sdm_service.sqlite_driver import one_hop_dbapi
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+PRIVATE_DIRECTORY_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
 
 
 def _sqlite_file(url: str) -> Path | None:
@@ -30,12 +34,28 @@ def _sqlite_file(url: str) -> Path | None:
     return Path(path.split("?", 1)[0])
 
 
+def make_private(db_file: Path) -> None:
+    """The database holds names, MRNs and answers: only the service's own user may read it. A
+    directory made here is 0700; the file is created (or tightened to) 0600 before SQLite opens it,
+    and SQLite gives its -wal and -shm files the database file's mode."""
+    if not db_file.parent.exists():
+        db_file.parent.mkdir(mode=PRIVATE_DIRECTORY_MODE, parents=True, exist_ok=True)
+    os.close(os.open(db_file, os.O_CREAT | os.O_RDWR, PRIVATE_FILE_MODE))
+    for path in (db_file, Path(f"{db_file}-wal"), Path(f"{db_file}-shm")):
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except FileNotFoundError:
+            continue
+        if mode & 0o077:
+            path.chmod(mode & PRIVATE_FILE_MODE)
+
+
 def create_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
     url = settings.database_url
     if settings.is_sqlite:
         db_file = _sqlite_file(url)
         if db_file is not None:
-            db_file.parent.mkdir(parents=True, exist_ok=True)
+            make_private(db_file)
         pool_options: dict[str, Any] = {"poolclass": NullPool} if db_file is None else {}
         if db_file is not None and pool_size is not None:
             # A fixed-size pool: callers queue in order instead of several connections racing for

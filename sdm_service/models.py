@@ -195,7 +195,8 @@ class Review(SQLModel, table=True):
 
 
 class AuditEvent(SQLModel, table=True):
-    """Append-only record of who did what to which record, when and from where."""
+    """Append-only record of who did what to which record, when and from where; each event is
+    chained to the one before it by hash, so a changed or removed event is detected."""
 
     __tablename__ = "audit_events"
     __table_args__ = (
@@ -215,6 +216,9 @@ class AuditEvent(SQLModel, table=True):
     entity_id: str = Field(default="", max_length=64)
     ip: str = Field(default="", max_length=64)
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JsonDoc, nullable=False))
+    # Tamper evidence (see audit.py): SHA-256 of this event's fields and the previous event's hash.
+    prev_hash: str = Field(default="", max_length=64)
+    event_hash: str = Field(default="", max_length=64)
 
 
 class RateCounter(SQLModel, table=True):

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
+import math
+from collections import Counter
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -18,7 +22,47 @@ PROJECT_ROOT = CHECKOUT_ROOT  # the source tree (tests and bench read it); the a
 DEVELOPMENT_SECRET = "development-only-secret-change-me-0123456789"  # noqa: S105 - refused in production
 MIN_SECRET_LENGTH = 32
 DEFAULT_QUESTIONNAIRE_SLUG = "iort-sdm"  # the questionnaire of the start page and of invitations
+# A production secret must look random, not only be long: an estimate of its entropy from its own
+# character frequencies, a minimum of distinct characters, no repeated pattern and no alphabet run.
+MIN_SECRET_ENTROPY_BITS = 80  # a random 32-character hex key scores 94 or more
+MIN_SECRET_DISTINCT_CHARACTERS = 8
+HOST_COOKIE_PREFIX = "__Host-"
+SESSION_COOKIE = "sdm_session"  # clinician sign-in
+PATIENT_COOKIE = "sdm_patient"  # the patient's own questionnaire
+CSRF_COOKIE = "sdm_csrf"
 API_REQUESTS_PER_IP_FACTOR = 3  # default per-address API ceiling, as a multiple of the per-token limit
+
+
+@dataclass(frozen=True)
+class CookieNames:
+    """The names of every cookie the service sets. In production each carries the __Host- prefix:
+    the browser then keeps it only if it is Secure, set by this host (no Domain) and for path /,
+    so no other host or subdomain can plant or overwrite it."""
+
+    session: str
+    patient: str
+    csrf: str
+
+    @property
+    def host_only(self) -> bool:
+        return self.session.startswith(HOST_COOKIE_PREFIX)
+
+
+def secret_weakness(secret: str) -> str:
+    """Why a secret key is guessable despite its length, or "" when it looks random."""
+    if len(set(secret)) < MIN_SECRET_DISTINCT_CHARACTERS:
+        return f"it uses fewer than {MIN_SECRET_DISTINCT_CHARACTERS} different characters"
+    for period in range(1, len(secret) // 2 + 1):
+        if len(secret) % period == 0 and secret == secret[:period] * (len(secret) // period):
+            return f"it repeats a {period}-character pattern"
+    steps = sum(abs(ord(b) - ord(a)) == 1 for a, b in itertools.pairwise(secret))
+    if steps * 2 > len(secret) - 1:
+        return "it is mostly a run of consecutive characters"
+    counts = Counter(secret)
+    bits = -sum(n * math.log2(n / len(secret)) for n in counts.values())
+    if bits < MIN_SECRET_ENTROPY_BITS:
+        return f"its characters carry about {bits:.0f} bits of entropy, fewer than {MIN_SECRET_ENTROPY_BITS}"
+    return ""
 
 
 class SettingsError(Exception):
@@ -122,6 +166,12 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"SDM_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters in production"
                 )
+            weakness = secret_weakness(secret)
+            if weakness:
+                raise ValueError(
+                    f"SDM_SECRET_KEY is too easy to guess ({weakness}); in production use a random value, "
+                    'e.g. python -c "import secrets; print(secrets.token_urlsafe(48))"'
+                )
             if not self.base_url.startswith("https://"):
                 raise ValueError("SDM_BASE_URL must use https:// when SDM_ENV=production")
         return self
@@ -170,6 +220,13 @@ class Settings(BaseSettings):
     def secure_cookies(self) -> bool:
         # Development and the test suite run on plain http://127.0.0.1; everything else gets Secure cookies.
         return self.env == "production"
+
+    @property
+    def cookies(self) -> CookieNames:
+        prefix = HOST_COOKIE_PREFIX if self.secure_cookies else ""
+        return CookieNames(
+            session=prefix + SESSION_COOKIE, patient=prefix + PATIENT_COOKIE, csrf=prefix + CSRF_COOKIE
+        )
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -25,6 +25,12 @@ from sdm_service.settings import PROJECT_ROOT, SettingsError, load_settings
 
 COMPOSE = PROJECT_ROOT / "docker-compose.yml"
 DOCKERFILE = PROJECT_ROOT / "Dockerfile"
+DEPLOY_ENV = {
+    "POSTGRES_PASSWORD": "pw",
+    "SDM_APP_DB_PASSWORD": "app-pw",
+    "SDM_SECRET_KEY": "Vq3xN8rT0pLm2sKd7YwB4cHz9uGf6eJa1QoR5tXi",
+    "SDM_BASE_URL": "https://sdm.example.org",
+}
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +64,18 @@ def test_database_is_health_checked_and_migrations_run_before_the_app(compose: d
     assert services["db"]["image"].startswith("postgres:15")
 
 
-@pytest.mark.parametrize("secret", ["POSTGRES_PASSWORD", "SDM_SECRET_KEY", "SDM_BASE_URL"])
-def test_secrets_are_required_variables(compose: dict[str, Any], secret: str) -> None:
-    environment = compose["services"]["app"]["environment"]
-    env = {"POSTGRES_PASSWORD": "pw", "SDM_SECRET_KEY": "k" * 40, "SDM_BASE_URL": "https://sdm.example.org"}
+@pytest.mark.parametrize(
+    ("service", "secret"),
+    [
+        ("migrate", "POSTGRES_PASSWORD"),
+        ("app", "SDM_APP_DB_PASSWORD"),
+        ("app", "SDM_SECRET_KEY"),
+        ("app", "SDM_BASE_URL"),
+    ],
+)
+def test_secrets_are_required_variables(compose: dict[str, Any], service: str, secret: str) -> None:
+    environment = compose["services"][service]["environment"]
+    env = dict(DEPLOY_ENV)
     del env[secret]
     joined = " ".join(str(value) for value in environment.values())
     with pytest.raises(KeyError, match=secret):
@@ -69,8 +83,9 @@ def test_secrets_are_required_variables(compose: dict[str, Any], secret: str) ->
 
 
 def test_app_environment_is_accepted_by_the_service_in_production(compose: dict[str, Any]) -> None:
-    env = {"POSTGRES_PASSWORD": "pw", "SDM_SECRET_KEY": "k" * 40, "SDM_BASE_URL": "https://sdm.example.org"}
-    environment = {k: _substitute(str(v), env) for k, v in compose["services"]["app"]["environment"].items()}
+    environment = {
+        k: _substitute(str(v), DEPLOY_ENV) for k, v in compose["services"]["app"]["environment"].items()
+    }
     assert environment["SDM_ENV"] == "production"
     settings = load_settings(
         env=environment["SDM_ENV"],
@@ -78,7 +93,7 @@ def test_app_environment_is_accepted_by_the_service_in_production(compose: dict[
         secret_key=environment["SDM_SECRET_KEY"],
         base_url=environment["SDM_BASE_URL"],
     )
-    assert settings.database_url.startswith("postgresql+asyncpg://sdm:pw@db:5432/sdm")
+    assert settings.database_url.startswith("postgresql+asyncpg://sdm_app:app-pw@db:5432/sdm")
     assert settings.secure_cookies
     # And the same environment with a weak secret is refused, so a careless deploy cannot start.
     with pytest.raises(SettingsError):

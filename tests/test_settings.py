@@ -45,7 +45,7 @@ def test_production_refuses_the_default_secret(monkeypatch: pytest.MonkeyPatch) 
 def test_production_starts_with_a_real_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SDM_ENV", "production")
     monkeypatch.setenv("SDM_BASE_URL", "https://sdm.example.org")
-    monkeypatch.setenv("SDM_SECRET_KEY", "x" * 48)
+    monkeypatch.setenv("SDM_SECRET_KEY", "Vq3xN8rT0pLm2sKd7YwB4cHz9uGf6eJa1QoR5tXiW8nE")
     settings = load_settings()
     assert settings.is_production
     assert settings.secure_cookies

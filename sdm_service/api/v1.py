@@ -222,6 +222,18 @@ async def list_responses(
     page = await search_responses(db_session, where, limit=limit, after=after)
     for row in page.rows:
         await audit_read(db_session, api_client, request, entity_id=str(row.id), detail={"via": "list"})
+    if not page.rows:
+        # As the FHIR search: no row was read, but the answer (none) still tells about a patient.
+        given = {"patient": patient, "status": status, "updated_since": updated_since, "cursor": cursor}
+        search = {name: str(value) for name, value in given.items() if value is not None} | {"limit": limit}
+        await audit_read(
+            db_session,
+            api_client,
+            request,
+            entity_id="",
+            action="api.response.search",
+            detail={"via": "list", "search": search, "total": 0},
+        )
     return ResponsePage(
         items=[ResponseListItem.from_row(row, settings.base_url) for row in page.rows],
         next_cursor=page.next_cursor,

@@ -13,6 +13,7 @@ GROUPS = {
     "api_clients": "api_clients",
     "sample": "sample_pdf",
     "data": "export_command,import_command",
+    "audit": "audit",
 }
 
 

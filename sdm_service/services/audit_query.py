@@ -1,4 +1,5 @@
-"""Reading the audit log: filter and paginate. Read-only on purpose; events are never changed."""
+"""Reading the audit log: filter and paginate, and check its hash chain. Read-only on purpose;
+events are never changed."""
 
 from __future__ import annotations
 
@@ -7,13 +8,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from sdm_service.audit import GENESIS_HASH, LIST_VIEW_ACTIONS, LISTED_KEY, event_digest
 from sdm_service.models import AuditEvent
 
 PAGE_SIZE = 50
+VERIFY_BATCH = 1000
 MAX_FILTER_LENGTH = 200
 
 
@@ -57,7 +61,18 @@ class AuditPage:
         return max(1, math.ceil(self.total / self.page_size))
 
 
-def _conditions(filters: AuditFilters) -> list[ColumnElement[bool]]:
+def _listed(entity_id: str, dialect: str) -> ColumnElement[bool]:
+    """A list view that showed this response (its id in the event's LISTED_KEY array); only list
+    actions are looked at, so the action index keeps the search off the rest of the log."""
+    if dialect == "postgresql":
+        shown = type_coerce(col(AuditEvent.detail), JSONB).contains({LISTED_KEY: [entity_id]})
+    else:
+        ids = func.json_each(col(AuditEvent.detail), f"$.{LISTED_KEY}").table_valued("value")
+        shown = select(ids.c.value).where(ids.c.value == entity_id).exists()
+    return and_(col(AuditEvent.action).in_(LIST_VIEW_ACTIONS), shown)
+
+
+def _conditions(filters: AuditFilters, dialect: str) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if filters.action.strip():
         conditions.append(col(AuditEvent.action) == filters.action.strip())
@@ -65,7 +80,8 @@ def _conditions(filters: AuditFilters) -> list[ColumnElement[bool]]:
         actor = filters.actor.strip()
         conditions.append(or_(col(AuditEvent.actor_label) == actor, col(AuditEvent.actor_id) == actor))
     if filters.entity_id.strip():
-        conditions.append(col(AuditEvent.entity_id) == filters.entity_id.strip())
+        entity_id = filters.entity_id.strip()
+        conditions.append(or_(col(AuditEvent.entity_id) == entity_id, _listed(entity_id, dialect)))
     if filters.date_from:
         conditions.append(col(AuditEvent.occurred_at) >= datetime.combine(filters.date_from, time(), UTC))
     if filters.date_to:
@@ -77,8 +93,9 @@ def _conditions(filters: AuditFilters) -> list[ColumnElement[bool]]:
 async def audit_page(
     session: AsyncSession, filters: AuditFilters, *, page_size: int = PAGE_SIZE
 ) -> AuditPage:
-    """Newest first. The id is assigned in insertion order, so it orders events without a sort."""
-    conditions = _conditions(filters)
+    """Newest first. The id is assigned in insertion order, so it orders events without a sort.
+    Filtering by entity id also finds the list views (worklist, invitations) that showed it."""
+    conditions = _conditions(filters, session.get_bind().dialect.name)
     total = int(
         (await session.execute(select(func.count(col(AuditEvent.id))).where(*conditions))).scalar_one()
     )
@@ -107,3 +124,67 @@ async def known_actions(session: AsyncSession) -> list[str]:
         .scalars()
         .all()
     )
+
+
+@dataclass(frozen=True)
+class BrokenLink:
+    event_id: int
+    occurred_at: datetime
+    problem: str
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    checked: int  # events checked, up to and including the first broken one
+    broken: BrokenLink | None
+
+    @property
+    def intact(self) -> bool:
+        return self.broken is None
+
+
+def _problem(event: AuditEvent, previous: AuditEvent | None) -> str:
+    """What is wrong with this event's place in the chain, or "" when nothing is."""
+    if event.event_hash != event_digest(event, event.prev_hash):
+        return "its recorded fields do not match its hash: the event was changed after it was written"
+    if previous is None and event.prev_hash != GENESIS_HASH:
+        return "it is the oldest event but does not start the chain: earlier events were removed"
+    if previous is not None and event.prev_hash != previous.event_hash:
+        return (
+            f"it does not link to the event before it (id {previous.id}): events between them were "
+            f"removed or inserted, or event {previous.id} was rewritten"
+        )
+    return ""
+
+
+async def verify_chain(session: AsyncSession, *, batch_size: int = VERIFY_BATCH) -> ChainCheck:
+    """Walk every event oldest first and report the first one whose hash or link does not hold."""
+    checked = 0
+    previous: AuditEvent | None = None
+    last_id = 0
+    while True:
+        batch = (
+            (
+                await session.execute(
+                    select(AuditEvent)
+                    .where(col(AuditEvent.id) > last_id)
+                    .order_by(col(AuditEvent.id))
+                    .limit(batch_size)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if not batch:
+            return ChainCheck(checked=checked, broken=None)
+        for event in batch:
+            checked += 1
+            problem = _problem(event, previous)
+            if problem:
+                return ChainCheck(
+                    checked=checked,
+                    broken=BrokenLink(event_id=event.id or 0, occurred_at=event.occurred_at, problem=problem),
+                )
+            previous = event
+        last_id = batch[-1].id or 0
+        session.expunge_all()  # keep memory flat on a long log

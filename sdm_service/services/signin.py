@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from sdm_service import ratelimit
-from sdm_service.audit import Actor, record_now
+from sdm_service.audit import Actor, record_now, record_refusal
 from sdm_service.models import User
 from sdm_service.ratelimit import RateLimitStore
 from sdm_service.security import PasswordHashing
@@ -93,10 +93,13 @@ async def sign_in(
     # An incomplete form is not counted; a throttled client still hears it must wait.
     wait = await (throttled_for(store, username, ip) if incomplete else admit(store, username, ip))
     if wait:
-        await record_now(
+        # Counted per address and written at the 1st, 10th, 100th... refusal: a flood of throttled
+        # attempts cannot bury other events.
+        await record_refusal(
             side_engine,
             anonymous,
             "auth.sign_in.throttled",
+            key=ip,
             entity_type="user",
             ip=ip,
             detail={"username": username, "retry_after": wait},

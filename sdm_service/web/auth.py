@@ -1,7 +1,8 @@
 """Clinician sign-in sessions and the guards that protect every clinician page.
 
 The browser holds a random token in the `sdm_session` cookie (HttpOnly, SameSite=Lax, Secure
-outside development, sent only under /clinician); services/sessions.py stores and checks it.
+outside development, sent only under /clinician; `__Host-sdm_session` for path / in production,
+see settings.cookies); services/sessions.py stores and checks it.
 
 Other route modules reuse the guards: `guards=[require_admin]` on a handler under /clinician
 (the cookie is only sent there) and `current_user: User` via `provide_current_user`.
@@ -29,8 +30,7 @@ from sdm_service.services import sessions
 from sdm_service.settings import Settings
 from sdm_service.web.errors import error_page
 
-SESSION_COOKIE = "sdm_session"
-COOKIE_PATH = CLINICIAN_PREFIX
+COOKIE_PATH = CLINICIAN_PREFIX  # a __Host- cookie (production) must have path /
 SIGN_IN_PATH = f"{CLINICIAN_PREFIX}/sign-in"
 HOME_PATH = CLINICIAN_PREFIX
 _STATE_KEY = "clinician_user"
@@ -63,11 +63,15 @@ def safe_next(target: str | None) -> str:
     return target
 
 
+def _cookie_path(settings: Settings) -> str:
+    return "/" if settings.cookies.host_only else COOKIE_PATH
+
+
 def session_cookie(settings: Settings, token: str) -> Cookie:
     return Cookie(
-        key=SESSION_COOKIE,
+        key=settings.cookies.session,
         value=token,
-        path=COOKIE_PATH,
+        path=_cookie_path(settings),
         max_age=settings.clinician_session_minutes * 60,
         httponly=True,
         secure=settings.secure_cookies,
@@ -77,9 +81,9 @@ def session_cookie(settings: Settings, token: str) -> Cookie:
 
 def expired_session_cookie(settings: Settings) -> Cookie:
     return Cookie(
-        key=SESSION_COOKIE,
+        key=settings.cookies.session,
         value="",
-        path=COOKIE_PATH,
+        path=_cookie_path(settings),
         max_age=0,
         expires=0,
         httponly=True,
@@ -104,7 +108,7 @@ async def current_user_or_none(connection: ASGIConnection[Any, Any, Any, Any]) -
         return cached
     state = connection.app.state
     user = await sessions.load_session_user(
-        state.side_engine, state.settings, connection.cookies.get(SESSION_COOKIE)
+        state.side_engine, state.settings, connection.cookies.get(state.settings.cookies.session)
     )
     connection.state[_STATE_KEY] = user
     return user

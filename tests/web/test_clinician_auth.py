@@ -364,7 +364,8 @@ def test_a_concurrent_burst_of_wrong_passwords_is_held_to_the_account_limit(app:
         )
         assert right.status_code == 429
     assert len(asyncio.run(audit_events(app, "auth.sign_in.failed"))) == 5
-    assert len(asyncio.run(audit_events(app, "auth.sign_in.throttled"))) == 8
+    # The 8 refusals are counted per address; the log holds the first (issue 15 item 5).
+    assert len(asyncio.run(audit_events(app, "auth.sign_in.throttled"))) == 1
 
 
 async def test_successful_sign_ins_do_not_use_up_the_address_allowance(client: Client, app: Litestar) -> None:

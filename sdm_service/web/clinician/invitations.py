@@ -16,12 +16,14 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sdm_service.audit import listed, record_now
 from sdm_service.content import ContentLibrary
 from sdm_service.models import User, utcnow
 from sdm_service.paths import CLINICIAN_PREFIX
 from sdm_service.services import invitations
 from sdm_service.settings import Settings
-from sdm_service.web.clinician.common import FormError, audit, field, page, parse_date, read_form
+from sdm_service.web import auth
+from sdm_service.web.clinician.common import FormError, audit, client_ip, field, page, parse_date, read_form
 
 RECENT_LIMIT = 25
 REVOKED_PATH = f"{CLINICIAN_PREFIX}/invitations?revoked=1"
@@ -39,6 +41,19 @@ async def _invitations_page(
     status_code: int = 200,
 ) -> Template:
     recent = await invitations.recent_invitations(db_session, RECENT_LIMIT)
+    # The list shows names and MRNs: record which responses it showed, on every render.
+    shown = listed(invitation.response_id for invitation in recent if invitation.response_id)
+    if status_code < 400:
+        await audit(request, db_session, user, "invitations.view", entity_type="invitation", detail=shown)
+    else:  # this request rolls back: the view is recorded on its own
+        await record_now(
+            request.app.state.side_engine,
+            auth.actor_for(user),
+            "invitations.view",
+            entity_type="invitation",
+            ip=client_ip(request),
+            detail=shown,
+        )
     return page(
         "clinician/invitations.html",
         user,
@@ -60,7 +75,6 @@ async def invitations_view(
     db_session: NamedDependency[AsyncSession],
     current_user: NamedDependency[User],
 ) -> Template:
-    await audit(request, db_session, current_user, "invitations.view", entity_type="invitation")
     return await _invitations_page(request, db_session, current_user)
 
 

@@ -17,7 +17,7 @@ from litestar.response import Response as HttpResponse
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from sdm_service.audit import record_now
+from sdm_service.audit import listed, record_now
 from sdm_service.content import ContentLibrary
 from sdm_service.models import PatientResponse, ResponseStatus, User, utcnow
 from sdm_service.services import reviews, worklist
@@ -96,7 +96,13 @@ async def worklist_view(
         current_user,
         "worklist.view",
         entity_type="response",
-        detail={**filters.as_detail(), "page": result.page, "shown": len(result.rows), "total": result.total},
+        detail={
+            **filters.as_detail(),
+            "page": result.page,
+            "shown": len(result.rows),
+            "total": result.total,
+            **listed(row.id for row in result.rows),
+        },
     )
     return page(
         "clinician/worklist.html",

@@ -94,7 +94,7 @@ async def sign_in(
         return _form(next_path, username=username, error=BAD_CREDENTIALS, status_code=401)
     user = outcome.user
     # A fresh token at every sign-in: a cookie planted before sign-in is worth nothing after it.
-    await sessions.end_session(db_session, request.cookies.get(auth.SESSION_COOKIE))
+    await sessions.end_session(db_session, request.cookies.get(settings.cookies.session))
     token = await auth.start_session(db_session, settings, user, request)
     await record(
         db_session, auth.actor_for(user), "auth.sign_in", entity_type="user", entity_id=str(user.id), ip=ip
@@ -109,7 +109,7 @@ async def sign_out(
     settings: NamedDependency[Settings],
 ) -> Redirect:
     user = await auth.current_user_or_none(request)
-    await sessions.end_session(db_session, request.cookies.get(auth.SESSION_COOKIE))
+    await sessions.end_session(db_session, request.cookies.get(settings.cookies.session))
     if user is not None:
         await audit(request, db_session, user, "auth.sign_out", entity_type="user", entity_id=str(user.id))
     return Redirect(

@@ -47,7 +47,6 @@ from sdm_service.web.patient.views import (
 )
 from sdm_service.web.patient.visit import (
     PAGE_OPTIONS,
-    PATIENT_COOKIE,
     START_LIMIT,
     VISIT,
     LinkProblem,
@@ -69,7 +68,9 @@ async def welcome(
 ) -> Template:
     """The start page. A GET never creates anything; Start is a form POST."""
     content = content_or_404(library, slug)
-    existing = await response_service.load_by_token(db_session, request.cookies.get(PATIENT_COOKIE))
+    existing = await response_service.load_by_token(
+        db_session, request.cookies.get(request.app.state.settings.cookies.patient)
+    )
     if existing is not None and existing.questionnaire_slug != content.slug:
         existing = None
     questionnaire = content.questionnaire

@@ -18,9 +18,9 @@ from sdm_service.middleware import request_ip
 from sdm_service.models import PatientResponse
 from sdm_service.ratelimit import Limit, RateLimitStore, enforce
 from sdm_service.services import responses as response_service
+from sdm_service.settings import PATIENT_COOKIE as PATIENT_COOKIE  # its name outside production
 from sdm_service.settings import Settings
 
-PATIENT_COOKIE = "sdm_patient"
 # Link lookups per client address: enough for real people, far too few to guess a 256-bit token.
 BAD_COOKIE_LIMIT = Limit("patient-cookie", 30, 60)
 START_LIMIT = Limit("patient-start", 60, 600)  # a clinic waiting room may share one address
@@ -78,7 +78,7 @@ def _link_problem_page(request: Request[Any, Any, Any], exc: LinkProblem) -> Tem
 def patient_cookie(settings: Settings, token: str) -> Cookie:
     # A session cookie: on a shared computer the answers are not left open; the link brings them back.
     return Cookie(
-        key=PATIENT_COOKIE,
+        key=settings.cookies.patient,
         value=token,
         path="/",
         httponly=True,
@@ -96,7 +96,7 @@ def content_or_404(library: ContentLibrary, slug: str) -> Content:
 async def patient_response(
     request: Request[Any, Any, Any], db_session: AsyncSession, rate_limits: RateLimitStore, content: Content
 ) -> tuple[PatientResponse, str]:
-    token = request.cookies.get(PATIENT_COOKIE, "")
+    token = request.cookies.get(request.app.state.settings.cookies.patient, "")
     response = await response_service.load_by_token(db_session, token)
     if response is None or response.questionnaire_slug != content.slug:
         if token:  # a wrong cookie counts like a wrong link, so cookies cannot be guessed either
