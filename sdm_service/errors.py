@@ -20,6 +20,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from sdm_service.ratelimit import RateLimited, RateLimitStoreUnavailable
 
+BODY_TOO_DEEP = "The body is nested too deeply to read; send the flat structure the schema describes."
+
 Handler = Callable[[Request[Any, Any, Any], Any], Response[Any]]
 
 # Modules whose code talks to the database: an OSError raised from inside them (connection refused,
@@ -42,6 +44,8 @@ def http_exception_for(exc: Exception) -> HTTPException | None:
         )
     if isinstance(exc, RateLimitStoreUnavailable):
         return HTTPException(status_code=503, detail=exc.detail)
+    if isinstance(exc, RecursionError):  # only a request body nested far too deep gets here
+        return HTTPException(status_code=400, detail=BODY_TOO_DEEP)
     return None
 
 

@@ -156,6 +156,10 @@ class PatientResponse(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTimeUTC)
     completed_at: datetime | None = Field(default=None, sa_type=DateTimeUTC)
     reviewed_at: datetime | None = Field(default=None, sa_type=DateTimeUTC)
+    # The patient's links: when one was last opened (the idle lifetime counts from the later of this
+    # and updated_at), and when a clinician or the API ended the patient's access (services/patient_links).
+    last_opened_at: datetime | None = Field(default=None, sa_type=DateTimeUTC)
+    access_ended_at: datetime | None = Field(default=None, sa_type=DateTimeUTC)
     # Optimistic concurrency: SQLAlchemy adds "AND lock_version = :old" to every UPDATE and raises
     # StaleDataError when another writer got there first.
     lock_version: int = Field(default=1, sa_column=_response_lock_version)

@@ -100,6 +100,10 @@ class Settings(BaseSettings):
     # any subdomain). Empty means: the host of SDM_BASE_URL, plus loopback names outside production.
     allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     invitation_ttl_days: int = Field(default=30, ge=1, le=365)
+    # A patient's links (resume link, cookie, invitation link) stop working after this many days
+    # without use, and this many days after the answers were sent (services/patient_links.py).
+    resume_idle_days: int = Field(default=30, ge=1, le=365)
+    resume_after_completion_days: int = Field(default=90, ge=1, le=3650)
     clinician_session_minutes: int = Field(default=480, ge=5, le=24 * 60)
     # argon2id cost for clinician passwords: the library's recommended parameters (RFC 9106).
     password_hash_time_cost: int = Field(default=3, ge=1, le=20)

@@ -52,6 +52,14 @@ class InvitationCreated(ApiModel):
     expires_at: datetime
 
 
+class AccessEnded(ApiModel):
+    response_id: uuid.UUID
+    access_ended_at: datetime = Field(
+        description="From this moment the patient's links (invitation, resume link, browser cookie) "
+        "open a page telling them to ask the clinic for a new link."
+    )
+
+
 class QuestionnaireRef(ApiModel):
     slug: str = Field(examples=["iort-sdm"])
     version: str = Field(examples=["1.0.0"])

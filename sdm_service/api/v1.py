@@ -41,6 +41,7 @@ from sdm_service.api.schemas import (
     EXAMPLE_INVITATION_CREATED,
     EXAMPLE_INVITATION_REQUEST,
     EXAMPLE_PROBLEMS,
+    AccessEnded,
     InvitationCreate,
     InvitationCreated,
     Problem,
@@ -54,7 +55,7 @@ from sdm_service.audit import record
 from sdm_service.content import ContentLibrary
 from sdm_service.middleware import request_ip
 from sdm_service.models import ApiClient, PatientResponse
-from sdm_service.services import documents
+from sdm_service.services import documents, patient_links
 from sdm_service.services.invitations import InvitationError, create_invitation
 from sdm_service.services.search import (
     ResponseFilter,
@@ -295,10 +296,46 @@ async def get_summary_pdf(
     return HttpResponse(pdf.content, media_type=documents.PDF_MEDIA_TYPE, headers=pdf.download_headers())
 
 
+@post(
+    "/responses/{response_id:uuid}/end-access",
+    opt=scopes(INVITATIONS_WRITE),
+    status_code=200,
+    summary="End the patient's access to a response",
+    description="From now on the patient's invitation link, resume link and browser cookie open a page "
+    "telling them to ask the clinic for a new link (410); their answers stay stored and readable here. "
+    "Links also end by themselves after SDM_RESUME_IDLE_DAYS without use and "
+    "SDM_RESUME_AFTER_COMPLETION_DAYS after completion. Calling it again changes nothing. Audited as "
+    "`response.access_ended`. Needs scope `invitations:write`.",
+    responses={
+        200: _success_spec(
+            AccessEnded,
+            {
+                "response_id": "0b9f5b9e-6a53-4c63-9a43-52f1b6e3c0a1",
+                "access_ended_at": "2026-12-01T10:00:00Z",
+            },
+            "When the patient's access ended.",
+        ),
+        **AUTH_ERRORS,
+        **NOT_FOUND,
+    },
+)
+async def end_access(
+    request: Request[Any, Any, Any],
+    response_id: FromPath[uuid.UUID],
+    api_client: NamedDependency[ApiClient],
+    db_session: NamedDependency[AsyncSession],
+) -> AccessEnded:
+    response = await db_session.get(PatientResponse, response_id)
+    if response is None:
+        raise NotFoundException(detail=f"No response has the id {response_id}.")
+    ended = await patient_links.end_access(db_session, response, actor(api_client), ip=request_ip(request))
+    return AccessEnded(response_id=response.id, access_ended_at=ended)
+
+
 routes: list[Any] = [
     Router(
         "/api/v1",
-        route_handlers=[post_invitation, list_responses, get_response, get_summary_pdf],
+        route_handlers=[post_invitation, list_responses, get_response, get_summary_pdf, end_access],
         guards=[require_api_client],
         dependencies=API_CLIENT_DEPENDENCY,
         security=SECURITY,

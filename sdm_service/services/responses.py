@@ -332,9 +332,9 @@ async def complete_response(
         snapshot.priorities[0].code if snapshot.priorities else None
     )
     session.add(response)
-    await record_questionnaire_version(session, content)
     try:
-        await session.flush()
-    except StaleDataError as exc:
+        await session.flush()  # first: the version insert below would autoflush outside this try
+    except StaleDataError as exc:  # a concurrent submit (a double click) completed it first
         raise ResponseConflict("The response changed while completing.") from exc
+    await record_questionnaire_version(session, content)
     return response

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -20,8 +21,10 @@ from sdm_service.app import create_app
 from sdm_service.db import create_engine
 from sdm_service.models import RateCounter, utcnow
 from sdm_service.settings import Settings
+from sdm_service.web.patient.visit import BAD_COOKIE_LIMIT, START_LIMIT
 from tests.conftest import make_settings
 from tests.security import probes
+from tests.web.patient_support import csrf_token
 
 REDIS_URL = os.environ.get("SDM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 REQUIRE_REDIS = os.environ.get("SDM_REQUIRE_REDIS") == "1"
@@ -55,6 +58,8 @@ async def forget_the_test_client(settings: Settings) -> None:
     store = ratelimit.store_from_settings(settings, engine)
     for bucket in ("link-lookup", "api", "api-ip"):
         await store.clear(ratelimit.Limit(bucket, 1, 1), "ip:testclient")
+    for limit in (BAD_COOKIE_LIMIT, START_LIMIT):  # the patient pages key by the bare address
+        await store.clear(limit, "testclient")
     await store.close()
     await engine.dispose()
 
@@ -266,3 +271,32 @@ async def test_enforce_admits_no_more_than_the_limit_when_hits_arrive_together(
     assert over_after is not None
     assert one_more is None  # one hit taken back: room for exactly one more
     assert again_over is not None
+
+
+async def test_the_welcome_page_counts_wrong_patient_cookies_and_never_a_working_one(
+    client: Client, limited_settings: Settings
+) -> None:
+    """The welcome page tells whether a patient cookie works (it offers "continue"), so random
+    cookies are counted like wrong links: over the limit they get 429; a working cookie from the
+    same address is still answered (issue 15 item 3)."""
+    name = limited_settings.cookies.patient
+    base = "/q/iort-sdm"
+    welcome = await client.get(base)
+    started = await client.post(f"{base}/start", data={"_csrf_token": csrf_token(welcome.text)})
+    assert started.status_code in (200, 303), started.status_code
+    working = client.cookies.get(name)
+    assert working
+    client.cookies.clear()
+    limit = BAD_COOKIE_LIMIT.max_hits
+    statuses = [
+        (await client.get(base, headers={"Cookie": f"{name}={secrets.token_urlsafe(32)}"})).status_code
+        for _ in range(limit)
+    ]
+    assert statuses == [200] * limit
+    refused = await client.get(base, headers={"Cookie": f"{name}={secrets.token_urlsafe(32)}"})
+    assert refused.status_code == 429
+    assert int(refused.headers["retry-after"]) >= 1
+    for _ in range(3):
+        again = await client.get(base, headers={"Cookie": f"{name}={working}"})
+        assert again.status_code == 200
+        assert f"{base}/step/1" in again.text  # it offers to continue the patient's own answers

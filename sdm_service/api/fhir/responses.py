@@ -130,13 +130,36 @@ def _require_fhir_body(connection: ASGIConnection[Any, Any, Any, Any], handler: 
         )
 
 
+# Objects and arrays inside one another: the questionnaire's deepest answer needs far fewer. Deeper
+# bodies are refused before validation, which recurses (and reported every level) on each of them.
+MAX_BODY_NESTING = 32
+TOO_DEEP = f"The body is nested too deeply to be a QuestionnaireResponse (at most {MAX_BODY_NESTING} levels)."
+
+
+def _nesting(value: Any) -> int:
+    """How many objects and arrays lie inside one another at the deepest point (no recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        if depth <= MAX_BODY_NESTING:
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 def _parse_body(raw: bytes) -> Any:
     try:
-        return json.loads(raw)
+        resource = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise FhirError(400, f"The body is not valid JSON: {exc}.") from None
     except RecursionError:  # nesting deeper than any QuestionnaireResponse needs
-        raise FhirError(400, "The body is nested too deeply to be a QuestionnaireResponse.") from None
+        raise FhirError(400, TOO_DEEP) from None
+    if _nesting(resource) > MAX_BODY_NESTING:
+        raise FhirError(400, TOO_DEEP)
+    return resource
 
 
 # No body size here: the JSON body limit of the settings (SDM_MAX_JSON_BODY_BYTES) applies to every

@@ -20,7 +20,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sdm_service.audit import listed, record_now
 from sdm_service.content import ContentLibrary
 from sdm_service.models import PatientResponse, ResponseStatus, User, utcnow
-from sdm_service.services import reviews, worklist
+from sdm_service.services import patient_links, reviews, worklist
 from sdm_service.web import auth
 from sdm_service.web.clinician.common import (
     FormError,
@@ -153,6 +153,8 @@ async def _response_page(
             "note": note,
             "note_max": reviews.MAX_NOTE_LENGTH,
             "reviewed_now": request.query_params.get("reviewed") == "1",
+            "access_ended_now": request.query_params.get("access_ended") == "1",
+            "access_ends_at": patient_links.access_ends_at(response, request.app.state.settings),
         },
         status_code=status_code,
     )
@@ -246,4 +248,18 @@ async def review_response(
     return Redirect(f"/clinician/responses/{response.id}?reviewed=1#reviews", status_code=303)
 
 
-routes = [worklist_view, response_view, response_pdf, review_response]
+@post("/responses/{response_id:uuid}/end-access", name="clinician:end-access", include_in_schema=False)
+async def end_patient_access(
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[AsyncSession],
+    current_user: NamedDependency[User],
+    response_id: FromPath[uuid.UUID],
+) -> Redirect:
+    """End the patient's access: their links and cookie stop working now (audited)."""
+    response = await _response_or_404(db_session, response_id)
+    await read_form(request)  # the CSRF token is checked by the middleware; nothing else is read
+    await patient_links.end_access(db_session, response, auth.actor_for(current_user), ip=client_ip(request))
+    return Redirect(f"/clinician/responses/{response.id}?access_ended=1#patient-access", status_code=303)
+
+
+routes = [worklist_view, response_view, response_pdf, review_response, end_patient_access]

@@ -11,7 +11,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from litestar.response import Response as HttpResponse
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from sdm_service.audit import Actor, record
 from sdm_service.content import Content, ContentLibrary
@@ -46,6 +46,7 @@ from sdm_service.web.patient.views import (
     step_page,
 )
 from sdm_service.web.patient.visit import (
+    BAD_COOKIE_LIMIT,
     PAGE_OPTIONS,
     START_LIMIT,
     VISIT,
@@ -65,14 +66,20 @@ async def welcome(
     slug: FromPath[str],
     library: NamedDependency[ContentLibrary],
     db_session: NamedDependency[AsyncSession],
+    rate_limits: NamedDependency[RateLimitStore],
 ) -> Template:
-    """The start page. A GET never creates anything; Start is a form POST."""
+    """The start page. A GET never creates anything; Start is a form POST. It tells whether the
+    cookie holds a working link, so a wrong cookie counts like a wrong link (a working one never)."""
     content = content_or_404(library, slug)
-    existing = await response_service.load_by_token(
-        db_session, request.cookies.get(request.app.state.settings.cookies.patient)
-    )
-    if existing is not None and existing.questionnaire_slug != content.slug:
-        existing = None
+    cookie = request.cookies.get(request.app.state.settings.cookies.patient)
+    existing = await response_service.load_by_token(db_session, cookie)
+    if cookie and existing is None:
+        await enforce(rate_limits, BAD_COOKIE_LIMIT, request_ip(request))
+    if existing is not None and (
+        existing.questionnaire_slug != content.slug
+        or patient_links.refusal_reason(existing, request.app.state.settings, utcnow()) is not None
+    ):
+        existing = None  # another questionnaire's, or access has ended: nothing to continue here
     questionnaire = content.questionnaire
     return page(
         "patient/welcome.html",
@@ -109,10 +116,11 @@ async def invitation_link(
     library: NamedDependency[ContentLibrary],
     settings: NamedDependency[Settings],
     db_session: NamedDependency[AsyncSession],
+    side_engine: NamedDependency[AsyncEngine],
 ) -> Redirect:
     try:
         response, cookie_token = await patient_links.open_invitation_link(
-            db_session, token, library, ip=request_ip(request)
+            db_session, side_engine, settings, token, library, ip=request_ip(request)
         )
     except patient_links.LinkUnusable as exc:
         raise LinkProblem(exc.reason) from None
@@ -129,9 +137,12 @@ async def resume_link(
     library: NamedDependency[ContentLibrary],
     settings: NamedDependency[Settings],
     db_session: NamedDependency[AsyncSession],
+    side_engine: NamedDependency[AsyncEngine],
 ) -> Redirect:
     try:
-        response, token = await patient_links.open_resume_link(db_session, token, library)
+        response, token = await patient_links.open_resume_link(
+            db_session, side_engine, settings, token, library, ip=request_ip(request)
+        )
     except patient_links.LinkUnusable as exc:
         raise LinkProblem(exc.reason) from None
     content = library.get(response.questionnaire_slug)

@@ -17,6 +17,7 @@ from sdm_service.content import Content, ContentLibrary
 from sdm_service.middleware import request_ip
 from sdm_service.models import PatientResponse
 from sdm_service.ratelimit import Limit, RateLimitStore, enforce
+from sdm_service.services import patient_links
 from sdm_service.services import responses as response_service
 from sdm_service.settings import PATIENT_COOKIE as PATIENT_COOKIE  # its name outside production
 from sdm_service.settings import Settings
@@ -96,12 +97,19 @@ def content_or_404(library: ContentLibrary, slug: str) -> Content:
 async def patient_response(
     request: Request[Any, Any, Any], db_session: AsyncSession, rate_limits: RateLimitStore, content: Content
 ) -> tuple[PatientResponse, str]:
-    token = request.cookies.get(request.app.state.settings.cookies.patient, "")
+    settings: Settings = request.app.state.settings
+    token = request.cookies.get(settings.cookies.patient, "")
     response = await response_service.load_by_token(db_session, token)
     if response is None or response.questionnaire_slug != content.slug:
         if token:  # a wrong cookie counts like a wrong link, so cookies cannot be guessed either
             await enforce(rate_limits, BAD_COOKIE_LIMIT, request_ip(request))
         raise NoPatientSession()
+    try:  # the cookie lives no longer than the link it came from
+        await patient_links.check_access(
+            request.app.state.side_engine, response, settings, ip=request_ip(request)
+        )
+    except patient_links.LinkUnusable as exc:
+        raise LinkProblem(exc.reason) from None
     return response, token
 
 
