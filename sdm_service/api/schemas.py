@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from sdm_service.decision.snapshot import SummarySnapshot
 from sdm_service.models import PatientResponse, ResponseStatus
@@ -39,10 +39,20 @@ class InvitationCreate(ApiModel):
     name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = Field(
         default="", description="The patient's name, shown to clinicians and on the summary."
     )
-    consult_date: date | None = Field(default=None, description="Date of the care-team visit, if known.")
+    consult_date: date | None = Field(
+        default=None, description="Date of the care-team visit, if known (YYYY-MM-DD)."
+    )
     ttl_days: int | None = Field(
         default=None, ge=1, le=365, description="Days the link stays valid (default: the service's setting)."
     )
+
+    @field_validator("consult_date", mode="before")
+    @classmethod
+    def _date_text_only(cls, value: Any) -> Any:
+        """The schema says a date string: a number (read as a timestamp) or anything else is refused."""
+        if value is not None and not isinstance(value, str | date):
+            raise ValueError("consult_date must be a date written as YYYY-MM-DD")
+        return value
 
 
 class InvitationCreated(ApiModel):

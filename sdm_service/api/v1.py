@@ -109,6 +109,15 @@ def _problem_response(request: Request[Any, Any, Any], exc: HTTPException) -> Ht
     return HttpResponse(body, status_code=exc.status_code, headers=headers)
 
 
+def _is_number(text: str) -> bool:
+    """A query value written as a number: read as a Unix timestamp by the parser, not a date-time."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 async def _load(db_session: AsyncSession, response_id: uuid.UUID) -> PatientResponse:
     response = await response_by_id(db_session, response_id, with_summary=True)
     if response is None:
@@ -211,6 +220,8 @@ async def list_responses(
     try:
         system, value = parse_identifier(patient) if patient is not None else (None, None)
         after = decode_cursor(cursor) if cursor is not None else None
+        if updated_since is not None and _is_number(request.query_params.get("updated_since", "")):
+            raise SearchError("updated_since must be an ISO 8601 date-time, e.g. 2026-11-01T00:00:00Z.")
         since = as_utc(updated_since) if updated_since else None
     except SearchError as exc:
         raise ValidationException(detail=str(exc)) from None
