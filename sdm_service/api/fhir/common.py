@@ -57,7 +57,11 @@ def _provide_search(
 
 
 # Route options of every read and search of patient data.
-READ_OPTIONS: dict[str, Any] = {"opt": scopes(RESPONSES_READ), "media_type": FHIR_JSON}
+READ_OPTIONS: dict[str, Any] = {
+    "opt": scopes(RESPONSES_READ),
+    "media_type": FHIR_JSON,
+    "responses": openapi.READ_RESPONSES,
+}
 CALL_DEPENDENCY = {"call": Provide(_provide_call, sync_to_thread=False)}
 SEARCH_DEPENDENCY = {"search": Provide(_provide_search, sync_to_thread=False)}
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Literal
 
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example, OpenAPIMediaType, Operation, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import QueryParameter
@@ -63,7 +65,10 @@ COUNT = QueryParameter(name="_count", ge=0, le=100, description="Page size (0 gi
 CURSOR = QueryParameter(name="_cursor", max_length=200, description="Paging cursor from a next link.")
 # Declared once on the router (a layered parameter carries its own type and default).
 FORMAT = QueryParameter(
-    name="_format", annotation=str | None, default=None, description="json or application/fhir+json."
+    name="_format",
+    annotation=Literal["json", "application/json", "application/fhir+json", "application/json+fhir"] | None,
+    default=None,
+    description="json or application/fhir+json (the answer is JSON either way).",
 )
 ID = QueryParameter(name="_id", max_length=2000, description="Resource id(s), comma-separated.")
 URL = QueryParameter(name="url", description="Canonical URL (exact).")
@@ -73,3 +78,29 @@ STATUS = QueryParameter(name="status", description="in-progress or completed (co
 FHIR_TAGS = ["FHIR R4"]
 # An empty requirement beside the router's bearer one: a token is accepted but not needed.
 NO_TOKEN_NEEDED: list[dict[str, list[str]]] = [{}]
+
+
+def _fhir(description: str) -> ResponseSpec:
+    """An answer in application/fhir+json: a resource, a Bundle or an OperationOutcome."""
+    return ResponseSpec(
+        data_container=dict[str, Any], media_type=FHIR_JSON, description=description, generate_examples=False
+    )
+
+
+# What every FHIR interaction may answer (errors are OperationOutcomes, errors.py).
+OUTCOMES: dict[int, ResponseSpec] = {
+    400: _fhir("OperationOutcome: a parameter or the body is not valid."),
+    401: _fhir("OperationOutcome: no or an unknown bearer token."),
+    403: _fhir("OperationOutcome: the token lacks the scope this interaction needs."),
+    404: _fhir("OperationOutcome: no resource has this id."),
+    406: _fhir("OperationOutcome: the _format or Accept asks for a format this server does not speak."),
+    429: _fhir("OperationOutcome: too many requests; see Retry-After."),
+}
+READ_RESPONSES: dict[int, ResponseSpec] = {200: _fhir("The resource, or a searchset Bundle."), **OUTCOMES}
+CREATE_RESPONSES: dict[int, ResponseSpec] = {
+    201: _fhir("The stored QuestionnaireResponse; Location names it."),
+    **OUTCOMES,
+    413: _fhir("OperationOutcome: the body is larger than the JSON body limit."),
+    415: _fhir("OperationOutcome: the body is not application/fhir+json or application/json."),
+    422: _fhir("OperationOutcome: the resource breaks the Questionnaire's rules; every problem is listed."),
+}

@@ -25,6 +25,7 @@ PUBLIC: dict[str, Any] = {
     "opt": {"public": True},
     "security": openapi.NO_TOKEN_NEEDED,
     "media_type": FHIR_JSON,
+    "responses": openapi.READ_RESPONSES,
 }
 
 

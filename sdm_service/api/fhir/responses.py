@@ -169,6 +169,7 @@ def _parse_body(raw: bytes) -> Any:
     opt=scopes(RESPONSES_WRITE),
     guards=[_require_fhir_body],
     media_type=FHIR_JSON,
+    responses=openapi.CREATE_RESPONSES,
     status_code=HTTP_201_CREATED,
     operation_class=openapi.FhirCreateOperation,
     summary="Create a QuestionnaireResponse captured elsewhere",
