@@ -191,12 +191,12 @@ def _check_rules(q: Questionnaire, evidence: EvidenceLibrary, rules: RuleFile) -
                 for entry_id in _all_evidence_ids(point)
                 if entries[entry_id].applies_to(cancer)
             ]
-            if not shown and not point.rows:
+            if not shown and _all_evidence_ids(point):
                 problems.append(
                     Problem(
                         R,
                         f"points.{n}.evidence",
-                        f"no evidence applies for cancer type {_cancer_name(cancer)}; cite evidence or refer to grid rows",
+                        f"no evidence applies for cancer type {_cancer_name(cancer)}",
                     )
                 )
                 break

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape
 
-from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Paragraph, Spacer
+from reportlab.platypus import CondPageBreak, Flowable, Paragraph, Spacer
 
 from sdm_service.decision.snapshot import DiscussionPoint, EvidenceCitation, GridRow, SummarySnapshot
 from sdm_service.plain_dates import long_date
-from sdm_service.report.flowables import CheckboxParagraph, NoteLines, boxed, table, table_style
+from sdm_service.report.flowables import CheckboxParagraph, NoteLines, table, table_style
 from sdm_service.report.styles import (
     ACCENT_HEX,
     BAR_TRACK,
@@ -35,10 +35,11 @@ CALL_CARE_TEAM = "C1"  # the warning-signs entry, labelled "When to call your ca
 
 
 def _fact(citation: EvidenceCitation) -> Paragraph:
-    label = (
-        "When to call your care team" if citation.id == CALL_CARE_TEAM else KIND_LABELS.get(citation.kind, "")
-    )
-    text = f"<b>{escape(label)}:</b> {markup(citation.statement)}{sources_note(citation.source_ids, citation.id)}"
+    label = KIND_LABELS.get(citation.kind, "")
+    if citation.id == CALL_CARE_TEAM:
+        label = "When to call your care team"
+    note = sources_note(citation.source_ids, citation.id)
+    text = f"<b>{escape(label)}:</b> {markup(citation.statement)}{note}"
     if citation.caveat:
         text += f" <i>Keep in mind:</i> {markup(citation.caveat)}"
     return Paragraph(text, STYLES["cell_bullet"], bulletText="•")
@@ -171,20 +172,22 @@ def _point_facts(point: DiscussionPoint) -> list[Flowable]:
     return flow
 
 
+def _page_one_numbers(point: DiscussionPoint, first: int) -> str:
+    numbers = [str(n) for n in point.question_numbers if n <= first]
+    if not numbers:
+        return ""
+    word = "Question" if len(numbers) == 1 else "Questions"
+    return f" <b>Ask:</b> {word} {', '.join(numbers)} on page 1."
+
+
 def _point_questions(point: DiscussionPoint, first: int) -> list[Flowable]:
     if not point.question_numbers:  # a summary made before questions were numbered
         return [CheckboxParagraph(markup(q), STYLES["check"]) for q in point.questions]
-    on_page_one = [n for n in point.question_numbers if n <= first]
-    flow: list[Flowable] = []
-    if on_page_one:
-        numbers = ", ".join(str(n) for n in on_page_one)
-        flow.append(para(f"Questions: {numbers} on page 1.", "body"))
-    flow.extend(
+    return [
         CheckboxParagraph(f"{n}. {markup(q)}", STYLES["check"])
         for n, q in zip(point.question_numbers, point.questions, strict=True)
         if n > first
-    )
-    return flow
+    ]
 
 
 def points_section(snapshot: SummarySnapshot) -> list[Flowable]:
@@ -192,24 +195,26 @@ def points_section(snapshot: SummarySnapshot) -> list[Flowable]:
     if not snapshot.discussion_points:
         return [*flow, para("Your answers did not add set points. Bring up anything on your mind.", "body")]
     for number, point in enumerate(snapshot.discussion_points, start=1):
-        block: list[Flowable] = [
-            Paragraph(f"{number}. {markup(point.title)}", STYLES["h3"]),
-            Paragraph(f"<b>Why:</b> {markup(point.why)}", STYLES["body"]),
-        ]
+        text = f"<b>Why:</b> {markup(point.why)}"
         if point.rows:
             rows = "; ".join(f"“{markup(title)}”" for title in point.rows)
-            block.append(Paragraph(f"<b>Facts:</b> see {rows} in the table above.", STYLES["body"]))
+            text += f" <b>Facts:</b> see {rows} in the table above."
+        text += _page_one_numbers(point, snapshot.first_questions)
+        block: list[Flowable] = [
+            Paragraph(f"{number}. {markup(point.title)}", STYLES["h3"]),
+            Paragraph(text, STYLES["body"]),
+        ]
         block += _point_facts(point)
         block += _point_questions(point, snapshot.first_questions)
-        flow.append(KeepTogether(block))
+        flow += [CondPageBreak(60), *block]
     return flow
 
 
 def notes_section() -> list[Flowable]:
     return [
-        CondPageBreak(110),
+        CondPageBreak(70),
         Paragraph("Notes", STYLES["h2_free"]),
-        NoteLines(min_count=3, max_count=6, gap=22.0),
+        NoteLines(min_count=2, max_count=5, gap=20.0),
     ]
 
 
@@ -232,5 +237,5 @@ def about_section(snapshot: SummarySnapshot) -> list[Flowable]:
         if source.date:
             text += f" ({markup(source.date)})"
         flow.append(Paragraph(text, STYLES["source"]))
-    flow += [Spacer(1, 6), KeepTogether([boxed(paragraphs(snapshot.disclaimer, "disclaimer"), SHADE, RULE)])]
+    flow += [Spacer(1, 3), *paragraphs(snapshot.disclaimer, "disclaimer")]
     return flow

@@ -129,7 +129,8 @@ def _matters(snapshot: SummarySnapshot) -> list[Flowable]:
     if snapshot.knowledge_misses:
         flow.append(Paragraph("Quick-check answers to go over", STYLES["label"]))
         for miss in snapshot.knowledge_misses:
-            text = f"{markup(miss.question)} You chose: <b>{markup(miss.answer)}</b>."
+            question = miss.question.removeprefix("Quick check (optional): ")
+            text = f"You chose <b>“{markup(miss.answer)}”</b> for: {markup(question)}"
             if miss.feedback:
                 text += f" {markup(miss.feedback)}"
             flow.append(Paragraph(text, STYLES["cell_bullet"], bulletText="•"))

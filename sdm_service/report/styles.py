@@ -99,25 +99,33 @@ STYLES = {
     "label": _style(
         "label", fontName=BOLD, fontSize=9.5, leading=12, textColor=MUTED, spaceBefore=3, keepWithNext=1
     ),
-    "body": _style("body", spaceAfter=2),
+    "body": _style("body", fontSize=9.5, leading=12, spaceAfter=1),
     "small": _style("small", fontSize=9, leading=11.5, textColor=MUTED),
-    "cell": _style("cell", fontSize=9.5, leading=12),
+    "cell": _style("cell", fontSize=9, leading=11.2),
     "cell_bold": _style("cell_bold", fontName=BOLD, fontSize=9.5, leading=12),
     "cell_label": _style("cell_label", fontName=BOLD, fontSize=9.5, leading=12, textColor=MUTED),
-    "bullet": _style("bullet", leftIndent=12, bulletIndent=1, bulletFontName=REGULAR, spaceAfter=1),
-    "cell_bullet": _style(
-        "cell_bullet",
+    "bullet": _style(
+        "bullet",
         fontSize=9.5,
         leading=12,
+        leftIndent=12,
+        bulletIndent=1,
+        bulletFontName=REGULAR,
+        spaceAfter=1,
+    ),
+    "cell_bullet": _style(
+        "cell_bullet",
+        fontSize=9,
+        leading=11.2,
         leftIndent=9,
         bulletIndent=0,
         bulletFontName=REGULAR,
         spaceAfter=2,
     ),
-    "check": _style("check", leftIndent=18, spaceAfter=2),
+    "check": _style("check", fontSize=9.5, leading=12, leftIndent=18, spaceAfter=2),
     "notice": _style("notice", fontSize=10, leading=13),
     "source": _style("source", fontSize=9, leading=11.5, leftIndent=12, firstLineIndent=-12, spaceAfter=2),
-    "disclaimer": _style("disclaimer", fontName=BOLD, fontSize=10, leading=13),
+    "disclaimer": _style("disclaimer", fontName=BOLD, fontSize=9, leading=11.5),
 }
 
 
