@@ -43,6 +43,16 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
     base_url: str = "http://127.0.0.1:8000"
     clinic_name: str = Field(default="Your cancer center", min_length=1, max_length=120)
+    # The summary's funding and conflict-of-interest line (IPDAS); the default says honestly that
+    # the clinic has not stated one yet.
+    summary_funding_note: str = Field(
+        default=(
+            "Funding and conflicts of interest: this clinic has not yet stated who paid for this "
+            "summary or any conflict of interest. Ask your care team."
+        ),
+        min_length=1,
+        max_length=500,
+    )
     content_dir: Path = PROJECT_ROOT / "questionnaires"
     templates_dir: Path = PROJECT_ROOT / "templates"
     static_dir: Path = PROJECT_ROOT / "static"

@@ -54,7 +54,7 @@ class InvitationCreated(ApiModel):
 
 class QuestionnaireRef(ApiModel):
     slug: str = Field(examples=["iort-sdm"])
-    version: str = Field(examples=["1.0.0"])
+    version: str = Field(examples=["2.0.0"])
 
 
 class PatientOut(ApiModel):
