@@ -191,7 +191,7 @@ def _check_rules(q: Questionnaire, evidence: EvidenceLibrary, rules: RuleFile) -
                 for entry_id in _all_evidence_ids(point)
                 if entries[entry_id].applies_to(cancer)
             ]
-            if not shown and _all_evidence_ids(point):
+            if not shown and _all_evidence_ids(point) and not point.rows:
                 problems.append(
                     Problem(
                         R,
