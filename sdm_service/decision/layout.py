@@ -78,7 +78,8 @@ def number_questions(
 ) -> tuple[tuple[str, ...], list[DiscussionPoint]]:
     """At most `limit` questions, in point order (the patient's priorities first), each once.
 
-    Each point keeps only its questions that made the list, with their numbers.
+    Each point keeps only its questions that made the list, with their numbers. A point left with
+    nothing to show (no question, no fact, no grid row) is dropped: its reason alone helps no one.
     """
     chosen: list[str] = []
     numbered: list[DiscussionPoint] = []
@@ -93,9 +94,10 @@ def number_questions(
             chosen.append(question)
             mine.append(question)
             numbers.append(len(chosen))
-        numbered.append(
-            point.model_copy(update={"questions": tuple(mine), "question_numbers": tuple(numbers)})
-        )
+        if mine or point.evidence or point.rows:
+            numbered.append(
+                point.model_copy(update={"questions": tuple(mine), "question_numbers": tuple(numbers)})
+            )
     return tuple(chosen), numbered
 
 

@@ -6,10 +6,10 @@ Run: .venv/bin/python -m tests.report.measure [--page1 NAME ...]
 from __future__ import annotations
 
 import io
-import zlib
 import re
 import statistics
 import sys
+import zlib
 from collections import Counter
 from datetime import UTC, date, datetime
 

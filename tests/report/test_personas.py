@@ -87,7 +87,8 @@ def test_each_summary_meets_issue_13(
         assert squeezed(risk.label or "") in squeezed(text), risk.id
     # Page 1: leaning, readiness and the patient's own questions.
     first = flat(pages[0])
-    assert snapshot.leaning is not None and (snapshot.leaning.summary or "") in first
+    assert snapshot.leaning is not None
+    assert (snapshot.leaning.summary or "") in first
     assert "readiness questions" in first
     own = persona.answers.get("own_questions")
     for line in (own or "").splitlines():
@@ -95,7 +96,8 @@ def test_each_summary_meets_issue_13(
     # Trial figures for breast only; a plain "no trial figures" line for the others.
     if cancer == "breast":
         assert all(figure in text for figure in TRIAL_FIGURES)
-        assert "p =" not in text and "0.042" not in text
+        assert "p =" not in text
+        assert "0.042" not in text
     else:
         assert not any(figure in text for figure in TRIAL_FIGURES)
         assert "No trial figures are listed here for your type of cancer" in text
