@@ -191,9 +191,13 @@ def _point_questions(point: DiscussionPoint, first: int) -> list[Flowable]:
 
 
 def points_section(snapshot: SummarySnapshot) -> list[Flowable]:
-    flow: list[Flowable] = [CondPageBreak(120), Paragraph("Points to discuss", STYLES["h2"])]
+    flow: list[Flowable] = [
+        CondPageBreak(120),
+        Paragraph("Points to discuss with your care team", STYLES["h2"]),
+    ]
     if not snapshot.discussion_points:
-        return [*flow, para("Your answers did not add set points. Bring up anything on your mind.", "body")]
+        text = "Your answers did not add any set points to discuss. You can still bring up anything on your mind."
+        return [*flow, para(text, "body")]
     for number, point in enumerate(snapshot.discussion_points, start=1):
         text = f"<b>Why:</b> {markup(point.why)}"
         if point.rows:
@@ -219,7 +223,13 @@ def notes_section() -> list[Flowable]:
 
 
 def about_section(snapshot: SummarySnapshot) -> list[Flowable]:
-    flow: list[Flowable] = [Paragraph("What this summary rests on", STYLES["h2"])]
+    flow: list[Flowable] = [
+        Paragraph("What this summary rests on", STYLES["h2"]),
+        para(
+            f"Questionnaire: {snapshot.questionnaire_title}, version {snapshot.questionnaire_version}.",
+            "small",
+        ),
+    ]
     if snapshot.checked_on:
         checked = snapshot.checked_on
         try:

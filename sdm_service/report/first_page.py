@@ -40,14 +40,14 @@ def header(snapshot: SummarySnapshot) -> list[Flowable]:
     if snapshot.respondent:
         who.append(("Filled in by", snapshot.respondent.summary or snapshot.respondent.label))
     who.append(("Completed", format_completed(snapshot.completed_at)))
-    who.append(("Visit", format_consult(snapshot.consult_date)))
+    who.append(("Consult date", format_consult(snapshot.consult_date)))
     if len(who) % 2:
         who.append(("", ""))
     rows = [
         [para(a, "cell_label"), para(b, "cell"), para(c, "cell_label"), para(d, "cell")]
         for (a, b), (c, d) in zip(who[::2], who[1::2], strict=True)
     ]
-    label = 78.0
+    label = 84.0
     grid = table(rows, [label, CONTENT_WIDTH / 2 - label, label, CONTENT_WIDTH / 2 - label])
     grid.setStyle(
         table_style(
@@ -92,7 +92,9 @@ def _stand(snapshot: SummarySnapshot) -> list[Flowable]:
     if conflict.score is not None:
         score = f"You answered yes to {conflict.score} of {conflict.max_score} readiness questions."
     else:
-        score = f"You answered {conflict.answered} of {len(conflict.items)} readiness questions."
+        score = (
+            f"Not finished: you answered {conflict.answered} of {len(conflict.items)} readiness questions."
+        )
     flow.append(Paragraph(f"<b>{escape(score)}</b>", STYLES["cell"]))
     noes = [item.label for item in conflict.items if item.answer == "no"]
     if noes:
@@ -110,14 +112,16 @@ def _matters(snapshot: SummarySnapshot) -> list[Flowable]:
     flow: list[Flowable] = [Paragraph("What matters most to you", STYLES["label"])]
     top = [p for p in sorted(snapshot.priorities, key=lambda p: p.rank) if p.score > 0][:TOP]
     for priority in top:
-        mark = f" <font color='{ACCENT_HEX}'>(your top choice)</font>" if priority.most_important else ""
+        mark = f" <font color='{ACCENT_HEX}'>(matters most to you)</font>" if priority.most_important else ""
         flow.append(
             Paragraph(
                 f"{priority.rank}. <b>{markup(priority.label)}</b>: {markup(priority.rating_label)}{mark}",
                 STYLES["cell"],
             )
         )
-    if not top:
+    if not snapshot.priorities:
+        flow.append(para("You did not rate any priorities.", "cell"))
+    elif not top:
         flow.append(para("You did not rate any priority as important.", "cell"))
     if snapshot.equal_ratings_note:
         flow.append(para(snapshot.equal_ratings_note, "cell"))
