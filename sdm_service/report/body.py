@@ -196,7 +196,8 @@ def points_section(snapshot: SummarySnapshot) -> list[Flowable]:
         Paragraph("Points to discuss with your care team", STYLES["h2"]),
     ]
     if not snapshot.discussion_points:
-        text = "Your answers did not add any set points to discuss. You can still bring up anything on your mind."
+        text = "Your answers did not add any set points to discuss. "
+        text += "You can still bring up anything on your mind."
         return [*flow, para(text, "body")]
     for number, point in enumerate(snapshot.discussion_points, start=1):
         text = f"<b>Why:</b> {markup(point.why)}"
