@@ -134,6 +134,7 @@ def _matters(snapshot: SummarySnapshot) -> list[Flowable]:
         flow.append(Paragraph("Quick-check answers to go over", STYLES["label"]))
         for miss in snapshot.knowledge_misses:
             question = miss.question.removeprefix("Quick check (optional): ")
+            question = question[:1].upper() + question[1:]
             text = f"You chose <b>“{markup(miss.answer)}”</b> for: {markup(question)}"
             if miss.feedback:
                 text += f" {markup(miss.feedback)}"

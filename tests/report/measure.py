@@ -21,7 +21,7 @@ from sdm_service.content.logic import validate_answers
 from sdm_service.decision import build_summary
 from sdm_service.decision.snapshot import PatientInfo, SummarySnapshot
 from sdm_service.report import render_summary_pdf
-from sdm_service.settings import PROJECT_ROOT
+from sdm_service.settings import PROJECT_ROOT, Settings
 from tests.report.personas import PERSONAS, Persona, persona_answers
 
 COMPLETED_AT = datetime(2026, 11, 20, 15, 42, 10, tzinfo=UTC)
@@ -45,6 +45,7 @@ def snapshot_for(persona: Persona) -> SummarySnapshot:
         ),
         consult_date=date.fromisoformat(persona.consult_date) if persona.consult_date else None,
         clinic_name="Riverside Cancer Center",
+        funding_note=Settings.model_fields["summary_funding_note"].default,
     )
 
 
