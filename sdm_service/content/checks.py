@@ -29,6 +29,7 @@ ROLE_TYPES: dict[str, str] = {
     "respondent": "single_choice",
     "cancer_type": "single_choice",
     "consult_date": "date",
+    "decision_stage": "single_choice",
     "most_important": "single_choice",
     "side_effect_concerns": "multiple_choice",
     "leaning": "single_choice",
@@ -61,6 +62,8 @@ def _check_rules(q: Questionnaire, evidence: EvidenceLibrary, rules: RuleFile) -
     # Roles: the items the engine reads for fixed sections of the summary.
     for role, expected in ROLE_TYPES.items():
         link_id = getattr(rules.roles, role)
+        if link_id is None:
+            continue  # an optional role that this content does not use
         item = items.get(link_id)
         if item is None:
             problems.append(Problem(R, f"roles.{role}", f"unknown item '{link_id}'"))

@@ -148,7 +148,8 @@ class Questionnaire(Strict):
         raise KeyError(link_id)
 
 
-EvidenceKind = Literal["benefit", "limitation", "risk", "process", "figure"]
+# warning: when to call the care team after treatment (shown beside the side effects).
+EvidenceKind = Literal["benefit", "limitation", "risk", "process", "figure", "warning"]
 # An evidence entry (or a point) for every cancer type uses this code in its cancer_types.
 ALL_CANCERS = "all"
 
@@ -317,6 +318,7 @@ class Roles(Strict):
     respondent: LinkId = "respondent"
     cancer_type: LinkId = "cancer_type"
     consult_date: LinkId = "consult_date"
+    decision_stage: LinkId | None = None  # optional: how far along the patient is
     most_important: LinkId = "most_important"
     side_effect_concerns: LinkId = "side_effect_concerns"
     leaning: LinkId = "leaning"

@@ -98,7 +98,7 @@ def build_summary(
         disclaimer=rules.disclaimer,
         short_disclaimer=rules.summary.short_disclaimer,
         options=options,
-        decision_stage=_labelled(questionnaire, "decision_stage", kept),
+        decision_stage=_labelled(questionnaire, roles.decision_stage, kept) if roles.decision_stage else None,
         ratings_equal=layout.ratings_equal(priorities),
         equal_ratings_note=rules.summary.equal_ratings if layout.ratings_equal(priorities) else None,
         knowledge_misses=layout.knowledge_misses(questionnaire, kept),

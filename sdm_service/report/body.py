@@ -30,14 +30,12 @@ KIND_LABELS = {
     "risk": "Side effect",
     "process": "Fact",
     "figure": "Study result",
+    "warning": "When to call your care team",
 }
-CALL_CARE_TEAM = "C1"  # the warning-signs entry, labelled "When to call your care team"
 
 
 def _fact(citation: EvidenceCitation) -> Paragraph:
     label = KIND_LABELS.get(citation.kind, "")
-    if citation.id == CALL_CARE_TEAM:
-        label = "When to call your care team"
     note = sources_note(citation.source_ids, citation.id)
     text = f"<b>{escape(label)}:</b> {markup(citation.statement)}{note}"
     if citation.caveat:
@@ -62,10 +60,10 @@ def _side_effects(risks: list[EvidenceCitation]) -> Paragraph:
 
 def _iort_cell(row: GridRow) -> list[Flowable]:
     risks = [c for c in row.iort if c.kind == "risk"]
-    flow: list[Flowable] = [_fact(c) for c in row.iort if c.kind != "risk" and c.id != CALL_CARE_TEAM]
+    flow: list[Flowable] = [_fact(c) for c in row.iort if c.kind not in ("risk", "warning")]
     if risks:
         flow.append(_side_effects(risks))
-    flow.extend(_fact(c) for c in row.iort if c.id == CALL_CARE_TEAM)
+    flow.extend(_fact(c) for c in row.iort if c.kind == "warning")
     return flow
 
 
