@@ -124,7 +124,7 @@ def test_no_number_the_evidence_brief_lacks(rendered: dict[str, tuple[SummarySna
         text = flat(" ".join(pages))
         # Not facts: dates, the footer, question and point numbers, the score, the patient's words.
         text = re.sub(rf"(?:{MONTHS}) \d{{1,2}}, \d{{4}}", "", text)
-        text = re.sub(r"Response \S+|Patient ID \S+|Page \d+ of \d+", "", text)
+        text = re.sub(r"Response \S+|Patient ID \S+|Page \d+ of \d+|version \d+\.\d+\.\d+", "", text)
         text = text.replace(snapshot.own_questions or "\0", "")
         text = re.sub(r"(?<!\S)\d{1,2}\.(?=\s)", " ", text)
         text = re.sub(r"Questions? [\d, ]+ on page 1", "", text)
