@@ -32,7 +32,6 @@ from sdm_service.decision.snapshot import (
     LabelledAnswer,
     PatientInfo,
     RankedPriority,
-    SourceRef,
     StepAnswers,
     SummarySnapshot,
 )
@@ -92,7 +91,7 @@ def build_summary(
         conflict=conflict,
         own_questions=_text(kept.get(roles.own_questions)),
         answers_by_step=answers_by_step(questionnaire, kept),
-        sources=cited_sources(
+        sources=layout.cited_sources(
             content.evidence, [*points, *_grid_points(grid)], conflict, rules, options.source_ids
         ),
         disclaimer=rules.disclaimer,
@@ -267,28 +266,6 @@ def _citations(
         if entry.applies_to(cancer_type):
             citations.append(layout.citation(entry))
     return tuple(citations)
-
-
-def cited_sources(
-    evidence: EvidenceLibrary,
-    points: Iterable[DiscussionPoint],
-    conflict: ConflictResult,
-    rules: RuleFile,
-    extra: Iterable[str] = (),
-) -> tuple[SourceRef, ...]:
-    """Sources cited by the listed points (and the screen's model, when it was answered), in
-    the evidence library's order."""
-    cited = {
-        source_id for point in points for citation in point.evidence for source_id in citation.source_ids
-    }
-    cited.update(extra)
-    if conflict.answered:
-        cited.add(rules.conflict.source)
-    return tuple(
-        SourceRef(id=source.id, citation=source.citation, date=source.date)
-        for source in evidence.sources
-        if source.id in cited
-    )
 
 
 # --- Answers for display --------------------------------------------------------------------------

@@ -11,12 +11,14 @@ from typing import Any
 from sdm_service.content.logic import answer_codes
 from sdm_service.content.schema import EvidenceEntry, EvidenceLibrary, Questionnaire, RuleFile
 from sdm_service.decision.snapshot import (
+    ConflictResult,
     DiscussionPoint,
     EvidenceCitation,
     GridRow,
     KnowledgeMiss,
     Options,
     RankedPriority,
+    SourceRef,
 )
 
 TOP_PRIORITIES = 3
@@ -116,3 +118,25 @@ def knowledge_misses(questionnaire: Questionnaire, answers: Mapping[str, Any]) -
 
 def ratings_equal(priorities: Sequence[RankedPriority]) -> bool:
     return len(priorities) > 1 and len({p.rating for p in priorities}) == 1
+
+
+def cited_sources(
+    evidence: EvidenceLibrary,
+    points: Iterable[DiscussionPoint],
+    conflict: ConflictResult,
+    rules: RuleFile,
+    extra: Iterable[str] = (),
+) -> tuple[SourceRef, ...]:
+    """Sources cited by the listed points (and the screen's model, when it was answered), in
+    the evidence library's order."""
+    cited = {
+        source_id for point in points for citation in point.evidence for source_id in citation.source_ids
+    }
+    cited.update(extra)
+    if conflict.answered:
+        cited.add(rules.conflict.source)
+    return tuple(
+        SourceRef(id=source.id, citation=source.citation, date=source.date)
+        for source in evidence.sources
+        if source.id in cited
+    )
