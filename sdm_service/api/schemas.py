@@ -54,7 +54,7 @@ class InvitationCreated(ApiModel):
 
 class QuestionnaireRef(ApiModel):
     slug: str = Field(examples=["iort-sdm"])
-    version: str = Field(examples=["1.0.0"])
+    version: str = Field(examples=["2.0.0"])
 
 
 class PatientOut(ApiModel):
@@ -162,7 +162,7 @@ EXAMPLE_LIST_ITEM: dict[str, Any] = {
     "id": EXAMPLE_RESPONSE_ID,
     "status": "completed",
     "source": "web",
-    "questionnaire": {"slug": "iort-sdm", "version": "1.0.0"},
+    "questionnaire": {"slug": "iort-sdm", "version": "2.0.0"},
     "patient": {"system": EXAMPLE_SYSTEM, "value": "MRN-004211", "name": "Maria Lopez"},
     "consult_date": "2026-12-03",
     "created_at": "2026-11-20T14:02:11Z",
