@@ -635,7 +635,8 @@ def test_second_person_summaries_for_page_one() -> None:
     assert snapshot.decision_role.summary.startswith("You want")
     assert snapshot.respondent is not None
     assert snapshot.respondent.summary == "A helper, with the patient"
-    assert next(item.label for item in snapshot.conflict.items) == "Do you know which choice is right for you?"
+    first_item = next(item.label for item in snapshot.conflict.items)
+    assert first_item == "Do you know which choice is right for you?"
 
 
 def test_questions_follow_the_priorities_and_stop_at_eight() -> None:
