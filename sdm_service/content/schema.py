@@ -117,7 +117,7 @@ class Priority(Strict):
 
 
 class Questionnaire(Strict):
-    id: Code  # the slug, e.g. iort-sdm; also the FHIR Questionnaire.id
+    id: Code  # the slug (the folder name); also the FHIR Questionnaire.id
     version: Annotated[str, StringConstraints(pattern=r"^\d+\.\d+\.\d+$")]
     title: PlainText
     description: str = ""

@@ -10,10 +10,10 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sdm_service.decision.snapshot import PatientInfo, SummarySnapshot
-from sdm_service.settings import PROJECT_ROOT
+from sdm_service.settings import DEFAULT_QUESTIONNAIRE_SLUG, PROJECT_ROOT
 
 SAMPLE_RESPONSE_ID = "3f6c2a9e-8b1d-4c7a-9e2f-5a4b3c2d1e0f"
-SAMPLE_SLUG = "iort-sdm"
+SAMPLE_SLUG = DEFAULT_QUESTIONNAIRE_SLUG
 
 # A breast patient for whom fewer visits matter most, who worries about two side effects and
 # answered "no" to one readiness question.
