@@ -16,6 +16,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy.exc import SQLAlchemyError
 
 from sdm_service.audit import Actor, record_refusal
+from sdm_service.errors import http_exception_for
 from sdm_service.web.auth import _STATE_KEY as CLINICIAN_STATE_KEY  # the request's signed-in user
 
 logger = logging.getLogger("sdm_service.audit")
@@ -49,9 +50,10 @@ class RefusalAuditMiddleware(ASGIMiddleware):
 
         try:
             await next_app(scope, receive, watch)
-        except HTTPException as exc:  # refused by an inner middleware (a rate limit): answered outside
-            if exc.status_code in REFUSED_STATUSES:
-                await self._record(scope, exc.status_code)
+        except Exception as exc:  # refused by an inner middleware (a rate limit): answered outside
+            meaning = exc if isinstance(exc, HTTPException) else http_exception_for(exc)
+            if meaning is not None and meaning.status_code in REFUSED_STATUSES:
+                await self._record(scope, meaning.status_code)
             raise
         if refused:
             await self._record(scope, refused[0])

@@ -92,6 +92,16 @@ class Settings(BaseSettings):
     base_url: str = "http://127.0.0.1:8000"
     clinic_name: str = Field(default="Your cancer center", min_length=1, max_length=120)
     questionnaire_slug: str = Field(default=DEFAULT_QUESTIONNAIRE_SLUG, min_length=1, max_length=64)
+    # The summary's funding and conflict-of-interest line (IPDAS); the default says honestly that
+    # the clinic has not stated one yet.
+    summary_funding_note: str = Field(
+        default=(
+            "Funding and conflicts of interest: this clinic has not yet stated who paid for this "
+            "summary or any conflict of interest. Ask your care team."
+        ),
+        min_length=1,
+        max_length=500,
+    )
     # Default: the copies inside an installed wheel, or the checkout's folders (sdm_service/resources.py).
     content_dir: Path = resource_path("questionnaires")
     templates_dir: Path = resource_path("templates")

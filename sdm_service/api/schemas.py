@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from sdm_service.decision.snapshot import SummarySnapshot
 from sdm_service.models import PatientResponse, ResponseStatus
+from sdm_service.settings import DEFAULT_QUESTIONNAIRE_SLUG
 
 StatusName = Literal["invited", "in_progress", "completed", "reviewed"]
 assert set(StatusName.__args__) == set(ResponseStatus.ALL)  # type: ignore[attr-defined]
@@ -71,8 +72,8 @@ class AccessEnded(ApiModel):
 
 
 class QuestionnaireRef(ApiModel):
-    slug: str = Field(examples=["iort-sdm"])
-    version: str = Field(examples=["1.0.0"])
+    slug: str = Field(examples=[DEFAULT_QUESTIONNAIRE_SLUG])
+    version: str = Field(examples=["2.0.0"])
 
 
 class PatientOut(ApiModel):
@@ -180,7 +181,7 @@ EXAMPLE_LIST_ITEM: dict[str, Any] = {
     "id": EXAMPLE_RESPONSE_ID,
     "status": "completed",
     "source": "web",
-    "questionnaire": {"slug": "iort-sdm", "version": "1.0.0"},
+    "questionnaire": {"slug": DEFAULT_QUESTIONNAIRE_SLUG, "version": "2.0.0"},
     "patient": {"system": EXAMPLE_SYSTEM, "value": "MRN-004211", "name": "Maria Lopez"},
     "consult_date": "2026-12-03",
     "created_at": "2026-11-20T14:02:11Z",

@@ -70,7 +70,6 @@ from sdm_service.settings import Settings
 
 logger = logging.getLogger("sdm_service.api")
 
-QUESTIONNAIRE_SLUG = "iort-sdm"
 NO_STORE = CacheControlHeader(no_store=True)
 
 
@@ -153,7 +152,7 @@ async def post_invitation(
         created = await create_invitation(
             db_session,
             settings,
-            library.get(QUESTIONNAIRE_SLUG),
+            library.get(settings.questionnaire_slug),
             patient_system=data.patient.system,
             patient_value=data.patient.value,
             patient_name=data.name,

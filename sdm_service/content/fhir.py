@@ -167,6 +167,6 @@ def _enable_when(questionnaire: Questionnaire, condition: Condition, base_url: s
 
 
 def _computable_name(slug: str) -> str:
-    """FHIR `name` must look like a code identifier: iort-sdm -> IortSdm."""
+    """FHIR `name` must look like a code identifier: a-b-c -> ABC."""
     name = "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", slug) if part)
     return name if name[:1].isalpha() else f"Q{name}"

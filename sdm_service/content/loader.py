@@ -15,29 +15,17 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from sdm_service.content.checks import check_content
+from sdm_service.content.problems import ContentError, Problem
 from sdm_service.content.schema import EvidenceLibrary, Questionnaire, RuleFile
+
+__all__ = ["Content", "ContentError", "ContentLibrary", "Problem", "load_content", "load_library"]
 
 M = TypeVar("M", bound=BaseModel)
 
 QUESTIONNAIRE_FILE = "questionnaire.yaml"
 EVIDENCE_FILE = "evidence.yaml"
 RULES_FILE = "rules.yaml"
-
-
-@dataclass(frozen=True)
-class Problem:
-    file: str
-    path: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.path or '(top)'}: {self.reason}"
-
-
-class ContentError(Exception):
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
 
 
 @dataclass(frozen=True)
@@ -125,8 +113,6 @@ def _reason(error: Any) -> str:
 
 def load_content(directory: Path) -> Content:
     """Load one questionnaire directory; raise ContentError listing every problem found."""
-    from sdm_service.content.checks import check_content  # cross-reference checks
-
     problems: list[Problem] = []
     raw = {
         name: _read_yaml(directory / name, problems)

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 from typing import Any
 
-from sdm_service.content.schema import Condition, Item, Questionnaire
+from sdm_service.content.schema import Condition, Item, Questionnaire, RuleCondition, Trigger
 
 Answers = dict[str, Any]
 
@@ -155,3 +155,29 @@ def validate_answers(
         for link_id in missing_required(questionnaire, kept):
             errors.setdefault(link_id, "This question needs an answer.")
     return kept, errors
+
+
+# --- rules.yaml conditions (used by the decision engine and the content checks) ----------------
+
+
+def answer_codes(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, str)]
+    if isinstance(value, str):
+        return [value]
+    return []
+
+
+def condition_holds(condition: RuleCondition, answers: Mapping[str, Any]) -> bool:
+    value = answers.get(condition.item)
+    present = value is not None
+    if condition.answered is not None:
+        return present == condition.answered
+    chosen = answer_codes(value)
+    if condition.in_ is not None:
+        return any(code in condition.in_ for code in chosen)
+    return not any(code in (condition.not_in or ()) for code in chosen)
+
+
+def trigger_fires(trigger: Trigger, answers: Mapping[str, Any]) -> bool:
+    return all(condition_holds(condition, answers) for condition in trigger.when)

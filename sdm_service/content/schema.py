@@ -30,6 +30,8 @@ IMPORTANCE_SCALE: tuple[tuple[str, str], ...] = (
 )
 IMPORTANCE_RANK: dict[str, int] = {code: rank for rank, (code, _label) in enumerate(IMPORTANCE_SCALE)}
 HIGH_IMPORTANCE: frozenset[str] = frozenset({"very", "extremely"})
+# The "matters most" item may offer this code besides the priority codes: the patient cannot say.
+CANT_SAY = "cant_say"
 
 
 class Strict(BaseModel):
@@ -40,6 +42,8 @@ class AnswerOption(Strict):
     code: Code
     label: PlainText
     help: str | None = None
+    # How the summary states this answer (second person), e.g. "You are leaning toward IORT."
+    summary: PlainText | None = None
 
 
 class Condition(Strict):
@@ -95,6 +99,9 @@ class Item(Strict):
                 return option.label
         return code
 
+    def option_summary(self, code: str) -> str | None:
+        return next((o.summary for o in self.options if o.code == code), None)
+
 
 class Step(Strict):
     id: LinkId
@@ -110,7 +117,7 @@ class Priority(Strict):
 
 
 class Questionnaire(Strict):
-    id: Code  # the slug, e.g. iort-sdm; also the FHIR Questionnaire.id
+    id: Code  # the slug (the folder name); also the FHIR Questionnaire.id
     version: Annotated[str, StringConstraints(pattern=r"^\d+\.\d+\.\d+$")]
     title: PlainText
     description: str = ""
@@ -141,7 +148,8 @@ class Questionnaire(Strict):
         raise KeyError(link_id)
 
 
-EvidenceKind = Literal["benefit", "limitation", "risk", "process", "figure"]
+# warning: when to call the care team after treatment (shown beside the side effects).
+EvidenceKind = Literal["benefit", "limitation", "risk", "process", "figure", "warning"]
 # An evidence entry (or a point) for every cancer type uses this code in its cancer_types.
 ALL_CANCERS = "all"
 
@@ -160,6 +168,9 @@ class EvidenceEntry(Strict):
     sources: tuple[str, ...] = Field(min_length=1)
     cancer_types: tuple[Code, ...] = (ALL_CANCERS,)
     caveat: str | None = None
+    label: PlainText | None = None  # short name, e.g. of a side effect in the summary's list
+    # A trial figure as one row of the summary's small table: (trial, with IORT, with EBRT).
+    table_row: tuple[PlainText, PlainText, PlainText] | None = None
 
     def applies_to(self, cancer_type: str | None) -> bool:
         """Whether this entry may be shown for a patient with this cancer type (None: not given)."""
@@ -169,6 +180,9 @@ class EvidenceEntry(Strict):
 
 
 class EvidenceLibrary(Strict):
+    # The day an editor last checked every entry against its sources, and when it is checked again.
+    checked_on: dt.date | None = None
+    review_policy: PlainText = "reviewed every year or when the sources change"
     sources: tuple[Source, ...]
     entries: tuple[EvidenceEntry, ...]
 
@@ -257,11 +271,45 @@ class PointRule(Strict):
     evidence: tuple[EvidenceId, ...] = ()
     evidence_by_answer: tuple[AnswerEvidence, ...] = ()
     questions: tuple[PlainText, ...] = Field(min_length=1)
+    # Rows of the summary's grid (summary.grid ids) whose facts bear on this point.
+    rows: tuple[Code, ...] = ()
 
     def applies_to(self, cancer_type: str | None) -> bool:
         return ALL_CANCERS in self.cancer_types or (
             cancer_type is not None and cancer_type in self.cancer_types
         )
+
+
+class GridRow(Strict):
+    """One row of the good-sides-and-downsides grid: a topic, IORT's facts and EBRT's side."""
+
+    id: Code
+    title: PlainText
+    priority: Code | None = None  # marks the row when this priority is among the patient's top three
+    iort: tuple[EvidenceId, ...] = Field(min_length=1)
+    ebrt: tuple[EvidenceId, ...] = ()
+    ebrt_note: PlainText | None = None  # what to ask, where the sources state nothing for EBRT
+
+
+class SummaryRules(Strict):
+    """The fixed parts of the summary: the decision, the options, the grid and the question limits."""
+
+    short_disclaimer: PlainText
+    decision: PlainText
+    options: tuple[PlainText, ...] = Field(min_length=2)
+    options_source: EvidenceId | None = None
+    equal_ratings: PlainText
+    max_questions: int = Field(default=8, ge=1, le=20)
+    first_questions: int = Field(default=5, ge=1, le=10)
+    grid: tuple[GridRow, ...] = Field(min_length=1)
+    # Side-effect worry option codes (roles.side_effect_concerns) to the risk each one names.
+    worries: dict[Code, EvidenceId] = Field(default_factory=dict)
+
+    def row(self, row_id: str) -> GridRow:
+        for row in self.grid:
+            if row.id == row_id:
+                return row
+        raise KeyError(row_id)
 
 
 class Roles(Strict):
@@ -270,6 +318,7 @@ class Roles(Strict):
     respondent: LinkId = "respondent"
     cancer_type: LinkId = "cancer_type"
     consult_date: LinkId = "consult_date"
+    decision_stage: LinkId | None = None  # optional: how far along the patient is
     most_important: LinkId = "most_important"
     side_effect_concerns: LinkId = "side_effect_concerns"
     leaning: LinkId = "leaning"
@@ -303,6 +352,7 @@ class RuleFile(Strict):
     roles: Roles = Roles()
     conflict: ConflictRules
     disclaimer: PlainText
+    summary: SummaryRules
     points: tuple[PointRule, ...] = Field(min_length=1)
 
     def point(self, point_id: str) -> PointRule:

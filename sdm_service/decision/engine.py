@@ -11,30 +11,32 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sdm_service.content.loader import Content
-from sdm_service.content.logic import enabled_answers
+from sdm_service.content.logic import answer_codes, condition_holds, enabled_answers, trigger_fires
 from sdm_service.content.schema import (
     IMPORTANCE_RANK,
     EvidenceLibrary,
     Item,
     PointRule,
     Questionnaire,
-    RuleCondition,
     RuleFile,
     Trigger,
 )
+from sdm_service.decision import layout
 from sdm_service.decision.snapshot import (
     AnswerLine,
     ConflictItem,
     ConflictResult,
     DiscussionPoint,
     EvidenceCitation,
+    GridRow,
     LabelledAnswer,
     PatientInfo,
     RankedPriority,
-    SourceRef,
     StepAnswers,
     SummarySnapshot,
 )
+
+__all__ = ["build_summary", "condition_holds", "discussion_points", "rank_priorities", "trigger_fires"]
 from sdm_service.plain_dates import long_date
 
 
@@ -47,6 +49,7 @@ def build_summary(
     patient: PatientInfo,
     consult_date: date | None,
     clinic_name: str,
+    funding_note: str | None = None,
 ) -> SummarySnapshot:
     """Compute the snapshot for one completed response (only answers that apply are used)."""
     questionnaire = content.questionnaire
@@ -56,6 +59,10 @@ def build_summary(
     cancer_type = _code(kept.get(roles.cancer_type))
     priorities = rank_priorities(questionnaire, kept, most_important_item=roles.most_important)
     points = discussion_points(questionnaire, content.evidence, rules, kept, priorities, cancer_type)
+    questions, points = layout.number_questions(points, rules.summary.max_questions)
+    worries = layout.worried_risks(rules, kept)
+    grid = layout.grid_rows(content.evidence, rules, cancer_type, worries, priorities)
+    options = layout.options(content.evidence, rules)
     conflict = conflict_result(rules, kept)
     most_important = next((p.code for p in priorities if p.most_important), None)
     # The clinic's date (from the invitation) wins over the one the patient typed.
@@ -74,15 +81,41 @@ def build_summary(
         priorities=tuple(priorities),
         most_important=most_important,
         discussion_points=tuple(points),
-        side_effect_concerns=_labelled_many(questionnaire, roles.side_effect_concerns, kept),
+        side_effect_concerns=tuple(
+            concern
+            for concern in _labelled_many(questionnaire, roles.side_effect_concerns, kept)
+            if concern.code in rules.summary.worries
+        ),
         leaning=_labelled(questionnaire, roles.leaning, kept),
         decision_role=_labelled(questionnaire, roles.decision_role, kept),
         conflict=conflict,
         own_questions=_text(kept.get(roles.own_questions)),
         answers_by_step=answers_by_step(questionnaire, kept),
-        sources=cited_sources(content.evidence, points, conflict, rules),
+        sources=layout.cited_sources(
+            content.evidence, [*points, *_grid_points(grid)], conflict, rules, options.source_ids
+        ),
         disclaimer=rules.disclaimer,
+        short_disclaimer=rules.summary.short_disclaimer,
+        options=options,
+        decision_stage=_labelled(questionnaire, roles.decision_stage, kept) if roles.decision_stage else None,
+        ratings_equal=layout.ratings_equal(priorities),
+        equal_ratings_note=rules.summary.equal_ratings if layout.ratings_equal(priorities) else None,
+        knowledge_misses=layout.knowledge_misses(questionnaire, kept),
+        questions=questions,
+        first_questions=rules.summary.first_questions,
+        grid=grid,
+        checked_on=content.evidence.checked_on.isoformat() if content.evidence.checked_on else None,
+        review_policy=content.evidence.review_policy,
+        funding_note=funding_note,
     )
+
+
+def _grid_points(grid: Iterable[GridRow]) -> list[DiscussionPoint]:
+    """The grid's facts as pseudo-points, so their sources are listed like the points' sources."""
+    return [
+        DiscussionPoint(id=row.id, title=row.title, why="", evidence=(*row.iort, *row.ebrt), questions=())
+        for row in grid
+    ]
 
 
 # --- Priorities ---------------------------------------------------------------------------------
@@ -162,21 +195,6 @@ def conflict_result(rules: RuleFile, answers: Mapping[str, Any]) -> ConflictResu
 # --- Discussion points ----------------------------------------------------------------------------
 
 
-def condition_holds(condition: RuleCondition, answers: Mapping[str, Any]) -> bool:
-    value = answers.get(condition.item)
-    present = value is not None
-    if condition.answered is not None:
-        return present == condition.answered
-    chosen = _codes(value)
-    if condition.in_ is not None:
-        return any(code in condition.in_ for code in chosen)
-    return not any(code in (condition.not_in or ()) for code in chosen)
-
-
-def trigger_fires(trigger: Trigger, answers: Mapping[str, Any]) -> bool:
-    return all(condition_holds(condition, answers) for condition in trigger.when)
-
-
 def discussion_points(
     questionnaire: Questionnaire,
     evidence: EvidenceLibrary,
@@ -201,10 +219,12 @@ def discussion_points(
         point = DiscussionPoint(
             id=rule.id,
             title=rule.title,
-            why=" ".join(_why(questionnaire, trigger, answers) for trigger in fired),
+            why=" ".join(_unique(_why(questionnaire, trigger, answers) for trigger in fired)),
             evidence=_citations(evidence, rule, answers, cancer_type),
-            questions=tuple(_unique([*rule.questions, *(q for t in fired for q in t.questions)])),
+            # Questions tied to the patient's own answers come first, then the point's general ones.
+            questions=tuple(_unique([*(q for t in fired for q in t.questions), *rule.questions])),
             priority=rule.priority,
+            rows=tuple(rules.summary.row(row_id).title for row_id in rule.rows),
         )
         key = (0, rank.get(rule.priority, unranked), order) if rule.priority else (1, 0, order)
         listed.append((key, point))
@@ -244,33 +264,8 @@ def _citations(
     for entry_id in _unique(ids):
         entry = evidence.entry(entry_id)
         if entry.applies_to(cancer_type):
-            citations.append(
-                EvidenceCitation(
-                    id=entry.id,
-                    kind=entry.kind,
-                    statement=entry.statement,
-                    source_ids=entry.sources,
-                    caveat=entry.caveat,
-                )
-            )
+            citations.append(layout.citation(entry))
     return tuple(citations)
-
-
-def cited_sources(
-    evidence: EvidenceLibrary, points: Iterable[DiscussionPoint], conflict: ConflictResult, rules: RuleFile
-) -> tuple[SourceRef, ...]:
-    """Sources cited by the listed points (and the screen's model, when it was answered), in
-    the evidence library's order."""
-    cited = {
-        source_id for point in points for citation in point.evidence for source_id in citation.source_ids
-    }
-    if conflict.answered:
-        cited.add(rules.conflict.source)
-    return tuple(
-        SourceRef(id=source.id, citation=source.citation, date=source.date)
-        for source in evidence.sources
-        if source.id in cited
-    )
 
 
 # --- Answers for display --------------------------------------------------------------------------
@@ -317,11 +312,7 @@ def _item_label(item: Item, code: str) -> str:
 
 
 def _codes(value: Any) -> list[str]:
-    if isinstance(value, list):
-        return [v for v in value if isinstance(v, str)]
-    if isinstance(value, str):
-        return [value]
-    return []
+    return answer_codes(value)
 
 
 def _code(value: Any) -> str | None:
@@ -339,7 +330,7 @@ def _labelled(
     code = _code(answers.get(link_id))
     if item is None or code is None:
         return None
-    return LabelledAnswer(code=code, label=_item_label(item, code))
+    return LabelledAnswer(code=code, label=_item_label(item, code), summary=item.option_summary(code))
 
 
 def _labelled_many(

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-SNAPSHOT_SCHEMA_VERSION = 1
+# 2: page 1 at a glance, the grid of good sides and downsides, numbered questions (issue 13).
+# Version 1 snapshots (questionnaire 1.0.0) still load: every field added since has a default.
+SNAPSHOT_SCHEMA_VERSION = 2
 
 
 class Frozen(BaseModel):
@@ -38,6 +40,9 @@ class EvidenceCitation(Frozen):
     statement: str
     source_ids: tuple[str, ...]
     caveat: str | None = None
+    label: str | None = None  # short name (side effects)
+    worry: bool = False  # a side effect the patient said worries them
+    table_row: tuple[str, str, str] | None = None  # trial, with IORT, with EBRT
 
 
 class DiscussionPoint(Frozen):
@@ -47,6 +52,8 @@ class DiscussionPoint(Frozen):
     evidence: tuple[EvidenceCitation, ...]
     questions: tuple[str, ...]
     priority: str | None = None  # priority code that ordered it, if any
+    rows: tuple[str, ...] = ()  # titles of the grid rows that hold the facts on its topic
+    question_numbers: tuple[int, ...] = ()  # numbers of its questions in SummarySnapshot.questions
 
 
 class ConflictItem(Frozen):
@@ -67,6 +74,30 @@ class ConflictResult(Frozen):
 class LabelledAnswer(Frozen):
     code: str
     label: str
+    summary: str | None = None  # the answer stated in the second person, when the content gives one
+
+
+class GridRow(Frozen):
+    """One topic of the good-sides-and-downsides grid, IORT beside EBRT."""
+
+    id: str
+    title: str
+    iort: tuple[EvidenceCitation, ...]
+    ebrt: tuple[EvidenceCitation, ...] = ()
+    ebrt_note: str | None = None
+    top_priority: bool = False  # bears on one of the patient's top three priorities
+
+
+class KnowledgeMiss(Frozen):
+    question: str
+    answer: str
+    feedback: str | None = None
+
+
+class Options(Frozen):
+    decision: str
+    options: tuple[str, ...]
+    source_ids: tuple[str, ...] = ()
 
 
 class AnswerLine(Frozen):
@@ -110,3 +141,16 @@ class SummarySnapshot(Frozen):
     answers_by_step: tuple[StepAnswers, ...] = ()
     sources: tuple[SourceRef, ...]
     disclaimer: str
+    # Since schema version 2 ------------------------------------------------------------------
+    short_disclaimer: str | None = None
+    options: Options | None = None
+    decision_stage: LabelledAnswer | None = None
+    ratings_equal: bool = False
+    equal_ratings_note: str | None = None
+    knowledge_misses: tuple[KnowledgeMiss, ...] = ()
+    questions: tuple[str, ...] = ()  # generated questions, most important first
+    first_questions: int = 5  # how many of them page 1 lists
+    grid: tuple[GridRow, ...] = ()
+    checked_on: str | None = None  # ISO date the content was last checked against its sources
+    review_policy: str | None = None
+    funding_note: str | None = None

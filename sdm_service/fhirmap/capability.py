@@ -19,7 +19,7 @@ SEARCH_PARAMETERS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "Questionnaire": (
         ("url", "uri", "The questionnaire's canonical URL (exact match)."),
         ("version", "token", "The questionnaire's business version (exact match)."),
-        ("_id", "token", "The questionnaire id (iort-sdm)."),
+        ("_id", "token", "The questionnaire id (the slug; see Questionnaire search)."),
     ),
     "QuestionnaireResponse": (
         ("subject", "reference", _SUBJECT_DOC),
@@ -44,7 +44,7 @@ _INTERACTIONS: dict[str, tuple[str, ...]] = {
 }
 
 _DOCUMENTATION: dict[str, str] = {
-    "Questionnaire": "The IORT shared decision-making questionnaire (id iort-sdm). No token needed.",
+    "Questionnaire": "The IORT shared decision-making questionnaire (its id is its slug). No token needed.",
     "QuestionnaireResponse": (
         "Read and search need scope responses:read; create (a response captured elsewhere, "
         "validated against the Questionnaire) needs responses:write."

@@ -319,6 +319,7 @@ async def complete_response(
         ),
         consult_date=consult_date,
         clinic_name=settings.clinic_name,
+        funding_note=settings.summary_funding_note,
     )
     response.answers = answers
     response.summary = snapshot.model_dump(mode="json")

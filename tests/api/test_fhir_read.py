@@ -80,7 +80,7 @@ async def test_questionnaire_response_read_maps_status_subject_and_answers(
     resource = read.json()
     validate_fhir(resource)
     assert resource["status"] == "completed"
-    assert resource["questionnaire"] == f"{settings.base_url}/fhir/Questionnaire/iort-sdm|1.0.0"
+    assert resource["questionnaire"] == f"{settings.base_url}/fhir/Questionnaire/iort-sdm|2.0.0"
     assert resource["subject"]["identifier"] == {"system": MRN_SYSTEM, "value": "MRN-1"}
     groups = {group["linkId"]: group for group in resource["item"]}
     about = {item["linkId"]: item for item in groups["step-about"]["item"]}

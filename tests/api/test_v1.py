@@ -170,7 +170,9 @@ async def test_one_response_has_answers_and_the_summary(
     assert summary["priorities"][0]["rank"] == 1
     assert summary["conflict"]["score"] == body["conflict_score"]
     assert summary["discussion_points"]
-    assert all(point["evidence"] for point in summary["discussion_points"])
+    # Issue 13: points refer to the grid of good sides and downsides, or carry facts stated nowhere else.
+    assert all(point["evidence"] or point["rows"] for point in summary["discussion_points"])
+    assert summary["grid"]
     assert body["pdf_url"].endswith(f"/api/v1/responses/{done.id}/summary.pdf")
 
     async with db(app) as session:

@@ -101,6 +101,11 @@ def test_summary_texts_from_rules_read_at_grade_8_or_below(content: Content) -> 
     rules = content.rules
     parts = [rules.disclaimer, rules.conflict.meaning.ready, rules.conflict.meaning.flagged]
     parts.append(rules.conflict.meaning.incomplete)
+    summary = rules.summary
+    parts += [summary.short_disclaimer, summary.decision, summary.equal_ratings]
+    parts += [_sentence(option) for option in summary.options]
+    for row in summary.grid:
+        parts += [_sentence(row.title), row.ebrt_note or ""]
     for point in rules.points:
         parts.append(_sentence(point.title))
         parts += list(point.questions)
@@ -243,7 +248,8 @@ def test_stable_item_ids_and_types(content: Content) -> None:
     )
     assert q.item("leaning").option_codes() == ("iort", "ebrt", "unsure")
     assert [p.code for p in q.priorities] == PRIORITIES
-    assert q.item("most_important").option_codes() == tuple(PRIORITIES)
+    # Issue 13: "matters most" also offers "I can't say".
+    assert q.item("most_important").option_codes() == (*PRIORITIES, "cant_say")
     assert q.item("consult_date").required is False
     assert q.item("consult_date").date_range is not None
     assert q.steps[-1].items
@@ -252,10 +258,9 @@ def test_stable_item_ids_and_types(content: Content) -> None:
 
 def test_side_effect_options_cover_every_risk(content: Content) -> None:
     options = content.questionnaire.item("side_effect_concerns").option_codes()
-    risk_map = content.rules.point("side_effects").evidence_by_answer[0].map
-    risks = sorted(entry_id for ids in risk_map.values() for entry_id in ids)
-    assert risks == [f"R{n}" for n in range(1, 8)]
-    assert set(risk_map) | {"none", "not_sure"} == set(options)
+    worries = content.rules.summary.worries
+    assert sorted(worries.values()) == [f"R{n}" for n in range(1, 8)]
+    assert set(worries) | {"none", "not_sure"} == set(options)
 
 
 def test_follow_ups_only_for_high_priorities(content: Content) -> None:
@@ -287,8 +292,9 @@ def test_content_hash_is_stable(content: Content) -> None:
 
 
 def test_every_evidence_entry_is_used_by_a_rule(content: Content) -> None:
-    """A fact no rule can show is dead content: cite it from a point or remove it."""
-    used = set()
+    """A fact no rule can show is dead content: put it in the grid, cite it from a point or remove it."""
+    used = {i for row in content.rules.summary.grid for i in (*row.iort, *row.ebrt)}
+    used.update(filter(None, [content.rules.summary.options_source]))
     for point in content.rules.points:
         used.update(point.evidence)
         for by_answer in point.evidence_by_answer:

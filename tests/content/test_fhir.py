@@ -40,7 +40,7 @@ def test_validates_as_r4_questionnaire(resource: dict[str, Any]) -> None:
     assert parsed.id == "iort-sdm"
     assert parsed.status == "active"
     assert parsed.url == f"{BASE}/fhir/Questionnaire/iort-sdm"
-    assert parsed.version == "1.0.0"
+    assert parsed.version == "2.0.0"
 
 
 def test_steps_become_groups_in_order(questionnaire: Questionnaire, resource: dict[str, Any]) -> None:

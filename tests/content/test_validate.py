@@ -80,8 +80,24 @@ BROKEN_CASES: dict[str, tuple[str, str, str]] = {
     ),
     "rule_unknown_evidence": ("rules.yaml", "points.0.evidence.2", "unknown evidence id 'B9'"),
     "rule_unknown_priority": ("rules.yaml", "points.0.priority", "unknown priority 'fewer_trips'"),
-    "rule_unbalanced": ("rules.yaml", "points.1.evidence", "no benefit"),
-    "rule_breast_only_balance": ("rules.yaml", "points.1.evidence", "for cancer type 'breast'"),
+    # Balance is a summary-level rule (issue 13): the grid, per cancer type, each fact once.
+    "grid_missing_downside": ("rules.yaml", "summary.grid", "for cancer type 'breast' there is no downside"),
+    "grid_breast_only_downside": (
+        "rules.yaml",
+        "summary.grid",
+        "for cancer type 'other' the summary would not show L1",
+    ),
+    "grid_fact_repeated": ("rules.yaml", "points.0.evidence.0", "'B1' is already in grid row 'visits'"),
+    "most_important_without_point": (
+        "rules.yaml",
+        "points",
+        "no point is listed when priority 'cost' is named as mattering most",
+    ),
+    "answer_never_used": (
+        "questionnaire.yaml",
+        "steps.1.items.3",
+        "'insurance_status' is collected but the summary never uses it",
+    ),
     "rule_bad_placeholder": ("rules.yaml", "points.0.triggers.0.why", "unknown placeholder {answr}"),
     "rule_two_tests": ("rules.yaml", "points.1.triggers.1.when.0", "give exactly one of"),
     "rule_unknown_field": ("rules.yaml", "points.0.titel", "unknown field"),
@@ -158,15 +174,40 @@ def _shipped_copy(tmp_path: Path) -> tuple[Path, dict]:
     return root, rules
 
 
-def test_shipped_priority_point_without_risk_fails(tmp_path: Path) -> None:
-    """The balance check guards the real rules too, not only the fixture."""
+CANCER_TYPES = (
+    "breast",
+    "soft_tissue_sarcoma",
+    "pancreatic",
+    "rectal",
+    "colon",
+    "skin",
+    "gynecologic",
+    "spine",
+)
+
+
+def test_shipped_grid_without_a_side_effect_fails_for_every_cancer_type(tmp_path: Path) -> None:
+    """The summary-level balance check guards the real rules too, for each cancer type."""
     root, rules = _shipped_copy(tmp_path)
-    cost = next(point for point in rules["points"] if point["id"] == "cost")
-    cost["evidence"] = [entry for entry in cost["evidence"] if not entry.startswith("L")]
+    row = next(row for row in rules["summary"]["grid"] if row["id"] == "side_effects")
+    row["iort"] = [entry for entry in row["iort"] if entry != "R5"]
     (root / "iort-sdm" / "rules.yaml").write_text(yaml.safe_dump(rules))
     code, _out, err = run_cli("validate", "--dir", str(root))
     assert code != 0
-    assert "priority point 'cost' must cite at least one benefit and one limitation or risk" in err
+    for cancer in (*CANCER_TYPES, "other"):
+        assert f"for cancer type '{cancer}' the summary would not show R5" in err, cancer
+
+
+def test_shipped_breast_limitation_must_stay_in_the_breast_point(tmp_path: Path) -> None:
+    """The ASTRO statement (F4) is a downside only breast patients get: it must be shown to them."""
+    root, rules = _shipped_copy(tmp_path)
+    point = next(point for point in rules["points"] if point["id"] == "breast_recurrence")
+    point["evidence"] = [entry for entry in point["evidence"] if entry != "F4"]
+    (root / "iort-sdm" / "rules.yaml").write_text(yaml.safe_dump(rules))
+    code, _out, err = run_cli("validate", "--dir", str(root))
+    assert code != 0
+    assert "for cancer type 'breast' the summary would not show F4" in err
+    assert "for cancer type 'colon' the summary would not show F4" not in err
 
 
 def test_shipped_priority_without_high_trigger_fails(tmp_path: Path) -> None:
@@ -182,7 +223,7 @@ def test_shipped_priority_without_high_trigger_fails(tmp_path: Path) -> None:
 def test_list_shows_slug_and_version() -> None:
     code, out, _err = run_cli("list", "--dir", str(SHIPPED))
     assert code == 0
-    assert out.startswith("iort-sdm\t1.0.0\t")
+    assert out.startswith("iort-sdm\t2.0.0\t")
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,7 @@ def shipped() -> Content:
 
 
 def neutral_answers(**changes: Any) -> dict[str, Any]:
-    """Every required item answered, with no priority rated high and the screen all yes.
+    """Every required item answered, no priority rated high or named ("I can't say"), screen all yes.
 
     Pass item=value to change answers; item=None removes an answer.
     """
@@ -38,7 +38,7 @@ def neutral_answers(**changes: Any) -> dict[str, Any]:
         "cancer_type": "pancreatic",
         "decision_stage": "thinking",
         **{f"prio_{code}": "somewhat" for code in PRIORITIES},
-        "most_important": "cost",
+        "most_important": "cant_say",
         "side_effect_concerns": ["none"],
         "leaning": "unsure",
         "decision_role": "shared",

@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from sdm_service.content import load_library
-from sdm_service.decision.snapshot import SummarySnapshot
+from sdm_service.decision import build_summary
+from sdm_service.decision.snapshot import PatientInfo, SummarySnapshot
 from tests.decision.helpers import (
     PRIORITIES,
     evidence_ids,
@@ -56,7 +57,7 @@ def test_priorities_ranked_by_rating() -> None:
         (7, "shorter_surgery", "not", 0),
     ]
     assert snapshot.priorities[0].rating_label == "Extremely important"
-    assert snapshot.priorities[0].label == "Not having to travel far to a special center"
+    assert snapshot.priorities[0].label == "Getting treatment close to home"
 
 
 def test_ties_go_to_most_important_then_questionnaire_order() -> None:
@@ -87,20 +88,44 @@ def test_most_important_does_not_beat_a_higher_rating() -> None:
 @pytest.mark.parametrize("rating", ["very", "extremely"])
 @pytest.mark.parametrize("priority", PRIORITIES)
 @pytest.mark.parametrize("cancer", CANCER_TYPES)
-def test_high_priority_lists_a_balanced_point(priority: str, rating: str, cancer: str) -> None:
+def test_high_priority_lists_its_point_beside_a_balanced_grid(
+    priority: str, rating: str, cancer: str
+) -> None:
     snapshot = summarize(neutral_answers(**{f"prio_{priority}": rating}, cancer_type=cancer))
     points = [p for p in snapshot.discussion_points if p.priority == priority]
     assert len(points) == 1
     point = points[0]
     label = "Very important" if rating == "very" else "Extremely important"
     assert f'"{label}"' in point.why
-    found = {c.kind for c in point.evidence}
+    assert point.questions
+    # Balance is summary-level: the point refers to grid rows, and the grid holds both sides.
+    titles = {row.title: row for row in snapshot.grid}
+    assert point.rows
+    assert set(point.rows) <= set(titles)
+    assert any(row.top_priority for row in snapshot.grid)
+    found = {c.kind for row in snapshot.grid for c in row.iort}
     assert "benefit" in found
     assert found & {"limitation", "risk"}
-    assert point.questions
-    for citation in point.evidence:
-        assert citation.source_ids
-        assert citation.statement
+    for row in snapshot.grid:
+        for citation in row.iort:
+            assert citation.source_ids
+            assert citation.statement
+
+
+@pytest.mark.parametrize("rating", ["not", "a_little", "somewhat", "very", "extremely"])
+@pytest.mark.parametrize("priority", PRIORITIES)
+def test_matters_most_always_lists_its_point(priority: str, rating: str) -> None:
+    snapshot = summarize(neutral_answers(**{f"prio_{priority}": rating}, most_important=priority))
+    points = [p for p in snapshot.discussion_points if p.priority == priority]
+    assert len(points) == 1
+    assert "what matters most to you" in points[0].why
+    assert snapshot.discussion_points[0] == points[0] or rating != "extremely"
+
+
+def test_cant_say_names_no_priority() -> None:
+    snapshot = summarize(neutral_answers(most_important="cant_say"))
+    assert snapshot.most_important is None
+    assert not [p for p in snapshot.discussion_points if p.priority]
 
 
 @pytest.mark.parametrize("rating", ["not", "a_little", "somewhat"])
@@ -130,17 +155,23 @@ def test_insurance_follow_up_adds_its_reason_and_question() -> None:
     cost = next(p for p in snapshot.discussion_points if p.id == "cost")
     assert cost.why == (
         'You rated cost and insurance coverage as "Very important". '
-        'About insurance, you said: "I do not have health insurance".'
+        "You said you do not have health insurance."
     )
-    assert "Who can help me find out what my plan will pay for?" in cost.questions
-    assert evidence_ids(snapshot, "cost") == ["L3", "L2", "B1"]
+    # Issue 13: an uninsured patient is not asked what their insurance will pay.
+    assert cost.questions == ("Who can help me find ways to pay for treatment?",
+                              "What would I have to pay myself for each choice?")  # fmt: skip
+    assert not any("plan" in q or "insurance" in q for q in cost.questions)
+    assert cost.evidence == ()
+    assert cost.rows == ("Cost and coverage",)
 
 
-def test_insurance_covered_adds_nothing() -> None:
-    snapshot = summarize(neutral_answers(prio_cost="very", insurance_status="covered"))
+@pytest.mark.parametrize("status", ["covered", "not_covered", "not_sure"])
+def test_insured_patients_are_asked_about_their_plan(status: str) -> None:
+    snapshot = summarize(neutral_answers(prio_cost="very", insurance_status=status))
     cost = next(p for p in snapshot.discussion_points if p.id == "cost")
-    assert "insurance, you said" not in cost.why
-    assert "Who can help me find out what my plan will pay for?" not in cost.questions
+    assert "About insurance, you said" in cost.why
+    assert "What would my plan pay for IORT, and for EBRT?" in cost.questions
+    assert "Who can help me find ways to pay for treatment?" not in cost.questions
 
 
 def test_follow_up_answers_of_a_priority_no_longer_high_are_ignored() -> None:
@@ -174,8 +205,11 @@ def test_visit_limits_none_adds_no_reason() -> None:
 @pytest.mark.parametrize(
     ("changes", "expected_in_why"),
     [
-        ({"prio_travel": "very", "travel_time": "over_2_hours"}, '"More than 2 hours"'),
-        ({"prio_travel": "very", "transport": "hard"}, '"Getting there would be hard for me"'),
+        ({"prio_travel": "very", "travel_time": "over_2_hours"}, "more than 2 hours"),
+        ({"prio_travel": "very", "transport": "hard"}, "getting there would be hard for you"),
+        ({"prio_travel": "very", "transport": "public"}, '"Bus, train or other public transport"'),
+        ({"prio_side_effects": "very", "side_effects_reason": "looks"}, '"How my body will look and feel"'),
+        ({"prio_long_term_evidence": "very", "research_view": "open"}, '"I am open to it'),
         (
             {"prio_pathology_timing": "very", "extra_treatment_view": "avoid"},
             '"I would want to avoid that if I can"',
@@ -194,15 +228,26 @@ def test_each_follow_up_names_its_answer(changes: dict[str, str], expected_in_wh
     assert expected_in_why in point.why
 
 
-def test_pathology_quick_check_wrong_lists_the_point_even_when_priority_is_low() -> None:
-    snapshot = summarize(neutral_answers(check_pathology="before"))
-    point = next(p for p in snapshot.discussion_points if p.id == "pathology_timing")
-    assert 'you answered "Before the IORT radiation is given"' in point.why
-    assert "L5" in evidence_ids(snapshot, "pathology_timing")
+def test_far_trip_asks_about_a_place_to_stay() -> None:
+    """Issue 13: "more than 2 hours" away now brings the lodging question."""
+    snapshot = summarize(neutral_answers(prio_travel="very", travel_time="over_2_hours"))
+    assert "Is there help with a place to stay near the center?" in snapshot.questions
+    near = summarize(neutral_answers(prio_travel="very", travel_time="under_30_min"))
+    assert "Is there help with a place to stay near the center?" not in near.questions
+
+
+def test_wrong_quick_check_answers_are_listed_for_page_one() -> None:
+    snapshot = summarize(neutral_answers(check_pathology="before", check_sessions="once"))
+    assert [(m.answer, m.feedback is not None) for m in snapshot.knowledge_misses] == [
+        ("Before the IORT radiation is given", True)
+    ]
+    assert "pathology_timing" not in point_ids(snapshot)
 
 
 def test_pathology_quick_check_right_lists_nothing() -> None:
-    assert "pathology_timing" not in point_ids(summarize(neutral_answers(check_pathology="after")))
+    snapshot = summarize(neutral_answers(check_pathology="after"))
+    assert snapshot.knowledge_misses == ()
+    assert "pathology_timing" not in point_ids(snapshot)
 
 
 @pytest.mark.parametrize(("answer", "listed"), [("once", False), ("weeks", True), ("not_sure", True)])
@@ -213,28 +258,44 @@ def test_sessions_quick_check(answer: str, listed: bool) -> None:
 def test_just_heard_lists_how_it_works() -> None:
     snapshot = summarize(neutral_answers(decision_stage="just_heard"))
     point = next(p for p in snapshot.discussion_points if p.id == "how_it_works")
-    assert point.why == 'You said: "I have only just heard about IORT".'
+    assert point.why == "You have only just heard about IORT."
+    assert snapshot.decision_stage is not None
+    assert snapshot.decision_stage.summary == "You have only just heard about IORT."
 
 
 # --- Side effects ------------------------------------------------------------------------------
 
 
-def test_chosen_side_effects_bring_their_risks_only() -> None:
-    snapshot = summarize(neutral_answers(side_effect_concerns=["nerve", "seroma"]))
-    point = next(p for p in snapshot.discussion_points if p.id == "side_effects")
-    assert point.why == (
-        "You said these side effects worry you: nerve damage and fluid building up under the skin (seroma)."
+def grid_row(snapshot: SummarySnapshot, row_id: str):
+    return next(row for row in snapshot.grid if row.id == row_id)
+
+
+@pytest.mark.parametrize("cancer", CANCER_TYPES)
+def test_all_seven_side_effects_always_shown_with_worries_marked(cancer: str) -> None:
+    snapshot = summarize(neutral_answers(cancer_type=cancer, side_effect_concerns=["nerve", "seroma"]))
+    row = grid_row(snapshot, "side_effects")
+    risks = [c for c in row.iort if c.kind == "risk"]
+    assert [c.id for c in risks] == [f"R{n}" for n in range(1, 8)]
+    assert [c.id for c in risks if c.worry] == ["R3", "R6"]
+    assert {"B4", "C1"} <= {c.id for c in row.iort}
+    b4 = next(c for c in row.iort if c.id == "B4")
+    assert b4.caveat  # issue 13: the survival statement gets its caveat too
+
+
+def test_sarcoma_naming_side_effects_as_matters_most_gets_the_point() -> None:
+    snapshot = summarize(
+        neutral_answers(
+            cancer_type="soft_tissue_sarcoma", prio_side_effects="a_little", most_important="side_effects"
+        )
     )
-    assert [e for e in evidence_ids(snapshot, "side_effects") if e.startswith("R")] == ["R3", "R6"]
-    assert {"B3", "B4", "C1"} <= set(evidence_ids(snapshot, "side_effects"))
+    assert snapshot.discussion_points[0].id == "side_effects"
+    assert snapshot.discussion_points[0].rows == ("Side effects",)
 
 
-def test_side_effects_high_without_concerns_lists_every_risk() -> None:
-    snapshot = summarize(neutral_answers(prio_side_effects="extremely", side_effect_concerns=["not_sure"]))
-    risks = [e for e in evidence_ids(snapshot, "side_effects") if e.startswith("R")]
-    assert risks == [f"R{n}" for n in range(1, 8)]
-    point = next(p for p in snapshot.discussion_points if p.id == "side_effects")
-    assert "worry you" not in point.why
+def test_not_sure_is_not_listed_as_a_worry() -> None:
+    snapshot = summarize(neutral_answers(side_effect_concerns=["not_sure"]))
+    assert snapshot.side_effect_concerns == ()
+    assert not any(c.worry for row in snapshot.grid for c in row.iort)
 
 
 @pytest.mark.parametrize("concerns", [["none"], ["not_sure"], None])
@@ -258,8 +319,11 @@ def test_breast_figures_never_shown_for_other_cancers(cancer: str) -> None:
     everything = {f"prio_{code}": "extremely" for code in PRIORITIES}
     snapshot = summarize(neutral_answers(**everything, cancer_type=cancer, check_pathology="before"))
     cited = {c.id for p in snapshot.discussion_points for c in p.evidence}
+    cited |= {c.id for row in snapshot.grid for c in row.iort}
     assert not cited & BREAST_FIGURES
-    assert "breast_studies" not in point_ids(snapshot)
+    assert "breast_recurrence" not in point_ids(snapshot)
+    # Instead: a plain "no trial figures" line, and the statement that would mislead breast patients.
+    assert {"L7", "P9"} <= cited
     assert not {s.id for s in snapshot.sources} & {"TARGIT-A-2014", "ELIOT-2013", "ASTRO-PBI-2024"}
 
 
@@ -267,8 +331,11 @@ def test_breast_figures_shown_for_breast_with_caveat() -> None:
     snapshot = summarize(
         neutral_answers(cancer_type="breast", prio_long_term_evidence="very", prio_fewer_visits="very")
     )
-    assert {"F1", "F3", "F4"} <= set(evidence_ids(snapshot, "long_term_evidence"))
-    assert "F2" in evidence_ids(snapshot, "fewer_visits")
+    assert evidence_ids(snapshot, "breast_recurrence") == ["F1", "F3", "F2", "F4"]
+    assert all("p =" not in c.statement for p in snapshot.discussion_points for c in p.evidence)
+    grid_ids = {c.id for row in snapshot.grid for c in row.iort}
+    assert "P9" not in grid_ids
+    assert "L7" not in grid_ids
     for point in snapshot.discussion_points:
         for citation in point.evidence:
             if citation.id in BREAST_FIGURES:
@@ -277,22 +344,19 @@ def test_breast_figures_shown_for_breast_with_caveat() -> None:
     assert {"TARGIT-A-2014", "ELIOT-2013", "ASTRO-PBI-2024"} <= {s.id for s in snapshot.sources}
 
 
-def test_breast_studies_point_when_research_not_rated_high() -> None:
-    snapshot = summarize(neutral_answers(cancer_type="breast"))
-    assert "breast_studies" in point_ids(snapshot)
-    assert evidence_ids(snapshot, "breast_studies") == ["F1", "F3", "F4"]
-    point = next(p for p in snapshot.discussion_points if p.id == "breast_studies")
-    assert point.why.startswith('You chose "Breast cancer".')
-    # ... but not twice when the research point already shows the figures
-    assert "breast_studies" not in point_ids(
-        summarize(neutral_answers(cancer_type="breast", prio_long_term_evidence="very"))
-    )
+@pytest.mark.parametrize("research", ["not", "extremely"])
+def test_every_breast_patient_gets_the_recurrence_point_once(research: str) -> None:
+    snapshot = summarize(neutral_answers(cancer_type="breast", prio_long_term_evidence=research))
+    assert point_ids(snapshot).count("breast_recurrence") == 1
+    figures = [c for c in next(p for p in snapshot.discussion_points if p.id == "breast_recurrence").evidence]
+    assert [c.table_row is not None for c in figures] == [True, True, False, False]
 
 
 def test_fit_point_names_the_cancer_type() -> None:
     snapshot = summarize(neutral_answers(cancer_type="other"))
     point = next(p for p in snapshot.discussion_points if p.id == "fit")
-    assert point.why.startswith('You said IORT is being thought of for: "Another type, or I am not sure".')
+    assert point.why == "Whether IORT fits depends on more than the type of cancer."
+    assert point.rows == ("Who it suits",)
     assert snapshot.cancer_type is not None
     assert snapshot.cancer_type.code == "other"
 
@@ -312,7 +376,7 @@ def test_without_cancer_type_only_general_evidence() -> None:
     [
         ("unsure", "What else should I think about before I choose?"),
         ("iort", "Is there anything about me that makes IORT a poor fit?"),
-        ("ebrt", "What would EBRT be like for me, week by week?"),
+        ("ebrt", "Is there anything about me that makes EBRT a poor fit?"),
     ],
 )
 def test_leaning_point_asks_matching_question(leaning: str, question: str) -> None:
@@ -435,6 +499,7 @@ def test_answers_by_step_shows_display_answers() -> None:
 def test_sources_are_only_those_cited_with_dates() -> None:
     snapshot = summarize(neutral_answers(cancer_type="pancreatic", leaning="ebrt"))
     cited = {sid for p in snapshot.discussion_points for c in p.evidence for sid in c.source_ids}
+    cited |= {sid for row in snapshot.grid for c in (*row.iort, *row.ebrt) for sid in c.source_ids}
     assert {s.id for s in snapshot.sources} == cited | {"SURE-2010"}
     assert all(s.date and s.citation for s in snapshot.sources)
 
@@ -507,9 +572,93 @@ def test_works_on_other_content() -> None:
         content=mini,
     )
     assert point_ids(snapshot) == ["cost", "visits"]
-    assert [c.id for c in snapshot.discussion_points[0].evidence] == ["L1", "B1", "F1"]
+    assert [c.id for c in snapshot.discussion_points[0].evidence] == ["F1"]
+    assert [(row.id, [c.id for c in row.iort]) for row in snapshot.grid] == [
+        ("visits", ["B1"]),
+        ("cost", ["L1"]),
+    ]
     assert snapshot.conflict.score == 1
     assert snapshot.conflict.flagged
     assert snapshot.completed_at == datetime(2026, 11, 20, 15, 42, 10, tzinfo=UTC).strftime(
         "%Y-%m-%dT%H:%M:%SZ"
     )
+
+
+# --- Page 1 and the IPDAS items (issue 13) -------------------------------------------------------
+
+
+def test_decision_and_options_are_stated() -> None:
+    snapshot = summarize(neutral_answers())
+    assert snapshot.options is not None
+    assert "IORT" in snapshot.options.decision
+    assert snapshot.options.options == (
+        "IORT alone",
+        "IORT plus external beam radiation (EBRT)",
+        "EBRT alone",
+        "Another plan your care team suggests",
+    )
+    assert snapshot.options.source_ids == ("ACS-IORT",)
+
+
+def test_content_date_review_policy_and_funding_line() -> None:
+    content = shipped()
+    snapshot = build_summary(
+        content,
+        neutral_answers(),
+        response_id="r",
+        completed_at=datetime(2026, 11, 20, tzinfo=UTC),
+        patient=PatientInfo(),
+        consult_date=None,
+        clinic_name="C",
+        funding_note="Paid for by the clinic.",
+    )
+    assert snapshot.checked_on == content.evidence.checked_on.isoformat()  # type: ignore[union-attr]
+    assert snapshot.review_policy == "reviewed every year or when the sources change"
+    assert snapshot.funding_note == "Paid for by the clinic."
+
+
+@pytest.mark.parametrize(("rating", "equal"), [("somewhat", True), ("not", True)])
+def test_a_note_when_every_rating_is_the_same(rating: str, equal: bool) -> None:
+    snapshot = summarize(neutral_answers(**{f"prio_{code}": rating for code in PRIORITIES}))
+    assert snapshot.ratings_equal is equal
+    assert snapshot.equal_ratings_note
+    mixed = summarize(neutral_answers(prio_cost="very"))
+    assert not mixed.ratings_equal
+    assert mixed.equal_ratings_note is None
+
+
+def test_second_person_summaries_for_page_one() -> None:
+    snapshot = summarize(neutral_answers(leaning="iort", decision_role="team", respondent="helper"))
+    assert snapshot.leaning is not None
+    assert snapshot.leaning.summary == "You are leaning toward IORT."
+    assert snapshot.decision_role is not None
+    assert snapshot.decision_role.summary.startswith("You want")
+    assert snapshot.respondent is not None
+    assert snapshot.respondent.summary == "A helper, with the patient"
+    first_item = next(item.label for item in snapshot.conflict.items)
+    assert first_item == "Do you know which choice is right for you?"
+
+
+def test_questions_follow_the_priorities_and_stop_at_eight() -> None:
+    everything = {f"prio_{code}": "extremely" for code in PRIORITIES}
+    snapshot = summarize(neutral_answers(**everything, most_important="side_effects", sure_sure="no"))
+    assert len(snapshot.questions) == 8
+    assert snapshot.discussion_points[0].id == "side_effects"
+    assert snapshot.questions[0] == "Which side effects are most likely for me with each choice?"
+    assert snapshot.first_questions == 5
+
+
+def test_a_version_1_snapshot_still_loads() -> None:
+    """Responses completed on questionnaire 1.0.0 keep their stored snapshot (no new fields)."""
+    data = summarize(neutral_answers()).model_dump(mode="json")
+    for name in ("short_disclaimer", "options", "decision_stage", "ratings_equal", "equal_ratings_note",
+                 "knowledge_misses", "questions", "first_questions", "grid", "checked_on", "review_policy",
+                 "funding_note"):  # fmt: skip
+        data.pop(name)
+    data["schema_version"] = 1
+    for point in data["discussion_points"]:
+        point.pop("rows")
+        point.pop("question_numbers")
+    old = SummarySnapshot.model_validate(data)
+    assert old.grid == ()
+    assert old.options is None

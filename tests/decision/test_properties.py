@@ -48,7 +48,10 @@ def answer_sets(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def cited_ids(snapshot: SummarySnapshot) -> set[str]:
-    return {c.id for point in snapshot.discussion_points for c in point.evidence}
+    """Every fact the summary shows: in the points, in the grid and behind the options line."""
+    ids = {c.id for point in snapshot.discussion_points for c in point.evidence}
+    ids.update(c.id for row in snapshot.grid for c in (*row.iort, *row.ebrt))
+    return ids
 
 
 @PROPERTY_SETTINGS
@@ -61,16 +64,51 @@ def test_same_input_gives_an_equal_snapshot(answers: dict[str, Any], rng: random
 
 @PROPERTY_SETTINGS
 @given(answer_sets())
-def test_every_high_priority_has_a_balanced_point(answers: dict[str, Any]) -> None:
+def test_every_high_or_named_priority_has_a_point(answers: dict[str, Any]) -> None:
     snapshot = summarize(answers)
     for priority in snapshot.priorities:
-        if priority.rating not in HIGH_IMPORTANCE:
+        if priority.rating not in HIGH_IMPORTANCE and not priority.most_important:
             continue
         points = [p for p in snapshot.discussion_points if p.priority == priority.code]
-        assert points, priority.code
-        kinds = {c.kind for point in points for c in point.evidence}
-        assert "benefit" in kinds, priority.code
-        assert kinds & {"limitation", "risk"}, priority.code
+        assert len(points) == 1, priority.code
+        assert points[0].rows, priority.code  # it points to the grid for its facts
+
+
+@PROPERTY_SETTINGS
+@given(answer_sets())
+def test_the_grid_is_balanced_and_complete_for_every_patient(answers: dict[str, Any]) -> None:
+    snapshot = summarize(answers)
+    cancer = enabled_answers(QUESTIONNAIRE, answers).get("cancer_type")
+    in_grid = [c for row in snapshot.grid for c in (*row.iort, *row.ebrt)]
+    shown = [c.id for c in in_grid] + [c.id for p in snapshot.discussion_points for c in p.evidence]
+    assert len(shown) == len(set(shown))  # each fact once in the whole summary
+    for entry in EVIDENCE.values():
+        if entry.kind in ("benefit", "risk") and entry.applies_to(cancer):
+            assert entry.id in shown, entry.id
+        if entry.kind == "limitation" and entry.applies_to(cancer) and entry.cancer_types == ("all",):
+            assert entry.id in shown, entry.id
+    kinds = {c.kind for c in in_grid}
+    assert "benefit" in kinds
+    assert kinds & {"limitation", "risk"}
+    worried = {c.id for c in in_grid if c.worry}
+    assert worried == {
+        shipped().rules.summary.worries[code]
+        for code in (answers.get("side_effect_concerns") or [])
+        if code in shipped().rules.summary.worries
+    }
+
+
+@PROPERTY_SETTINGS
+@given(answer_sets())
+def test_at_most_eight_questions_each_once_numbered_in_point_order(answers: dict[str, Any]) -> None:
+    snapshot = summarize(answers)
+    assert len(snapshot.questions) <= shipped().rules.summary.max_questions
+    assert len(set(snapshot.questions)) == len(snapshot.questions)
+    numbers = [n for point in snapshot.discussion_points for n in point.question_numbers]
+    assert numbers == list(range(1, len(snapshot.questions) + 1))
+    for point in snapshot.discussion_points:
+        for number, question in zip(point.question_numbers, point.questions, strict=True):
+            assert snapshot.questions[number - 1] == question
 
 
 @PROPERTY_SETTINGS
@@ -128,6 +166,7 @@ def test_evidence_fits_the_cancer_type(answers: dict[str, Any]) -> None:
 def test_sources_are_exactly_those_cited(answers: dict[str, Any]) -> None:
     snapshot = summarize(answers)
     cited = {sid for entry_id in cited_ids(snapshot) for sid in EVIDENCE[entry_id].sources}
+    cited.update(snapshot.options.source_ids if snapshot.options else ())
     if snapshot.conflict.answered:
         cited.add("SURE-2010")
     assert [s.id for s in snapshot.sources] == [s.id for s in shipped().evidence.sources if s.id in cited]
@@ -150,9 +189,9 @@ def test_every_point_is_complete(answers: dict[str, Any]) -> None:
     for point in summarize(answers).discussion_points:
         assert point.title
         assert point.why.strip()
-        assert point.questions
-        assert point.evidence
+        assert point.evidence or point.rows or point.questions
         assert "{" not in point.why
+        assert len(set(point.why.split(". "))) == len(point.why.split(". "))  # no reason said twice
         assert len(set(point.questions)) == len(point.questions)
         assert len({c.id for c in point.evidence}) == len(point.evidence)
 

@@ -24,8 +24,8 @@ from sdm_service.audit import REFUSAL_BUCKET, Actor, is_milestone, record_refusa
 from sdm_service.db import create_engine
 from sdm_service.models import AuditEvent
 from sdm_service.services.audit_query import verify_chain
-from sdm_service.settings import Settings
 from sdm_service.services.signin import ACCOUNT_LIMIT, ADDRESS_LIMIT
+from sdm_service.settings import Settings
 from tests.conftest import make_settings
 from tests.web.clinician_support import create_account
 

@@ -5,6 +5,7 @@ checked here, once."""
 
 from __future__ import annotations
 
+import secrets
 import threading
 
 from litestar import Litestar
@@ -52,7 +53,9 @@ async def test_password_hashing_and_checking_run_in_a_worker_thread(app: Litesta
 
 
 def test_production_settings_hash_with_the_recommended_argon2id_parameters() -> None:
-    production = load_settings(env="production", secret_key="x" * 40, base_url="https://sdm.example.org")
+    production = load_settings(
+        env="production", secret_key=secrets.token_urlsafe(48), base_url="https://sdm.example.org"
+    )
     hashing = users.hashing_for(production)
     stored = hashing.hash(PASSWORD)
     assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")

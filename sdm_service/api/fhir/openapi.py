@@ -12,10 +12,11 @@ from litestar.params import QueryParameter
 
 from sdm_service.api.fhir.errors import FhirPayload
 from sdm_service.fhirmap.common import FHIR_JSON
+from sdm_service.settings import DEFAULT_QUESTIONNAIRE_SLUG
 
 _EXAMPLE: FhirPayload = {
     "resourceType": "QuestionnaireResponse",
-    "questionnaire": "https://sdm.example.org/fhir/Questionnaire/iort-sdm|1.0.0",
+    "questionnaire": f"https://sdm.example.org/fhir/Questionnaire/{DEFAULT_QUESTIONNAIRE_SLUG}|2.0.0",
     "status": "in-progress",
     "subject": {"identifier": {"system": "urn:oid:1.2.36.146.595.217.0.1", "value": "MRN-004211"}},
     "authored": "2026-11-21T18:45:03Z",

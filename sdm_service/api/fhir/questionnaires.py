@@ -80,7 +80,8 @@ async def read_questionnaire(
     check_request(request)
     content = library.by_slug.get(questionnaire_id)
     if content is None:
-        raise FhirError(404, f"Questionnaire/{questionnaire_id} does not exist. Try Questionnaire/iort-sdm.")
+        known = ", ".join(f"Questionnaire/{slug}" for slug in library.by_slug)
+        raise FhirError(404, f"Questionnaire/{questionnaire_id} does not exist. Try {known}.")
     return fhir_response(questionnaire_to_fhir(content.questionnaire, settings.base_url))
 
 

@@ -184,7 +184,9 @@ async def create_questionnaire_response(
     request, db_session, settings = call.request, call.db_session, call.settings
     check_request(request)
     resource = _parse_body(await request.body())
-    row = await store_questionnaire_response(db_session, settings, library.get("iort-sdm"), resource)
+    row = await store_questionnaire_response(
+        db_session, settings, library.get(settings.questionnaire_slug), resource
+    )
     await record(
         db_session,
         actor(call.api_client),
