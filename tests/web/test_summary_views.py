@@ -10,7 +10,7 @@ from typing import Any
 from litestar import Litestar
 from pypdf import PdfReader
 
-from sdm_service.models import Response
+from sdm_service.models import PatientResponse
 from tests.web.clinician_support import (
     FLAGGING_ANSWERS,
     Client,
@@ -86,7 +86,7 @@ async def test_a_version_1_summary_still_shows_and_prints(client: Client, app: L
     await signed_in(client, app, "reader")
     response_id = await add_response(app)
     async with db(app) as session:
-        row = await session.get(Response, response_id)
+        row = await session.get(PatientResponse, response_id)
         assert row is not None
         assert row.summary is not None
         row.summary = as_version_1(row.summary)
