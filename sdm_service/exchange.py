@@ -39,6 +39,7 @@ from sdm_service import __version__
 from sdm_service import models as _models  # noqa: F401 - registers every table on the metadata
 from sdm_service.audit import SYSTEM, record_now
 from sdm_service.content import ContentLibrary
+from sdm_service.exchange_fhir import FhirResponseWriter
 
 logger = logging.getLogger("sdm_service.exchange")
 
@@ -215,68 +216,6 @@ def _open_private(path: Path) -> TextIO:
 
 def _files_in(directory: Path) -> list[Path]:
     return sorted(path for path in directory.rglob("*") if path.is_file())
-
-
-class FhirResponseWriter:
-    """Each response as a QuestionnaireResponse, mapped against the questionnaire version it is
-    pinned to (the stored definition, so old responses map against the form they answered)."""
-
-    def __init__(
-        self,
-        questionnaire_versions: list[dict[str, Any]],
-        base_url: str,
-        library: ContentLibrary | None,
-    ) -> None:
-        from sdm_service.content.fhir import questionnaire_to_fhir
-        from sdm_service.content.schema import Questionnaire
-        from sdm_service.services.questionnaires import from_definition
-
-        self.forms: dict[tuple[str, str], tuple[Questionnaire, dict[str, Any]]] = {}
-        for stored in questionnaire_versions:
-            questionnaire = from_definition(stored.get("definition"))
-            if questionnaire is None:
-                logger.warning("questionnaire %s %s unreadable", stored["slug"], stored["version"])
-                continue
-            self.forms[(stored["slug"], stored["version"])] = (
-                questionnaire,
-                questionnaire_to_fhir(questionnaire, base_url),
-            )
-        for content in library.by_slug.values() if library else ():
-            key = (content.slug, content.version)
-            if key not in self.forms:  # a version nobody completed yet: the loaded files are it
-                self.forms[key] = (
-                    content.questionnaire,
-                    questionnaire_to_fhir(content.questionnaire, base_url),
-                )
-        self.written = 0
-        self.skipped: list[str] = []
-
-    def write(self, handle: TextIO, row: dict[str, Any]) -> None:
-        from sdm_service.fhirmap.questionnaire_response import ResponseRecord, to_questionnaire_response
-
-        form = self.forms.get((row["questionnaire_slug"], row["questionnaire_version"]))
-        if form is None:
-            self.skipped.append(str(row["id"]))
-            return
-        record = ResponseRecord(
-            id=str(row["id"]),
-            status=row["status"],
-            answers=row["answers"] or {},
-            patient_system=row["patient_system"],
-            patient_value=row["patient_value"],
-            patient_name=row["patient_name"],
-            updated_at=row["updated_at"],
-            authored_at=row["completed_at"] or row["updated_at"],
-            version_id=row["lock_version"],
-        )
-        try:
-            resource = to_questionnaire_response(record, form[0], form[1])
-        except (KeyError, TypeError, ValueError) as exc:
-            logger.warning("response %s could not be mapped to FHIR: %s", row["id"], exc)
-            self.skipped.append(str(row["id"]))
-            return
-        handle.write(json.dumps(resource, ensure_ascii=False, sort_keys=True) + "\n")
-        self.written += 1
 
 
 # --- import ---------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from sdm_service.audit import Actor, record_refusal
 from sdm_service.errors import http_exception_for
-from sdm_service.web.auth import _STATE_KEY as CLINICIAN_STATE_KEY  # the request's signed-in user
+from sdm_service.security import CLINICIAN_STATE_KEY
 
 logger = logging.getLogger("sdm_service.audit")
 REFUSED_STATUSES = frozenset({401, 403, 429})

@@ -10,6 +10,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 TOKEN_BYTES = 32  # 256 bits of randomness; links and API tokens are unguessable
+# Where a request remembers the clinician its session cookie belongs to (web/auth.py sets it; the
+# refusal audit reads it to name who was refused).
+CLINICIAN_STATE_KEY = "clinician_user"
 
 
 class PasswordHashing:

@@ -26,6 +26,7 @@ from sdm_service.audit import Actor
 from sdm_service.middleware import request_ip
 from sdm_service.models import Role, User
 from sdm_service.paths import CLINICIAN_PREFIX
+from sdm_service.security import CLINICIAN_STATE_KEY
 from sdm_service.services import sessions
 from sdm_service.settings import Settings
 from sdm_service.web.errors import error_page
@@ -33,7 +34,6 @@ from sdm_service.web.errors import error_page
 COOKIE_PATH = CLINICIAN_PREFIX  # a __Host- cookie (production) must have path /
 SIGN_IN_PATH = f"{CLINICIAN_PREFIX}/sign-in"
 HOME_PATH = CLINICIAN_PREFIX
-_STATE_KEY = "clinician_user"
 _MISSING = object()
 
 
@@ -103,14 +103,14 @@ async def start_session(
 
 async def current_user_or_none(connection: ASGIConnection[Any, Any, Any, Any]) -> User | None:
     """Look the session up once per request and remember the answer."""
-    cached = connection.state.get(_STATE_KEY, _MISSING)
+    cached = connection.state.get(CLINICIAN_STATE_KEY, _MISSING)
     if cached is not _MISSING:
         return cached
     state = connection.app.state
     user = await sessions.load_session_user(
         state.side_engine, state.settings, connection.cookies.get(state.settings.cookies.session)
     )
-    connection.state[_STATE_KEY] = user
+    connection.state[CLINICIAN_STATE_KEY] = user
     return user
 
 
