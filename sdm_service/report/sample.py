@@ -10,7 +10,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sdm_service.decision.snapshot import PatientInfo, SummarySnapshot
-from sdm_service.settings import DEFAULT_QUESTIONNAIRE_SLUG, PROJECT_ROOT
+from sdm_service.resources import resource_path
+from sdm_service.settings import DEFAULT_QUESTIONNAIRE_SLUG
 
 SAMPLE_RESPONSE_ID = "3f6c2a9e-8b1d-4c7a-9e2f-5a4b3c2d1e0f"
 SAMPLE_SLUG = DEFAULT_QUESTIONNAIRE_SLUG
@@ -50,7 +51,7 @@ def example_snapshot(**overrides: Any) -> SummarySnapshot:
     from sdm_service.decision import build_summary
     from sdm_service.settings import Settings
 
-    content = load_library(PROJECT_ROOT / "questionnaires").get(SAMPLE_SLUG)
+    content = load_library(resource_path("questionnaires")).get(SAMPLE_SLUG)
     snapshot = build_summary(
         content,
         SAMPLE_ANSWERS,
