@@ -102,6 +102,12 @@ def follow_up_app(database_url: str, tmp_path: Path) -> Litestar:
         },
     )
     (folder / "questionnaire.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    # Content may only ask what the summary uses: let the new answer bring up the first point.
+    rules = yaml.safe_load((folder / "rules.yaml").read_text())
+    rules["points"][0]["triggers"].append(
+        {"when": [{"item": "same_page_follow_up", "in": ["two"]}], "why": 'You answered "{answer}".'}
+    )
+    (folder / "rules.yaml").write_text(yaml.safe_dump(rules, sort_keys=False))
     return create_app(make_settings(database_url, content_dir=tmp_path / "content"))
 
 
