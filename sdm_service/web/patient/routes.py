@@ -118,16 +118,8 @@ async def invitation_link(
     db_session: NamedDependency[AsyncSession],
     side_engine: NamedDependency[AsyncEngine],
 ) -> Redirect:
-    try:
-        response, cookie_token = await patient_links.open_invitation_link(
-            db_session, side_engine, settings, token, library, ip=request_ip(request)
-        )
-    except patient_links.LinkUnusable as exc:
-        raise LinkProblem(exc.reason) from None
-    content = library.get(response.questionnaire_slug)
-    return Redirect(
-        place_path(content, response), status_code=303, cookies=[patient_cookie(settings, cookie_token)]
-    )
+    opened = patient_links.open_invitation_link
+    return await _open_link(opened, request, token, library, settings, db_session, side_engine)
 
 
 @get("/r/{token:str}", **PAGE_OPTIONS, name="patient-resume")
@@ -139,14 +131,30 @@ async def resume_link(
     db_session: NamedDependency[AsyncSession],
     side_engine: NamedDependency[AsyncEngine],
 ) -> Redirect:
+    opened = patient_links.open_resume_link
+    return await _open_link(opened, request, token, library, settings, db_session, side_engine)
+
+
+async def _open_link(
+    open_with: Any,
+    request: Request[Any, Any, Any],
+    token: str,
+    library: ContentLibrary,
+    settings: Settings,
+    db_session: AsyncSession,
+    side_engine: AsyncEngine,
+) -> Redirect:
+    """Both link kinds: open through the service, then go to the patient's place with a fresh cookie."""
     try:
-        response, token = await patient_links.open_resume_link(
+        response, cookie_token = await open_with(
             db_session, side_engine, settings, token, library, ip=request_ip(request)
         )
     except patient_links.LinkUnusable as exc:
         raise LinkProblem(exc.reason) from None
     content = library.get(response.questionnaire_slug)
-    return Redirect(place_path(content, response), status_code=303, cookies=[patient_cookie(settings, token)])
+    return Redirect(
+        place_path(content, response), status_code=303, cookies=[patient_cookie(settings, cookie_token)]
+    )
 
 
 def _step_index(content: Content, number: int) -> int:
