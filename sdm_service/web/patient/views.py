@@ -14,7 +14,7 @@ from sdm_service.content.logic import (
     enabled_answers,
     enabled_items,
 )
-from sdm_service.content.schema import IMPORTANCE_SCALE, Item
+from sdm_service.content.schema import Item
 from sdm_service.models import PatientResponse, utcnow
 from sdm_service.settings import Settings
 from sdm_service.web.patient.flow import (
@@ -53,10 +53,8 @@ def _stored_values(value: Any) -> list[str]:
 
 
 def _options(item: Item) -> list[tuple[str, str, str | None]]:
-    if item.type == "importance":
-        return [(code, label, None) for code, label in IMPORTANCE_SCALE]
-    if item.type == "yes_no":
-        return [("yes", "Yes", None), ("no", "No", None)]
+    if item.type in ("importance", "yes_no"):
+        return [(code, item.option_label(code), None) for code in item.option_codes()]
     return [(option.code, option.label, option.help) for option in item.options]
 
 
