@@ -80,9 +80,10 @@ def is_done(response: PatientResponse) -> bool:
 
 
 async def start_response(
-    session: AsyncSession, content: Content, *, source: str = "web"
+    session: AsyncSession, content: Content, *, source: str = "web", language: str | None = None
 ) -> tuple[PatientResponse, str]:
-    """A new in-progress response and its raw resume token (shown to the patient, never stored)."""
+    """A new in-progress response and its raw resume token (shown to the patient, never stored),
+    in the content's language nearest to `language`."""
     token = new_token()
     now = utcnow()
     response = PatientResponse(
@@ -90,6 +91,7 @@ async def start_response(
         questionnaire_version=content.version,
         status=ResponseStatus.IN_PROGRESS,
         source=source,
+        language=content.choose_language(language),
         resume_token_hash=hash_token(token),
         created_at=now,
         updated_at=now,
