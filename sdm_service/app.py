@@ -25,6 +25,8 @@ from sdm_service.api import v1 as api_v1
 from sdm_service.api.auth import SECURITY_SCHEME, SECURITY_SCHEME_NAME
 from sdm_service.content import ContentLibrary, load_library
 from sdm_service.db import create_engine, database_is_reachable, sqlalchemy_config
+from sdm_service.i18n import Catalogs
+from sdm_service.i18n import install as install_translations
 from sdm_service.middleware import middleware_stack, security_headers_hook
 from sdm_service.paths import CSRF_EXEMPT_PATHS, HEALTH_PATH, STATIC_PREFIX
 from sdm_service.refusal_audit import RefusalAuditMiddleware
@@ -51,9 +53,12 @@ async def health(side_engine: NamedDependency[AsyncEngine]) -> Response[dict[str
     )
 
 
-def _template_engine(settings: Settings, library: ContentLibrary) -> TemplateConfig[JinjaTemplateEngine]:
+def _template_engine(
+    settings: Settings, library: ContentLibrary, catalogs: Catalogs
+) -> TemplateConfig[JinjaTemplateEngine]:
     def configure(engine: JinjaTemplateEngine) -> None:
         env = engine.engine
+        install_translations(env, catalogs)
         env.globals["clinic_name"] = settings.clinic_name
         env.globals["app_version"] = __version__
         env.globals["questionnaires"] = library
@@ -73,6 +78,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     # Invalid content refuses to start, with every problem listed.
     library = load_library(settings.content_dir)
+    catalogs = Catalogs()
+    _check_catalogs(library, catalogs)
     # Two pools. Request sessions (one unit of work per request) use `engine`. Work that must commit
     # on its own while a request holds its connection (rate-limit hits, audit of refused requests,
     # session and token lookups, health) uses `side_engine`, so it can never wait on a connection
@@ -125,7 +132,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "password_hashing": Provide(provide_password_hashing, sync_to_thread=False),
         },
         plugins=[SQLAlchemyPlugin(config=sqlalchemy_config(settings, engine))],
-        template_config=_template_engine(settings, library),
+        template_config=_template_engine(settings, library, catalogs),
         csrf_config=CSRFConfig(
             secret=settings.secret_key.get_secret_value(),
             cookie_name=settings.cookies.csrf,
@@ -155,6 +162,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             {
                 "settings": settings,
                 "library": library,
+                "catalogs": catalogs,
                 "side_engine": side_engine,
                 "rate_limit_store": rate_limit_store,
             }
@@ -169,6 +177,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     _startup_log(settings, library)
     return app
+
+
+def _check_catalogs(library: ContentLibrary, catalogs: Catalogs) -> None:
+    """Every language the content offers needs the interface text too."""
+    for content in library.by_slug.values():
+        missing = sorted(set(content.languages) - set(catalogs.languages))
+        if missing:
+            raise RuntimeError(f"{content.slug} offers {', '.join(missing)} but no interface catalog has it")
 
 
 def _startup_log(settings: Settings, library: ContentLibrary) -> None:

@@ -101,6 +101,14 @@ async def start_response(
     return response, token
 
 
+async def set_language(session: AsyncSession, response: PatientResponse, language: str) -> None:
+    """The patient chose another language: later pages (and a summary not yet made) use it."""
+    if response.language != language:
+        response.language = language
+        session.add(response)
+        await session.flush()
+
+
 async def open_invitation(
     session: AsyncSession, invitation: Invitation, *, link_token: str = ""
 ) -> tuple[PatientResponse, str]:
