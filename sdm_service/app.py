@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
+from babel import Locale
 from litestar import Litestar, Response, get
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
@@ -59,6 +60,10 @@ def _template_engine(
     def configure(engine: JinjaTemplateEngine) -> None:
         env = engine.engine
         install_translations(env, catalogs)
+        # Clinician pages name each patient language in English ("Spanish").
+        env.globals["language_names"] = {
+            code: Locale.parse(code).get_display_name("en") for code in catalogs.languages
+        }
         env.globals["clinic_name"] = settings.clinic_name
         env.globals["app_version"] = __version__
         env.globals["questionnaires"] = library

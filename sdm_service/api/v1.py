@@ -157,6 +157,7 @@ async def post_invitation(
             patient_value=data.patient.value,
             patient_name=data.name,
             consult_date=data.consult_date,
+            language=data.language,
             ttl_days=data.ttl_days,
             created_by_client_id=api_client.id,
         )
