@@ -85,7 +85,7 @@ lock: $(STAMP)
 messages: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k AnswerError --no-location --sort-output \
 		--project sdm-service --copyright-holder sdm-service -o $(LOCALES)/messages.pot .
-	$(BIN)/pybabel update -i $(LOCALES)/messages.pot -d $(LOCALES) -D messages --no-location --width 100
+	$(BIN)/pybabel update -i $(LOCALES)/messages.pot -d $(LOCALES) -D messages --width 100 --no-fuzzy-matching
 	$(BIN)/pybabel compile -d $(LOCALES) -D messages --statistics
 
 clean:

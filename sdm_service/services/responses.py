@@ -307,9 +307,10 @@ async def complete_response(
     """Compute and store the summary snapshot. A completed response is returned unchanged."""
     if is_done(response):
         return response
-    from sdm_service.decision import build_summary  # imported late: the engine imports content too
+    from sdm_service.decision import build_summaries  # imported late: the engine imports content too
     from sdm_service.decision.snapshot import PatientInfo
 
+    content = content.in_language(response.language)  # the summary speaks the patient's language
     questionnaire = content.questionnaire
     answers = enabled_answers(questionnaire, response.answers)
     missing = missing_required(questionnaire, answers)
@@ -317,7 +318,7 @@ async def complete_response(
         raise ResponseIncomplete(missing)
     now = now or utcnow()
     consult_date = response.consult_date or consult_date_answer(content, answers)
-    snapshot = build_summary(
+    snapshot = build_summaries(
         content,
         answers,
         response_id=str(response.id),

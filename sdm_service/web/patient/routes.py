@@ -357,7 +357,7 @@ async def summary(
     content, response, token = visit
     if not response_service.is_done(response) or response.summary is None:
         return Redirect(place_path(content, response), status_code=303)
-    snapshot = _snapshot(response)
+    snapshot = _snapshot(response).in_language(response.language)
     return page(
         "patient/summary.html",
         {
