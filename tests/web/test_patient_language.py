@@ -11,15 +11,18 @@ from litestar import Litestar
 from sdm_service.services import invitations
 from sdm_service.settings import Settings
 from tests.web.clinician_support import post_form, signed_in
+from tests.report.measure import page_texts
 from tests.web.patient_support import (
     BASE,
     Client,
+    answer_all,
     content_of,
     csrf_token,
     db,
     post_step,
     step_values,
     stored_responses,
+    submit,
 )
 
 SPANISH = {"Accept-Language": "es-MX,es;q=0.9,en;q=0.5"}
@@ -126,3 +129,31 @@ async def test_clinicians_choose_the_language_and_see_it_on_the_worklist(
     assert response.language == "es"
     worklist = await client.get("/clinician")
     assert "<td>Spanish</td>" in worklist.text
+
+
+async def test_a_spanish_walk_ends_with_a_spanish_summary_and_pdf(client: Client, app: Litestar) -> None:
+    welcome = await client.get(BASE, headers=SPANISH)
+    await client.post(f"{BASE}/start", data={"_csrf_token": csrf_token(welcome.text), "language": "es"})
+    own_words = "Can my sister drive me every day?"  # the patient's own words stay as written
+    await answer_all(client, content_of(app), {"own_questions": own_words})
+    summary = await submit(client)
+    assert summary.status_code == 200, summary.text
+    assert '<html lang="es">' in summary.text
+    assert "Su resumen" in summary.text
+    assert "Temas para hablar con su equipo médico" in summary.text
+    assert own_words in summary.text
+    assert re.search(r"el \d{1,2} de [a-z]+ de 20\d\d", summary.text)  # a Babel date, in Spanish
+    pdf = await client.get(f"{BASE}/summary.pdf")
+    text = "\n".join(page_texts(pdf.content))
+    assert "Su resumen para hablar" in text
+    assert own_words in text
+    (response,) = await stored_responses(app)
+    # Clinicians read the stored Spanish PDF, and the same summary rendered in English.
+    await signed_in(client, app, "reader")
+    stored = await client.get(f"/clinician/responses/{response.id}/summary.pdf")
+    assert stored.content == pdf.content
+    english = await client.get(f"/clinician/responses/{response.id}/summary.pdf?language=en")
+    english_text = "\n".join(page_texts(english.content))
+    assert "Your discussion summary" in english_text
+    assert own_words in english_text
+    assert "-en.pdf" in english.headers["content-disposition"]
