@@ -53,6 +53,12 @@ class Content:
         """The language shown for a wish such as "es-MX" (the fallback rules of localized.py)."""
         return choose_language(self.languages, wanted, self.languages[0])
 
+    def translated_questionnaires(self) -> tuple[Questionnaire, ...]:
+        """The questionnaire in every other language (for FHIR's translation extensions)."""
+        return tuple(
+            self.translations[lang].questionnaire for lang in self.languages if lang != self.language
+        )
+
     def in_language(self, wanted: str | None) -> Content:
         language = self.choose_language(wanted)
         return self if language == self.language else self.translations.get(language, self)
