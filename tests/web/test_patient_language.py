@@ -10,8 +10,8 @@ from litestar import Litestar
 
 from sdm_service.services import invitations
 from sdm_service.settings import Settings
-from tests.web.clinician_support import post_form, signed_in
 from tests.report.measure import page_texts
+from tests.web.clinician_support import post_form, signed_in
 from tests.web.patient_support import (
     BASE,
     Client,
