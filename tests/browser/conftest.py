@@ -15,7 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -83,6 +83,7 @@ def _wait_for_health(url: str, process: subprocess.Popen[bytes], timeout: float 
 class LiveServer:
     url: str
     content: Content
+    env: dict[str, str] = field(default_factory=dict)  # the server's settings, for `sdm` commands
 
 
 @pytest.fixture(scope="session")
@@ -113,7 +114,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     try:
         _wait_for_health(url, process)
         library = load_library(ROOT / "questionnaires")
-        yield LiveServer(url=url, content=library.get("iort-sdm"))
+        yield LiveServer(url=url, content=library.get("iort-sdm"), env=env)
     finally:
         process.terminate()
         try:
