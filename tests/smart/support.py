@@ -107,7 +107,9 @@ class JwksServer:
         host, port = self.server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def publish(self, name: str, document: dict[str, Any] | bytes, *, cache_control: str = "max-age=600") -> str:
+    def publish(
+        self, name: str, document: dict[str, Any] | bytes, *, cache_control: str = "max-age=600"
+    ) -> str:
         self.documents[name] = document if isinstance(document, bytes) else json.dumps(document).encode()
         self.cache_control[name] = cache_control
         self.fetches[name] = 0
@@ -117,7 +119,7 @@ class JwksServer:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            def do_GET(self) -> None:
                 name = self.path.strip("/").removesuffix(".json")
                 body = owner.documents.get(name)
                 if body is None:

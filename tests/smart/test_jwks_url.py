@@ -21,7 +21,11 @@ async def _grant(client: Client, client_id: str, key: object) -> int:
 
 
 async def test_keys_by_url_are_cached_and_refetched_for_a_new_kid(
-    client: Client, make_client: MakeClient, jwks_server: JwksServer, clock: Clock, request: pytest.FixtureRequest
+    client: Client,
+    make_client: MakeClient,
+    jwks_server: JwksServer,
+    clock: Clock,
+    request: pytest.FixtureRequest,
 ) -> None:
     name = f"rotating-{request.node.callspec.id}"
     old, new = new_rsa("2026-old"), new_ec("2026-new")
@@ -44,7 +48,11 @@ async def test_keys_by_url_are_cached_and_refetched_for_a_new_kid(
 
 
 async def test_unknown_kids_refetch_at_most_a_few_times_a_minute(
-    client: Client, make_client: MakeClient, jwks_server: JwksServer, rsa_key: RSAKey, request: pytest.FixtureRequest
+    client: Client,
+    make_client: MakeClient,
+    jwks_server: JwksServer,
+    rsa_key: RSAKey,
+    request: pytest.FixtureRequest,
 ) -> None:
     name = f"flooded-{request.node.callspec.id}"
     url = jwks_server.publish(name, public_jwks(rsa_key))
@@ -57,7 +65,11 @@ async def test_unknown_kids_refetch_at_most_a_few_times_a_minute(
 
 
 async def test_a_jwks_url_that_fails_or_is_too_big_refuses_the_client(
-    client: Client, make_client: MakeClient, jwks_server: JwksServer, rsa_key: RSAKey, request: pytest.FixtureRequest
+    client: Client,
+    make_client: MakeClient,
+    jwks_server: JwksServer,
+    rsa_key: RSAKey,
+    request: pytest.FixtureRequest,
 ) -> None:
     suffix = request.node.callspec.id
     huge = jwks_server.publish(f"huge-{suffix}", b'{"keys": [' + b" " * (70 * 1024) + b"]}")
@@ -73,7 +85,11 @@ async def test_a_jwks_url_that_fails_or_is_too_big_refuses_the_client(
 def test_jwks_urls_must_be_https_in_production_and_cache_headers_are_read() -> None:
     assert check_jwks_url("http://ehr.example/jwks", production=False) == "http://ehr.example/jwks"
     assert check_jwks_url("https://ehr.example/jwks", production=True) == "https://ehr.example/jwks"
-    for url, production in (("http://ehr.example/jwks", True), ("ftp://ehr.example/j", False), ("/jwks", False)):
+    for url, production in (
+        ("http://ehr.example/jwks", True),
+        ("ftp://ehr.example/j", False),
+        ("/jwks", False),
+    ):
         with pytest.raises(JwksError):
             check_jwks_url(url, production=production)
     assert cache_seconds("public, max-age=120") == 120

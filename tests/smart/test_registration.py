@@ -26,12 +26,19 @@ from tests.smart.support import assertion, public_jwks, token_form
 from tests.web.clinician_support import audit_events, post_form, signed_in
 
 Client = AsyncTestClient[Litestar]
-SCOPES = "system/QuestionnaireResponse.rs,system/DocumentReference.rs,system/Binary.r,system/Questionnaire.rs,system/Task.cru"
+SCOPES = (
+    "system/QuestionnaireResponse.rs,system/DocumentReference.rs,system/Binary.r,"
+    "system/Questionnaire.rs,system/Task.cru"
+)
 
 
 async def _cli(database_url: str, *args: str) -> tuple[int, str]:
-    env = {"SDM_DATABASE_URL": database_url, "SDM_ENV": "test", "SDM_SECRET_KEY": TEST_SECRET,
-           "SDM_BASE_URL": "http://testserver.local"}
+    env = {
+        "SDM_DATABASE_URL": database_url,
+        "SDM_ENV": "test",
+        "SDM_SECRET_KEY": TEST_SECRET,
+        "SDM_BASE_URL": "http://testserver.local",
+    }
     result = await asyncio.to_thread(CliRunner().invoke, main, list(args), env=env)
     return result.exit_code, result.output
 
@@ -46,7 +53,9 @@ async def test_the_cli_registers_a_jwks_file_and_prints_the_client_id_last(
     )
     assert code == 0, output
     client_id = output.strip().splitlines()[-1]
-    answer = await client.post("/auth/token", data=token_form(assertion(client_id, ec_key), "system/Task.cru"))
+    answer = await client.post(
+        "/auth/token", data=token_form(assertion(client_id, ec_key), "system/Task.cru")
+    )
     assert answer.status_code == 200, answer.text
     assert answer.json()["scope"] == "system/Task.cru"
     async with db(app) as session:
@@ -55,7 +64,9 @@ async def test_the_cli_registers_a_jwks_file_and_prints_the_client_id_last(
     assert sorted(stored.scopes.split()) == sorted(SCOPES.split(","))
 
     code, output = await _cli(database_url, "api-clients", "list")
-    assert code == 0 and client_id in output and "SMART key set" in output
+    assert code == 0
+    assert client_id in output
+    assert "SMART key set" in output
 
 
 async def test_the_cli_refuses_private_keys_bad_urls_and_bad_scopes(
@@ -76,7 +87,14 @@ async def test_the_cli_refuses_private_keys_bad_urls_and_bad_scopes(
     async with db(app) as session:
         assert (await session.execute(select(ApiClient))).first() is None
     code, output = await _cli(
-        database_url, "api-clients", "create", "EHR", "--jwks-url", "https://ehr.example/jwks", "--scopes", SCOPES
+        database_url,
+        "api-clients",
+        "create",
+        "EHR",
+        "--jwks-url",
+        "https://ehr.example/jwks",
+        "--scopes",
+        SCOPES,
     )
     assert code == 0, output
 
@@ -119,10 +137,12 @@ async def test_the_admin_page_lists_smart_clients_and_revokes_them(
     await signed_in(client, app, "boss", role=Role.ADMIN)
     page = await client.get("/clinician/admin/api-clients")
     assert page.status_code == 200
-    assert "Cerner SMART" in page.text and str(ehr.id) in page.text
+    assert "Cerner SMART" in page.text
+    assert str(ehr.id) in page.text
     assert "system/QuestionnaireResponse.rs" in page.text
     action = re.search(r'action="(/clinician/admin/api-clients/[^"]+/revoke)"', page.text)
-    assert action is not None and str(ehr.id) in action.group(1)
+    assert action is not None
+    assert str(ehr.id) in action.group(1)
     assert (await post_form(client, action.group(1))).status_code == 303
     assert len(await audit_events(app, "api_client.revoke")) == 1
     refused = await client.post("/auth/token", data=token_form(assertion(str(ehr.id), rsa_key)))

@@ -101,7 +101,9 @@ async def test_a_replayed_jti_is_refused(client: Client, ehr: ApiClient, rsa_key
     again = await ask(client, token_form(signed))
     assert again.status_code == 401
     assert "jti" in again.json()["error_description"]
-    same_jti = assertion(str(ehr.id), rsa_key, jti=jwt.decode(signed, rsa_key, algorithms=["RS384"]).claims["jti"])
+    same_jti = assertion(
+        str(ehr.id), rsa_key, jti=jwt.decode(signed, rsa_key, algorithms=["RS384"]).claims["jti"]
+    )
     assert (await ask(client, token_form(same_jti))).status_code == 401
 
 
@@ -115,12 +117,21 @@ async def test_an_unknown_kid_is_refused(client: Client, ehr: ApiClient) -> None
 @pytest.mark.filterwarnings("ignore:JWS algorithm")  # joserfc warns when asked to build an alg=none token
 async def test_alg_none_and_hs256_are_refused(client: Client, ehr: ApiClient, rsa_key: RSAKey) -> None:
     now = int(datetime.now(UTC).timestamp())
-    claims = {"iss": str(ehr.id), "sub": str(ehr.id), "aud": "http://testserver.local/auth/token", "exp": now + 60}
-    unsigned = jwt.encode({"alg": "none", "kid": rsa_key.kid}, {**claims, "jti": "a"}, None, algorithms=["none"])
+    claims = {
+        "iss": str(ehr.id),
+        "sub": str(ehr.id),
+        "aud": "http://testserver.local/auth/token",
+        "exp": now + 60,
+    }
+    unsigned = jwt.encode(
+        {"alg": "none", "kid": rsa_key.kid}, {**claims, "jti": "a"}, None, algorithms=["none"]
+    )
     # A shared secret under the registered key's kid (joserfc itself refuses to use the RSA public
     # key as an HMAC secret, the classic algorithm-confusion attack).
     secret = OctKey.generate_key(256, parameters={"kid": rsa_key.kid})
-    hmac = jwt.encode({"alg": "HS256", "kid": rsa_key.kid}, {**claims, "jti": "b"}, secret, algorithms=["HS256"])
+    hmac = jwt.encode(
+        {"alg": "HS256", "kid": rsa_key.kid}, {**claims, "jti": "b"}, secret, algorithms=["HS256"]
+    )
     for signed in (unsigned, hmac):
         answer = await ask(client, token_form(signed))
         assert answer.status_code == 401
@@ -153,7 +164,9 @@ async def test_a_scope_not_granted_is_invalid_scope(
         assert answer.json()["error"] == "invalid_scope"
 
 
-async def test_malformed_requests_get_their_oauth_error(client: Client, ehr: ApiClient, rsa_key: RSAKey) -> None:
+async def test_malformed_requests_get_their_oauth_error(
+    client: Client, ehr: ApiClient, rsa_key: RSAKey
+) -> None:
     signed = assertion(str(ehr.id), rsa_key)
     cases = [
         ({**token_form(signed), "grant_type": "password"}, 400, "unsupported_grant_type"),
@@ -180,9 +193,9 @@ async def test_a_token_stops_working_after_its_lifetime_and_on_revocation(
     assert late.status_code == 401
     assert 'error="invalid_token"' in late.headers["www-authenticate"]
 
-    fresh = (
-        await ask(client, token_form(assertion(str(ehr.id), rsa_key, now=clock())))
-    ).json()["access_token"]
+    fresh = (await ask(client, token_form(assertion(str(ehr.id), rsa_key, now=clock())))).json()[
+        "access_token"
+    ]
     assert (await client.get("/api/v1/responses", headers=bearer(fresh))).status_code == 200
     async with db(app) as session:
         stored = await session.get(ApiClient, ehr.id)
@@ -200,7 +213,9 @@ async def test_read_and_search_are_distinct_scopes(
     row = await completed_response(app, settings)
     reader = await make_client(ec_key, scopes="system/QuestionnaireResponse.r system/Binary.r", name="reader")
     token = (await ask(client, token_form(assertion(str(reader.id), ec_key)))).json()["access_token"]
-    assert (await client.get(f"/fhir/QuestionnaireResponse/{row.id}", headers=bearer(token))).status_code == 200
+    assert (
+        await client.get(f"/fhir/QuestionnaireResponse/{row.id}", headers=bearer(token))
+    ).status_code == 200
     assert (await client.get(f"/api/v1/responses/{row.id}", headers=bearer(token))).status_code == 200
     for path in ("/fhir/QuestionnaireResponse", "/api/v1/responses"):
         refused = await client.get(path, headers=bearer(token))
@@ -212,7 +227,9 @@ async def test_read_and_search_are_distinct_scopes(
     searcher = await make_client(ec_key, scopes="system/QuestionnaireResponse.s", name="searcher")
     token = (await ask(client, token_form(assertion(str(searcher.id), ec_key)))).json()["access_token"]
     assert (await client.get("/fhir/QuestionnaireResponse", headers=bearer(token))).status_code == 200
-    assert (await client.get(f"/fhir/QuestionnaireResponse/{row.id}", headers=bearer(token))).status_code == 403
+    assert (
+        await client.get(f"/fhir/QuestionnaireResponse/{row.id}", headers=bearer(token))
+    ).status_code == 403
     created = await client.post(
         "/api/v1/invitations", json={"patient": {"value": "MRN-77"}}, headers=bearer(token)
     )
