@@ -85,7 +85,7 @@ async def token(
             entity_id=claimed[:64],
             detail={"error": exc.error, "reason": exc.description[:300]},
         )
-        return _error(exc)  # type: ignore[return-value]
+        return _error(exc)
     await record(
         db_session,
         actor(issued.client),
