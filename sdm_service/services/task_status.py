@@ -24,7 +24,7 @@ async def _move(
     await session.execute(
         update(FhirTask)
         .where(col(FhirTask.response_id) == response_id, col(FhirTask.status).in_(from_statuses))
-        .values(status=to, updated_at=now, version=FhirTask.version + 1)  # type: ignore[operator]
+        .values(status=to, updated_at=now, version=FhirTask.version + 1)
         .execution_options(synchronize_session=False)
     )
 
