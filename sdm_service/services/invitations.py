@@ -19,6 +19,7 @@ from sqlmodel import col
 from sdm_service.content import Content
 from sdm_service.models import Invitation, PatientResponse, ResponseStatus, utcnow
 from sdm_service.security import hash_token, new_token
+from sdm_service.services import task_status
 from sdm_service.settings import Settings
 
 MIN_TTL_DAYS = 1
@@ -179,4 +180,6 @@ async def revoke_invitation(session: AsyncSession, invitation_id: uuid.UUID) -> 
             response.resume_token_hash = None
             session.add(response)
         await session.flush()
+        if invitation.response_id is not None:
+            await task_status.access_ended(session, invitation.response_id, now=invitation.revoked_at)
     return invitation

@@ -1,6 +1,7 @@
 """A Task follows the response it asked for: the patient's first save makes it in-progress, the
-completion makes it completed. Called inside the saving or completing transaction, so a Task never
-says more (or less) than the response it names.
+completion makes it completed, the end of the patient's access before that cancels it. Called
+inside the transaction that changes the response, so a Task never says more (or less) than the
+response it names.
 
 Plain conditional UPDATEs: no read first, nothing for a response without a Task, and a cancelled or
 completed Task is never moved again (a cancel racing a completion keeps whichever came first).
@@ -41,3 +42,9 @@ async def response_completed(
 ) -> None:
     """The response was completed: its open Task is completed (outputs follow from the response)."""
     await _move(session, response_id, TaskStatus.OPEN, TaskStatus.COMPLETED, now or utcnow())
+
+
+async def access_ended(session: AsyncSession, response_id: uuid.UUID, *, now: datetime | None = None) -> None:
+    """The patient's link was ended (the EHR's cancel, end-access, or a clinician withdrawing the
+    invitation) before they finished: the Task is cancelled. A completed Task stays completed."""
+    await _move(session, response_id, TaskStatus.OPEN, TaskStatus.CANCELLED, now or utcnow())

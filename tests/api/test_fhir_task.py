@@ -16,7 +16,8 @@ from litestar.testing import AsyncTestClient
 
 from sdm_service.fhirmap.task import PATIENT_LINK, SDC_CODES, TaskRejected, requested_status
 from sdm_service.models import FhirTask
-from tests.api.conftest import MRN_SYSTEM, MakeToken, bearer, count_rows, validate_fhir
+from sdm_service.services import invitations
+from tests.api.conftest import MRN_SYSTEM, MakeToken, bearer, count_rows, db, validate_fhir
 from tests.web.clinician_support import audit_events
 from tests.web.patient_support import BASE, answer_all, content_of, post_step, step_values, submit
 
@@ -368,3 +369,22 @@ def test_only_a_single_status_replacement_is_a_valid_patch() -> None:
         with pytest.raises(TaskRejected) as refused:
             requested_status(bad)
         assert refused.value.status_code == 400
+
+
+async def test_ending_access_any_other_way_cancels_an_open_task(
+    client: Client, app: Litestar, ehr: dict[str, str]
+) -> None:
+    by_api = await client.post(
+        "/api/v1/invitations", json={"patient": {"system": MRN_SYSTEM, "value": "MRN-7004"}}, headers=ehr
+    )
+    ended = await client.post(f"/api/v1/responses/{by_api.json()['response_id']}/end-access", headers=ehr)
+    assert ended.status_code == 200
+    assert (await _read(client, ehr, by_api.json()["task_id"]))["status"] == "cancelled"
+
+    by_clinician = await client.post(
+        "/api/v1/invitations", json={"patient": {"system": MRN_SYSTEM, "value": "MRN-7005"}}, headers=ehr
+    )
+    async with db(app) as session:  # what the clinician's "withdraw" button does
+        await invitations.withdraw_invitation(session, uuid.UUID(by_clinician.json()["invitation_id"]))
+        await session.commit()
+    assert (await _read(client, ehr, by_clinician.json()["task_id"]))["status"] == "cancelled"
