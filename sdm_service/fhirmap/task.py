@@ -164,7 +164,10 @@ def _link_end(model: FhirTaskModel) -> datetime | None:
         return end.replace(tzinfo=UTC) if end.tzinfo is None else end.astimezone(UTC)
     if isinstance(end, date):  # a whole day: the link works to its end
         return datetime.combine(end + timedelta(days=1), time(), tzinfo=UTC)
-    raise _refuse("Task.restriction.period.end", "restriction.period.end must be a date-time.")
+    raise _refuse(
+        "Task.restriction.period.end",
+        "restriction.period.end must be a whole date or a date-time, e.g. 2026-12-31T23:00:00Z.",
+    )
 
 
 def _reference(resource: Mapping[str, Any], name: str) -> dict[str, Any] | None:

@@ -14,7 +14,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from sdm_service.fhirmap.task import PATIENT_LINK, SDC_CODES, TaskRejected, requested_status
+from sdm_service.fhirmap.task import PATIENT_LINK, SDC_CODES, TaskRejected, read_task_order, requested_status
 from sdm_service.models import FhirTask
 from sdm_service.services import invitations
 from tests.api.conftest import MRN_SYSTEM, MakeToken, bearer, count_rows, db, validate_fhir
@@ -388,3 +388,18 @@ async def test_ending_access_any_other_way_cancels_an_open_task(
         await invitations.withdraw_invitation(session, uuid.UUID(by_clinician.json()["invitation_id"]))
         await session.commit()
     assert (await _read(client, ehr, by_clinician.json()["task_id"]))["status"] == "cancelled"
+
+
+def test_a_date_as_link_end_means_the_end_of_that_day() -> None:
+    url = "http://testserver.local/fhir/Questionnaire/iort-sdm"
+    read = read_task_order(
+        order(restriction={"period": {"end": "2027-01-31"}}), questionnaire_url=url, questionnaire_version="2"
+    )
+    assert read.link_expires_at == datetime(2027, 2, 1, tzinfo=UTC)
+    assert read.questionnaire == f"{url}|2"
+    with pytest.raises(TaskRejected, match="whole date"):
+        read_task_order(
+            order(restriction={"period": {"end": "2027-01"}}),
+            questionnaire_url=url,
+            questionnaire_version="2",
+        )
