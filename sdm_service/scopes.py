@@ -23,7 +23,10 @@ RESOURCE_HELP: dict[str, str] = {
     "QuestionnaireResponse": "patients' answers (JSON /api/v1/responses and FHIR); c pushes a response",
     "DocumentReference": "the PDF summary's description",
     "Binary": "the PDF summary itself (FHIR Binary and /api/v1/responses/{id}/summary.pdf)",
-    "Task": "invitations: c creates one (JSON /api/v1/invitations), u ends a patient's access",
+    "Task": (
+        "SDC Tasks asking a patient to fill in the questionnaire (FHIR Task and JSON /api/v1/invitations): "
+        "c creates one, r reads, s searches, u cancels one (ending the patient's link)"
+    ),
 }
 # Scope names of the static tokens issued before SMART, and what each grants now.
 LEGACY_SCOPES: dict[str, str] = {

@@ -1,7 +1,7 @@
 """SMART Backend Services: clients with a JWKS, issued access tokens, used assertion ids
 
 Revision ID: 0008_smart_clients
-Revises: 0007_links_expiry
+Revises: 0009_fhir_tasks (main landed the Task tables first; this revision follows them)
 Create Date: 2026-12-07 14:40:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0008_smart_clients"
-down_revision: str | None = "0007_links_expiry"
+down_revision: str | None = "0009_fhir_tasks"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
