@@ -25,7 +25,7 @@ from sdm_service.api import v1 as api_v1
 from sdm_service.api.auth import SECURITY_SCHEME, SECURITY_SCHEME_NAME
 from sdm_service.content import ContentLibrary, load_library
 from sdm_service.db import create_engine, database_is_reachable, sqlalchemy_config
-from sdm_service.middleware import middleware_stack, security_headers_hook
+from sdm_service.middleware import allow_header_hook, middleware_stack, security_headers_hook
 from sdm_service.paths import CSRF_EXEMPT_PATHS, HEALTH_PATH, STATIC_PREFIX
 from sdm_service.refusal_audit import RefusalAuditMiddleware
 from sdm_service.security import PasswordHashing
@@ -162,7 +162,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_startup=[record_versions],
         on_shutdown=[dispose_engine],
         middleware=[RefusalAuditMiddleware(), *middleware_stack(settings)],
-        before_send=[security_headers_hook(settings)],
+        before_send=[security_headers_hook(settings), allow_header_hook()],
         # Backstop for any content type; BodySizeLimitMiddleware applies the per-type limits first.
         request_max_body_size=max(settings.max_form_body_bytes, settings.max_json_body_bytes),
         debug=False,

@@ -195,7 +195,7 @@ EXAMPLE_LIST_ITEM: dict[str, Any] = {
 }
 EXAMPLE_PAGE: dict[str, Any] = {
     "items": [EXAMPLE_LIST_ITEM],
-    "next_cursor": "WyIyMDI2LTExLTIxVDE4OjQ1OjAzKzAwOjAwIiwgIjBkNmMxZjdlIl0",
+    "next_cursor": "1795286703000000.0d6c1f7e2b8a4f439a516f0f5c1b2e3d",
 }
 
 

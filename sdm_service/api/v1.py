@@ -58,6 +58,7 @@ from sdm_service.models import ApiClient, PatientResponse
 from sdm_service.services import documents, patient_links
 from sdm_service.services.invitations import InvitationError, create_invitation
 from sdm_service.services.search import (
+    CURSOR_PATTERN,
     ResponseFilter,
     SearchError,
     as_utc,
@@ -212,7 +213,9 @@ async def list_responses(
     ] = None,
     cursor: Annotated[
         str | None,
-        QueryParameter(name="cursor", max_length=200, description="`next_cursor` of the previous page."),
+        QueryParameter(
+            name="cursor", pattern=CURSOR_PATTERN, description="`next_cursor` of the previous page."
+        ),
     ] = None,
     limit: Annotated[int, QueryParameter(name="limit", ge=1, le=100, description="Page size.")] = 50,
 ) -> ResponsePage:

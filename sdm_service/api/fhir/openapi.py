@@ -12,6 +12,7 @@ from litestar.params import QueryParameter
 
 from sdm_service.api.fhir.errors import FhirPayload
 from sdm_service.fhirmap.common import FHIR_JSON
+from sdm_service.services.search import CURSOR_PATTERN
 from sdm_service.settings import DEFAULT_QUESTIONNAIRE_SLUG
 
 _EXAMPLE: FhirPayload = {
@@ -63,7 +64,7 @@ LAST_UPDATED = QueryParameter(
     description="Last change, with prefix ge, gt, le or lt (e.g. ge2026-11-01). Repeat for a range.",
 )
 COUNT = QueryParameter(name="_count", ge=0, le=100, description="Page size (0 gives only the total).")
-CURSOR = QueryParameter(name="_cursor", max_length=200, description="Paging cursor from a next link.")
+CURSOR = QueryParameter(name="_cursor", pattern=CURSOR_PATTERN, description="Paging cursor from a next link.")
 # Declared once on the router (a layered parameter carries its own type and default).
 FORMAT = QueryParameter(
     name="_format",
