@@ -23,6 +23,8 @@ from sdm_service import __version__, ratelimit
 from sdm_service.api import fhir as fhir_api
 from sdm_service.api import v1 as api_v1
 from sdm_service.api.auth import SECURITY_SCHEME, SECURITY_SCHEME_NAME
+from sdm_service.api.fhir import openapi as fhir_openapi
+from sdm_service.api.schemas import ClosedModelsSchemaPlugin
 from sdm_service.content import ContentLibrary, load_library
 from sdm_service.db import create_engine, database_is_reachable, sqlalchemy_config
 from sdm_service.middleware import allow_header_hook, middleware_stack, security_headers_hook
@@ -124,7 +126,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "rate_limits": Provide(provide_rate_limits, sync_to_thread=False),
             "password_hashing": Provide(provide_password_hashing, sync_to_thread=False),
         },
-        plugins=[SQLAlchemyPlugin(config=sqlalchemy_config(settings, engine))],
+        plugins=[SQLAlchemyPlugin(config=sqlalchemy_config(settings, engine)), ClosedModelsSchemaPlugin()],
         template_config=_template_engine(settings, library),
         csrf_config=CSRFConfig(
             secret=settings.secret_key.get_secret_value(),
@@ -143,7 +145,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
             path="/schema",
             # Machine-readable only: browser renderers need a CDN and inline script, which the CSP forbids.
             render_plugins=[JsonRenderPlugin(), YamlRenderPlugin()],
-            components=Components(security_schemes={SECURITY_SCHEME_NAME: SECURITY_SCHEME}),
+            components=Components(
+                security_schemes={SECURITY_SCHEME_NAME: SECURITY_SCHEME},
+                examples={
+                    fhir_openapi.CREATE_EXAMPLE: fhir_openapi.create_example(
+                        library.get(settings.questionnaire_slug), settings.base_url
+                    )
+                },
+            ),
         ),
         logging_config=LoggingConfig(
             root={"level": settings.log_level, "handlers": ["queue_listener"]},

@@ -59,6 +59,7 @@ from sdm_service.services import documents, patient_links
 from sdm_service.services.invitations import InvitationError, create_invitation
 from sdm_service.services.search import (
     CURSOR_PATTERN,
+    IDENTIFIER_PATTERN,
     ResponseFilter,
     SearchError,
     as_utc,
@@ -198,6 +199,7 @@ async def list_responses(
         QueryParameter(
             name="patient",
             max_length=320,
+            schema_extra={"pattern": IDENTIFIER_PATTERN},
             description="Patient identifier as `system|value`, or just `value` for any system.",
         ),
     ] = None,
@@ -214,7 +216,9 @@ async def list_responses(
     cursor: Annotated[
         str | None,
         QueryParameter(
-            name="cursor", pattern=CURSOR_PATTERN, description="`next_cursor` of the previous page."
+            name="cursor",
+            schema_extra={"pattern": CURSOR_PATTERN},
+            description="`next_cursor` of the previous page.",
         ),
     ] = None,
     limit: Annotated[int, QueryParameter(name="limit", ge=1, le=100, description="Page size.")] = 50,

@@ -52,6 +52,12 @@ def decode_cursor(text: str) -> Cursor:
     return Cursor(updated_at=_EPOCH + timedelta(microseconds=int(micros)), id=uuid.UUID(hex=identifier))
 
 
+# What parse_identifier accepts, for the OpenAPI schema: no control characters, at most one "|", and
+# something other than spaces on one side of it. Outer spaces are stripped (Python's \s is str.isspace).
+_PART, _SOLID = r"[^\x00-\x1f|]*", r"[^\s\x00-\x1f|]"
+IDENTIFIER_PATTERN = rf"^\s*({_PART}{_SOLID}{_PART}(\|{_PART})?|{_PART}\|{_PART}{_SOLID}{_PART})\s*$"
+
+
 def parse_identifier(text: str) -> tuple[str | None, str | None]:
     """FHIR token form: 'system|value', '|value' (no system), 'value' (any system), 'system|' (any value)."""
     text = text.strip()
