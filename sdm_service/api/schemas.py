@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
 from litestar.plugins.pydantic import PydanticSchemaPlugin
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
@@ -70,7 +70,8 @@ class ClosedModelsSchemaPlugin(PydanticSchemaPlugin):
 
 
 if TYPE_CHECKING:
-    IdentifierValue = OptionalText = str
+    IdentifierValue: TypeAlias = str
+    OptionalText: TypeAlias = str
 else:
     IdentifierValue = stripped_text(100, required=True)
     OptionalText = stripped_text(200)
