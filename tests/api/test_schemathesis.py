@@ -8,6 +8,7 @@ minute."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -18,13 +19,30 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from sdm_service import migrate
+from sdm_service.db import create_engine
+from sdm_service.services.api_clients import create_api_client
+from sdm_service.settings import Settings
 from tests.api.conftest import ALL_SCOPES
+from tests.conftest import make_settings
 from tests.live import free_port, wait_for_health
 
 EXAMPLES_PER_OPERATION = 5
 SEED = 1
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+async def _token(settings: Settings) -> str:
+    engine = create_engine(settings)
+    try:
+        async with AsyncSession(engine, expire_on_commit=False) as session:
+            created = await create_api_client(session, "schemathesis", ALL_SCOPES)
+            await session.commit()
+    finally:
+        await engine.dispose()
+    return created.token
 
 
 def _command(name: str) -> str:
@@ -45,17 +63,10 @@ def served_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
         # Every generated request counts against the API limits; this run is not about limits.
         "SDM_API_REQUESTS_PER_WINDOW": "1000000",
     }
+    database_url = env["SDM_DATABASE_URL"]
+    migrate.upgrade(database_url, configure_logging=False)
+    token = asyncio.run(_token(make_settings(database_url)))
     sdm = _command("sdm")
-    subprocess.run([sdm, "db", "upgrade"], env=env, check=True, cwd=PROJECT_ROOT, capture_output=True)
-    created = subprocess.run(
-        [sdm, "api-clients", "create", "schemathesis", "--scopes", ALL_SCOPES],
-        env=env,
-        check=True,
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-    )
-    token = created.stdout.strip().splitlines()[-1]
     with (workdir / "server.log").open("wb") as log:
         server = subprocess.Popen(
             [sdm, "run", "--host", "127.0.0.1", "--port", url.rsplit(":", 1)[1]],
