@@ -24,6 +24,7 @@ from sdm_service.api import fhir as fhir_api
 from sdm_service.api import v1 as api_v1
 from sdm_service.api.auth import SECURITY_SCHEME, SECURITY_SCHEME_NAME
 from sdm_service.api.fhir import openapi as fhir_openapi
+from sdm_service.api.fhir import tasks as fhir_tasks
 from sdm_service.api.schemas import ClosedModelsSchemaPlugin
 from sdm_service.content import ContentLibrary, load_library
 from sdm_service.db import create_engine, database_is_reachable, sqlalchemy_config
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # SQLite has one writer at a time, so its side pool is one connection that callers queue for.
     side_engine = create_engine(settings, pool_size=1 if settings.is_sqlite else SIDE_POOL_SIZE)
     rate_limit_store = ratelimit.store_from_settings(settings, side_engine)
+    intake = library.get(settings.questionnaire_slug)  # the questionnaire the API's examples answer
     password_hashing = users.hashing_for(settings)
 
     def provide_settings() -> Settings:
@@ -148,9 +150,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             components=Components(
                 security_schemes={SECURITY_SCHEME_NAME: SECURITY_SCHEME},
                 examples={
-                    fhir_openapi.CREATE_EXAMPLE: fhir_openapi.create_example(
-                        library.get(settings.questionnaire_slug), settings.base_url
-                    )
+                    fhir_openapi.CREATE_EXAMPLE: fhir_openapi.create_example(intake, settings.base_url),
+                    fhir_tasks.TASK_EXAMPLE: fhir_tasks.task_example(intake, settings.base_url),
                 },
             ),
         ),

@@ -149,8 +149,13 @@ def updated_bounds(values: list[str]) -> tuple[tuple[str, datetime], ...]:
     return tuple(bounds)
 
 
-_STATUS_CODE = "(" + "|".join(map(re.escape, FHIR_STATUS_TO_OURS)) + ")"
-STATUS_PATTERN = rf"^\s*{_STATUS_CODE}\s*(,\s*{_STATUS_CODE}\s*)*$"  # what statuses() reads
+def codes_pattern(codes: Iterable[str]) -> str:
+    """A comma-separated list of these codes (spaces around each allowed), as an OpenAPI pattern."""
+    code = "(" + "|".join(map(re.escape, sorted(codes))) + ")"
+    return rf"^\s*{code}\s*(,\s*{code}\s*)*$"
+
+
+STATUS_PATTERN = codes_pattern(FHIR_STATUS_TO_OURS)  # what statuses() reads
 
 
 def statuses(text: str) -> tuple[str, ...]:
