@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
 from babel import Locale
@@ -22,18 +24,26 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sdm_service import __version__, ratelimit
 from sdm_service.api import fhir as fhir_api
+from sdm_service.api import smart as smart_api
 from sdm_service.api import v1 as api_v1
 from sdm_service.api.auth import SECURITY_SCHEME, SECURITY_SCHEME_NAME
+from sdm_service.api.fhir import openapi as fhir_openapi
+from sdm_service.api.fhir import tasks as fhir_tasks
+from sdm_service.api.schemas import ClosedModelsSchemaPlugin
 from sdm_service.content import ContentLibrary, load_library
 from sdm_service.db import create_engine, database_is_reachable, sqlalchemy_config
 from sdm_service.i18n import Catalogs
 from sdm_service.i18n import install as install_translations
-from sdm_service.middleware import middleware_stack, security_headers_hook
+from sdm_service.middleware import allow_header_hook, middleware_stack, security_headers_hook
+from sdm_service.models import utcnow
 from sdm_service.paths import CSRF_EXEMPT_PATHS, HEALTH_PATH, STATIC_PREFIX
 from sdm_service.refusal_audit import RefusalAuditMiddleware
 from sdm_service.security import PasswordHashing
 from sdm_service.services import users
 from sdm_service.settings import Settings, get_settings
+from sdm_service.smart.jwks import JwksCache
+from sdm_service.smart.replay import replay_store_from_settings
+from sdm_service.smart.tokens import SmartAuthority
 from sdm_service.warmup import register_questionnaire_versions
 from sdm_service.web import clinician, patient
 from sdm_service.web.errors import html_exception_handlers
@@ -79,7 +89,8 @@ def _template_engine(
     )
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
+def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime] = utcnow) -> Litestar:
+    """`clock` is the time SMART tokens and assertions are judged by (tests move it forward)."""
     settings = settings or get_settings()
     # Invalid content refuses to start, with every problem listed.
     library = load_library(settings.content_dir)
@@ -93,7 +104,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # SQLite has one writer at a time, so its side pool is one connection that callers queue for.
     side_engine = create_engine(settings, pool_size=1 if settings.is_sqlite else SIDE_POOL_SIZE)
     rate_limit_store = ratelimit.store_from_settings(settings, side_engine)
+    intake = library.get(settings.questionnaire_slug)  # the questionnaire the API's examples answer
     password_hashing = users.hashing_for(settings)
+    replay_store = replay_store_from_settings(settings, side_engine)
+    smart = SmartAuthority(
+        token_url=settings.smart_token_url,
+        token_seconds=settings.smart_token_seconds,
+        replay=replay_store,
+        jwks=JwksCache(production=settings.is_production, limits=rate_limit_store, clock=clock),
+        clock=clock,
+    )
 
     def provide_settings() -> Settings:
         return settings
@@ -110,11 +130,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
     def provide_library() -> ContentLibrary:
         return library
 
+    def provide_smart() -> SmartAuthority:
+        return smart
+
     async def record_versions() -> None:
         await register_questionnaire_versions(engine, library)
 
     async def dispose_engine() -> None:
         await rate_limit_store.close()
+        await replay_store.close()
         await engine.dispose()
         await side_engine.dispose()
 
@@ -128,6 +152,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *clinician.routes,
             *api_v1.routes,
             *fhir_api.routes,
+            *smart_api.routes,
         ],
         dependencies={
             "settings": Provide(provide_settings, sync_to_thread=False),
@@ -135,8 +160,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "side_engine": Provide(provide_side_engine, sync_to_thread=False),
             "rate_limits": Provide(provide_rate_limits, sync_to_thread=False),
             "password_hashing": Provide(provide_password_hashing, sync_to_thread=False),
+            "smart": Provide(provide_smart, sync_to_thread=False),
         },
-        plugins=[SQLAlchemyPlugin(config=sqlalchemy_config(settings, engine))],
+        plugins=[SQLAlchemyPlugin(config=sqlalchemy_config(settings, engine)), ClosedModelsSchemaPlugin()],
         template_config=_template_engine(settings, library, catalogs),
         csrf_config=CSRFConfig(
             secret=settings.secret_key.get_secret_value(),
@@ -155,7 +181,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
             path="/schema",
             # Machine-readable only: browser renderers need a CDN and inline script, which the CSP forbids.
             render_plugins=[JsonRenderPlugin(), YamlRenderPlugin()],
-            components=Components(security_schemes={SECURITY_SCHEME_NAME: SECURITY_SCHEME}),
+            components=Components(
+                security_schemes={SECURITY_SCHEME_NAME: SECURITY_SCHEME},
+                examples={
+                    fhir_openapi.CREATE_EXAMPLE: fhir_openapi.create_example(intake, settings.base_url),
+                    fhir_tasks.TASK_EXAMPLE: fhir_tasks.task_example(intake, settings.base_url),
+                },
+            ),
         ),
         logging_config=LoggingConfig(
             root={"level": settings.log_level, "handlers": ["queue_listener"]},
@@ -170,12 +202,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "catalogs": catalogs,
                 "side_engine": side_engine,
                 "rate_limit_store": rate_limit_store,
+                "smart": smart,
             }
         ),
         on_startup=[record_versions],
         on_shutdown=[dispose_engine],
         middleware=[RefusalAuditMiddleware(), *middleware_stack(settings)],
-        before_send=[security_headers_hook(settings)],
+        before_send=[security_headers_hook(settings), allow_header_hook()],
         # Backstop for any content type; BodySizeLimitMiddleware applies the per-type limits first.
         request_max_body_size=max(settings.max_form_body_bytes, settings.max_json_body_bytes),
         debug=False,
