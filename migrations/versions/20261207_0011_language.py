@@ -1,7 +1,7 @@
 """language: the language a response is answered and summarised in, and an invitation opens in
 
 Revision ID: 0011_language
-Revises: 0007_links_expiry
+Revises: 0008_smart_clients
 Create Date: 2026-12-07 14:50:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011_language"
-down_revision: str | None = "0007_links_expiry"
+down_revision: str | None = "0008_smart_clients"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
