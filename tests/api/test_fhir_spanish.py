@@ -7,14 +7,16 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from litestar import Litestar
+from sqlalchemy import select
 
 from sdm_service.content.fhir import TRANSLATION_URL, questionnaire_to_fhir
 from sdm_service.fhirmap.questionnaire_response import ResponseRecord, to_questionnaire_response
 from sdm_service.models import PatientResponse, ResponseStatus
 from sdm_service.settings import Settings
-from tests.api.conftest import MRN_SYSTEM, content_of, db, full_answers, validate_fhir
+from tests.api.conftest import MRN_SYSTEM, MakeToken, bearer, content_of, db, full_answers, validate_fhir
 from tests.api.test_fhir_intake import Client, post
 
 
@@ -104,3 +106,23 @@ async def test_a_spanish_response_is_accepted_and_keeps_its_language(
     validate_fhir(document)
     assert document["language"] == "es"
     assert document["content"][0]["attachment"]["language"] == "es"
+
+
+async def test_a_task_in_spanish_makes_a_spanish_invitation(
+    client: Client, app: Litestar, make_token: MakeToken
+) -> None:
+    from tests.api.test_fhir_task import TASK_SCOPES, _create, _link, order
+
+    ehr = bearer(await make_token(TASK_SCOPES))
+    task = await _create(client, ehr, order("MRN-ES-9", language="es-MX"))
+    link = _link(task)
+    assert link is not None
+    opened = await client.get(urlsplit(link).path)
+    assert '<html lang="es">' in opened.text
+    async with db(app) as session:
+        (row,) = [
+            r
+            for r in (await session.execute(select(PatientResponse))).scalars()
+            if r.patient_value == "MRN-ES-9"
+        ]
+    assert row.language == "es"
