@@ -21,10 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sdm_service import __version__, ratelimit
 from sdm_service.api import fhir as fhir_api
+from sdm_service.api import jwks as jwks_api
 from sdm_service.api import v1 as api_v1
 from sdm_service.api.auth import SECURITY_SCHEME, SECURITY_SCHEME_NAME
 from sdm_service.content import ContentLibrary, load_library
 from sdm_service.db import create_engine, database_is_reachable, sqlalchemy_config
+from sdm_service.delivery.keys import SigningKey, load_signing_keys
+from sdm_service.delivery.queue import DeliveryQueue
 from sdm_service.middleware import middleware_stack, security_headers_hook
 from sdm_service.paths import CSRF_EXEMPT_PATHS, HEALTH_PATH, STATIC_PREFIX
 from sdm_service.refusal_audit import RefusalAuditMiddleware
@@ -82,6 +85,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     side_engine = create_engine(settings, pool_size=1 if settings.is_sqlite else SIDE_POOL_SIZE)
     rate_limit_store = ratelimit.store_from_settings(settings, side_engine)
     password_hashing = users.hashing_for(settings)
+    # Write-back to the EHR: our signing keys (published as our JWKS) and, only when an EHR is
+    # configured, the queue that deliveries are handed to after the completing commit.
+    signing_keys = load_signing_keys(settings.ehr_private_key_file)
+    delivery_queue = DeliveryQueue(settings) if settings.ehr_enabled else None
 
     def provide_settings() -> Settings:
         return settings
@@ -97,6 +104,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     def provide_library() -> ContentLibrary:
         return library
+
+    def provide_signing_keys() -> list[SigningKey]:
+        return signing_keys
+
+    def provide_delivery_queue() -> DeliveryQueue | None:
+        return delivery_queue
 
     async def record_versions() -> None:
         await register_questionnaire_versions(engine, library)
@@ -116,6 +129,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *clinician.routes,
             *api_v1.routes,
             *fhir_api.routes,
+            *jwks_api.routes,
         ],
         dependencies={
             "settings": Provide(provide_settings, sync_to_thread=False),
@@ -123,6 +137,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "side_engine": Provide(provide_side_engine, sync_to_thread=False),
             "rate_limits": Provide(provide_rate_limits, sync_to_thread=False),
             "password_hashing": Provide(provide_password_hashing, sync_to_thread=False),
+            "signing_keys": Provide(provide_signing_keys, sync_to_thread=False),
+            "delivery_queue": Provide(provide_delivery_queue, sync_to_thread=False),
         },
         plugins=[SQLAlchemyPlugin(config=sqlalchemy_config(settings, engine))],
         template_config=_template_engine(settings, library),
