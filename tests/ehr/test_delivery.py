@@ -116,7 +116,8 @@ async def test_binary_first_then_a_document_that_points_to_it(
     attachment = document["content"][0]["attachment"]
     assert "data" not in attachment
     binary = fresh_ehr.read(attachment["url"])  # the Binary the document points to, in the EHR
-    assert binary["resourceType"] == "Binary" and binary["contentType"] == "application/pdf"
+    assert binary["resourceType"] == "Binary"
+    assert binary["contentType"] == "application/pdf"
     assert (await _delivery(app, response.id)).binary_reference == attachment["url"]
 
 
@@ -137,7 +138,8 @@ async def test_an_ehr_answering_503_for_a_while_gets_every_document_once(
             .scalars()
             .all()
         )
-    assert retried and "503" in retried[0].detail["reason"]
+    assert retried
+    assert "503" in retried[0].detail["reason"]
     for response in responses:
         assert len(fresh_ehr.documents_for(f"{settings.base_url}/fhir", response.id)) == 1
 
@@ -153,7 +155,8 @@ async def test_a_4xx_fails_at_once_with_the_operation_outcome_kept(
     assert await _attempts(settings, delivery.id, 3) == [DeliveryStatus.FAILED]
     failed = await _delivery(app, response.id)
     assert "422" in failed.last_error
-    assert failed.outcome is not None and failed.outcome["resourceType"] == "OperationOutcome"
+    assert failed.outcome is not None
+    assert failed.outcome["resourceType"] == "OperationOutcome"
     # Nothing lost: a retry by hand delivers it.
     async with db(app) as session:
         await outbox.retry_now(session, delivery.id, outbox.WORKER)
