@@ -94,7 +94,8 @@ async def _until(check: Callable[[], Awaitable[bool]], what: str, log: Path) -> 
     ends = loop.time() + DEADLINE_SECONDS
     while not await check():
         if loop.time() > ends:
-            pytest.fail(f"gave up waiting for {what}; worker log:\n{log.read_text()[-4000:]}")
+            tail = await asyncio.to_thread(log.read_text)
+            pytest.fail(f"gave up waiting for {what}; worker log:\n{tail[-4000:]}")
         await asyncio.sleep(0.2)
 
 
