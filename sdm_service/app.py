@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
 from litestar import Litestar, Response, get
@@ -26,7 +27,7 @@ from sdm_service.api import v1 as api_v1
 from sdm_service.api.auth import SECURITY_SCHEME, SECURITY_SCHEME_NAME
 from sdm_service.content import ContentLibrary, load_library
 from sdm_service.db import create_engine, database_is_reachable, sqlalchemy_config
-from sdm_service.delivery.keys import SigningKey, load_signing_keys
+from sdm_service.delivery.keys import load_signing_keys, public_jwks
 from sdm_service.delivery.queue import DeliveryQueue
 from sdm_service.middleware import middleware_stack, security_headers_hook
 from sdm_service.paths import CSRF_EXEMPT_PATHS, HEALTH_PATH, STATIC_PREFIX
@@ -87,7 +88,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     password_hashing = users.hashing_for(settings)
     # Write-back to the EHR: our signing keys (published as our JWKS) and, only when an EHR is
     # configured, the queue that deliveries are handed to after the completing commit.
-    signing_keys = load_signing_keys(settings.ehr_private_key_file)
+    our_jwks = public_jwks(load_signing_keys(settings.ehr_private_key_file))
     delivery_queue = DeliveryQueue(settings) if settings.ehr_enabled else None
 
     def provide_settings() -> Settings:
@@ -105,8 +106,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     def provide_library() -> ContentLibrary:
         return library
 
-    def provide_signing_keys() -> list[SigningKey]:
-        return signing_keys
+    def provide_our_jwks() -> dict[str, Any]:
+        return our_jwks
 
     def provide_delivery_queue() -> DeliveryQueue | None:
         return delivery_queue
@@ -137,7 +138,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "side_engine": Provide(provide_side_engine, sync_to_thread=False),
             "rate_limits": Provide(provide_rate_limits, sync_to_thread=False),
             "password_hashing": Provide(provide_password_hashing, sync_to_thread=False),
-            "signing_keys": Provide(provide_signing_keys, sync_to_thread=False),
+            "our_jwks": Provide(provide_our_jwks, sync_to_thread=False),
             "delivery_queue": Provide(provide_delivery_queue, sync_to_thread=False),
         },
         plugins=[SQLAlchemyPlugin(config=sqlalchemy_config(settings, engine))],

@@ -8,8 +8,6 @@ from typing import Any
 from litestar import Response, get
 from litestar.di import NamedDependency
 
-from sdm_service.delivery.keys import SigningKey, public_jwks
-
 JWKS_PATH = "/.well-known/jwks.json"
 
 
@@ -21,9 +19,9 @@ JWKS_PATH = "/.well-known/jwks.json"
     "its kid). The EHR registers this URL for our private_key_jwt client; empty when none is set.",
     cache=False,
 )
-async def jwks(signing_keys: NamedDependency[list[SigningKey]]) -> Response[dict[str, Any]]:
+async def jwks(our_jwks: NamedDependency[dict[str, Any]]) -> Response[dict[str, Any]]:
     return Response(
-        public_jwks(signing_keys),
+        our_jwks,
         media_type="application/json",
         headers={"cache-control": "public, max-age=300"},
     )

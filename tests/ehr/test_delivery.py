@@ -24,8 +24,8 @@ from tests.conftest import make_settings
 from tests.ehr.conftest import Ehr, ehr_overrides
 
 
-def _app(sqlite_url: str, ehr: Ehr, keys: list[Path], tmp_path: Path, **more: object) -> Litestar:
-    return create_app(make_settings(sqlite_url, **ehr_overrides(ehr, keys, tmp_path, **more)))
+def _app(database_url: str, ehr: Ehr, keys: list[Path], tmp_path: Path, **more: object) -> Litestar:
+    return create_app(make_settings(database_url, **ehr_overrides(ehr, keys, tmp_path, **more)))
 
 
 async def _delivery(app: Litestar, response_id: uuid.UUID) -> Delivery:
@@ -61,9 +61,9 @@ async def _attempts(settings: Settings, delivery_id: uuid.UUID, times: int) -> l
 
 
 async def test_a_completed_summary_arrives_in_the_ehr_once(
-    sqlite_url: str, fresh_ehr: Ehr, ehr_key_files: list[Path], tmp_path: Path
+    database_url: str, fresh_ehr: Ehr, ehr_key_files: list[Path], tmp_path: Path
 ) -> None:
-    app = _app(sqlite_url, fresh_ehr, ehr_key_files, tmp_path, ehr_send_questionnaire_response=True)
+    app = _app(database_url, fresh_ehr, ehr_key_files, tmp_path, ehr_send_questionnaire_response=True)
     settings: Settings = app.state.settings
     response = await completed_response(app, settings, value="MRN-WB-1")
     delivery = await _delivery(app, response.id)
@@ -145,9 +145,9 @@ async def test_an_ehr_answering_503_for_a_while_gets_every_document_once(
 
 
 async def test_a_4xx_fails_at_once_with_the_operation_outcome_kept(
-    sqlite_url: str, fresh_ehr: Ehr, ehr_key_files: list[Path], tmp_path: Path
+    database_url: str, fresh_ehr: Ehr, ehr_key_files: list[Path], tmp_path: Path
 ) -> None:
-    app = _app(sqlite_url, fresh_ehr, ehr_key_files, tmp_path)
+    app = _app(database_url, fresh_ehr, ehr_key_files, tmp_path)
     settings: Settings = app.state.settings
     response = await completed_response(app, settings, value="MRN-WB-422")
     delivery = await _delivery(app, response.id)
