@@ -11,7 +11,7 @@ from typing import Any
 from litestar import Router
 
 from sdm_service.web import auth
-from sdm_service.web.clinician import admin_api_clients, invitations, responses, signin
+from sdm_service.web.clinician import admin_api_clients, admin_deliveries, invitations, responses, signin
 from sdm_service.web.clinician.admin import admin_router
 
 _workspace = Router(
@@ -28,4 +28,5 @@ routes: list[Any] = [
         exception_handlers=auth.exception_handlers,
     ),
     *admin_api_clients.routes,
+    *admin_deliveries.routes,
 ]
