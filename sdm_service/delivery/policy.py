@@ -77,8 +77,9 @@ def backoff_seconds(
 ) -> float:
     """Delay before the next attempt after `attempts` failed ones (1 = the first failed).
 
-    Full jitter (a random delay up to base x 2^(attempts-1), at most `cap`) spreads the retries
-    of many deliveries that failed together; a Retry-After from the EHR is honoured as a minimum.
+    Equal jitter (a random delay between half and all of base x 2^(attempts-1), at most `cap`)
+    spreads the retries of many deliveries that failed together; a Retry-After from the EHR is
+    honoured as a minimum.
     """
     ceiling = min(cap, base * (2 ** max(0, attempts - 1)))
     delay = rng.uniform(ceiling / 2, ceiling)
