@@ -4,8 +4,11 @@ committed, hands it to the job queue; with no EHR configured nothing is written 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
@@ -18,17 +21,43 @@ from tests.api.test_fhir_intake import questionnaire_response
 from tests.conftest import make_settings
 
 FHIR_JSON = "application/fhir+json"
+REDIS_URL = os.environ.get("SDM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+REQUIRE_REDIS = os.environ.get("SDM_REQUIRE_REDIS") == "1"
+
+
+def _redis_or_skip() -> str:
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        if REQUIRE_REDIS:
+            pytest.fail(f"Redis is required here (SDM_REQUIRE_REDIS=1) but {exc}")
+        pytest.skip(f"Redis at {REDIS_URL} is not reachable: {exc}")
+    return REDIS_URL
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def queue_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The embedded queue (a SQLite file) and the shared one (Redis), each empty."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'queue.db'}"
+        return
+    url = _redis_or_skip()
+    DeliveryQueue(make_settings("sqlite:///unused.db", delivery_queue_url=url)).huey.flush()
+    yield url
+    DeliveryQueue(make_settings("sqlite:///unused.db", delivery_queue_url=url)).huey.flush()
 
 
 async def test_a_fhir_intake_completion_is_queued_for_the_ehr(
-    database_url: str, ehr_key_files: list[Path], tmp_path: Path
+    database_url: str, queue_url: str, ehr_key_files: list[Path]
 ) -> None:
     settings = make_settings(
         database_url,
         ehr_fhir_base_url="http://127.0.0.1:9/fhir",
         ehr_client_id="sdm",
         ehr_private_key_file=str(ehr_key_files[0]),
-        delivery_queue_url=f"sqlite:///{tmp_path / 'queue.db'}",
+        delivery_queue_url=queue_url,
     )
     app = create_app(settings)
     async with db(app) as session:
