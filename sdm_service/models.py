@@ -53,6 +53,9 @@ class User(SQLModel, table=True):
     is_active: bool = Field(default=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTimeUTC)
     deactivated_at: datetime | None = Field(default=None, sa_type=DateTimeUTC)
+    # Set when an administrator sets the password: the person chooses their own at next sign-in.
+    must_change_password: bool = Field(default=False)
+    password_changed_at: datetime | None = Field(default=None, sa_type=DateTimeUTC)
 
 
 class UserSession(SQLModel, table=True):

@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     resume_idle_days: int = Field(default=30, ge=1, le=365)
     resume_after_completion_days: int = Field(default=90, ge=1, le=3650)
     clinician_session_minutes: int = Field(default=480, ge=5, le=24 * 60)
+    # The pause before checking the password of an account locked by failed sign-ins, when it comes
+    # from an address without failures (services/signin.py: slowed, never refused).
+    signin_slowdown_seconds: float = Field(default=3.0, ge=0, le=30)
     # argon2id cost for clinician passwords: the library's recommended parameters (RFC 9106).
     password_hash_time_cost: int = Field(default=3, ge=1, le=20)
     password_hash_memory_kib: int = Field(default=65536, ge=8, le=4 * 1024 * 1024)

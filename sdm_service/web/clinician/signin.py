@@ -77,6 +77,7 @@ async def sign_in(
         password=password,
         ip=ip,
         hashing=password_hashing,
+        slowdown_seconds=settings.signin_slowdown_seconds,
     )
     if isinstance(outcome, signin.Throttled):
         wait = outcome.retry_after
@@ -97,9 +98,17 @@ async def sign_in(
     await sessions.end_session(db_session, request.cookies.get(settings.cookies.session))
     token = await auth.start_session(db_session, settings, user, request)
     await record(
-        db_session, auth.actor_for(user), "auth.sign_in", entity_type="user", entity_id=str(user.id), ip=ip
+        db_session,
+        auth.actor_for(user),
+        "auth.sign_in",
+        entity_type="user",
+        entity_id=str(user.id),
+        ip=ip,
+        detail={"while_locked": True} if outcome.slowed else None,
     )
-    return Redirect(next_path, status_code=303, cookies=[auth.session_cookie(settings, token)])
+    # A password an administrator set is changed before anything else.
+    target = auth.PASSWORD_PATH if user.must_change_password else next_path
+    return Redirect(target, status_code=303, cookies=[auth.session_cookie(settings, token)])
 
 
 @post("/sign-out", include_in_schema=False, status_code=303)
