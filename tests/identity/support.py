@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
+
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -41,3 +43,35 @@ async def sign_in_from(client: Client, address: str, username: str, password: st
         {"username": username, "password": password},
         headers={ADDRESS_HEADER.decode(): address},
     )
+
+
+class Browser:
+    """A second browser sharing the `client` fixture's app and lifespan, with its own cookies and
+    headers (a second test client would run the app's shutdown, or its own event loop)."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self.cookies = httpx.Cookies()
+        self.headers: dict[str, str] = {}
+
+    async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        own = self._client.cookies
+        self._client.cookies = self.cookies
+        try:
+            headers = {**self.headers, **(kwargs.pop("headers", None) or {})}
+            response: httpx.Response = await getattr(self._client, method)(url, headers=headers, **kwargs)
+            return response
+        finally:
+            self.cookies = self._client.cookies
+            self._client.cookies = own
+
+    async def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self._send("get", url, **kwargs)
+
+    async def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self._send("post", url, **kwargs)
+
+
+@asynccontextmanager
+async def another_browser(client: Client) -> AsyncIterator[Any]:
+    yield Browser(client)

@@ -14,6 +14,7 @@ from sdm_service.cli import main
 from sdm_service.models import Role, User
 from sdm_service.services import passwords, users
 from tests.conftest import TEST_SECRET
+from tests.identity.support import another_browser
 from tests.web.clinician_support import (
     PASSWORD,
     Client,
@@ -109,7 +110,7 @@ async def test_changing_ones_password_needs_the_current_one(client: Client, app:
 
 async def test_changing_the_password_signs_out_other_sessions(client: Client, app: Litestar) -> None:
     await signed_in(client, app, "dr.lee")
-    async with Client(app=app, base_url="http://testserver.local") as other:
+    async with another_browser(client) as other:
         assert (await sign_in(other, "dr.lee")).status_code == 303
         await post_form(
             client,
@@ -139,7 +140,7 @@ async def test_the_change_form_needs_the_csrf_token(client: Client, app: Litesta
 
 async def test_an_admin_reset_forces_a_change_at_next_sign_in(client: Client, app: Litestar) -> None:
     target = await create_account(app, "dr.lee")
-    async with Client(app=app, base_url="http://testserver.local") as victim:
+    async with another_browser(client) as victim:
         assert (await sign_in(victim, "dr.lee")).status_code == 303
         await signed_in(client, app, "boss", role=Role.ADMIN)
         weak = await post_form(

@@ -7,6 +7,7 @@ import re
 from litestar import Litestar
 
 from sdm_service.models import Role
+from tests.identity.support import another_browser
 from tests.web.clinician_support import Client, audit_events, create_account, post_form, sign_in, signed_in
 
 
@@ -16,7 +17,7 @@ def _session_ids(html: str) -> list[str]:
 
 async def test_the_page_lists_each_browser_and_signs_one_out(client: Client, app: Litestar) -> None:
     await signed_in(client, app, "dr.lee")
-    async with Client(app=app, base_url="http://testserver.local") as laptop:
+    async with another_browser(client) as laptop:
         laptop.headers["user-agent"] = "LaptopBrowser/1.0"
         assert (await sign_in(laptop, "dr.lee")).status_code == 303
         page = await client.get("/clinician/account/sessions")
@@ -37,7 +38,7 @@ async def test_the_page_lists_each_browser_and_signs_one_out(client: Client, app
 
 async def test_a_session_id_of_someone_else_is_not_found(client: Client, app: Litestar) -> None:
     await signed_in(client, app, "dr.lee")
-    async with Client(app=app, base_url="http://testserver.local") as other:
+    async with another_browser(client) as other:
         await signed_in(other, app, "dr.other")
         (other_id,) = _session_ids((await other.get("/clinician/account/sessions")).text)
         assert (await post_form(client, f"/clinician/account/sessions/{other_id}/end")).status_code == 404
@@ -46,7 +47,7 @@ async def test_a_session_id_of_someone_else_is_not_found(client: Client, app: Li
 
 async def test_sign_out_everywhere(client: Client, app: Litestar) -> None:
     await signed_in(client, app, "dr.lee")
-    async with Client(app=app, base_url="http://testserver.local") as laptop:
+    async with another_browser(client) as laptop:
         await sign_in(laptop, "dr.lee")
         response = await post_form(client, "/clinician/account/sessions/end-all")
         assert response.status_code == 303
@@ -59,7 +60,7 @@ async def test_sign_out_everywhere(client: Client, app: Litestar) -> None:
 
 async def test_an_admin_ends_another_users_sessions(client: Client, app: Litestar) -> None:
     target = await create_account(app, "dr.lee")
-    async with Client(app=app, base_url="http://testserver.local") as victim:
+    async with another_browser(client) as victim:
         await sign_in(victim, "dr.lee")
         await signed_in(client, app, "boss", role=Role.ADMIN)
         page = await client.get(f"/clinician/admin/users/{target}")
