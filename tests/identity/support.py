@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
