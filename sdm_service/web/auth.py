@@ -27,7 +27,7 @@ from sdm_service.middleware import request_ip
 from sdm_service.models import Role, User
 from sdm_service.paths import CLINICIAN_PREFIX
 from sdm_service.security import CLINICIAN_STATE_KEY
-from sdm_service.services import sessions
+from sdm_service.services import mfa, sessions
 from sdm_service.settings import Settings
 from sdm_service.web.errors import error_page
 
@@ -35,6 +35,7 @@ COOKIE_PATH = CLINICIAN_PREFIX  # a __Host- cookie (production) must have path /
 SIGN_IN_PATH = f"{CLINICIAN_PREFIX}/sign-in"
 HOME_PATH = CLINICIAN_PREFIX
 PASSWORD_PATH = f"{CLINICIAN_PREFIX}/account/password"
+MFA_ENROL_PATH = f"{CLINICIAN_PREFIX}/account/mfa"
 _MISSING = object()
 
 
@@ -121,6 +122,13 @@ class PasswordChangeRequired(PermissionDeniedException):
     detail = "Choose a new password before you continue."
 
 
+class MfaEnrolmentRequired(PermissionDeniedException):
+    """This account must set up a second factor (administrators; everyone with
+    SDM_MFA_REQUIRED_FOR_ALL) before it opens the workspace."""
+
+    detail = "Set up two-step sign-in before you continue."
+
+
 async def require_signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """Guard: a signed-in, active account, even one that must still change its password (the
     password page itself)."""
@@ -136,6 +144,8 @@ async def require_clinician(
     user = await current_user_or_none(connection)
     if user is not None and user.must_change_password:
         raise PasswordChangeRequired()
+    if user is not None and mfa.required_for(user, connection.app.state.settings) and not mfa.enabled(user):
+        raise MfaEnrolmentRequired()
 
 
 async def require_admin(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
@@ -183,8 +193,19 @@ def _password_change_required(request: Request[Any, Any, Any], exc: PasswordChan
     )
 
 
+def _mfa_enrolment_required(request: Request[Any, Any, Any], exc: MfaEnrolmentRequired) -> Response[Any]:
+    if request.method in ("GET", "HEAD"):
+        redirect = Redirect(MFA_ENROL_PATH, status_code=303)
+        redirect.headers["Cache-Control"] = "no-store"
+        return redirect
+    return error_page(
+        request, 403, f"Set up two-step sign-in first, at {MFA_ENROL_PATH}, then repeat what you were doing."
+    )
+
+
 # Attach to routers whose handlers use the guards, so pages redirect to the sign-in form.
 exception_handlers: dict[type[Exception] | int, Any] = {
     SignInRequired: _sign_in_required,
     PasswordChangeRequired: _password_change_required,
+    MfaEnrolmentRequired: _mfa_enrolment_required,
 }

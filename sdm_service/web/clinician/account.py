@@ -20,6 +20,7 @@ from sdm_service.security import PasswordHashing, hash_token
 from sdm_service.services import passwords, sessions, users
 from sdm_service.settings import Settings
 from sdm_service.web import auth
+from sdm_service.web.clinician import account_mfa
 from sdm_service.web.clinician.common import FormError, audit, field, page, read_form
 
 SESSIONS_PATH = "/clinician/account/sessions"
@@ -144,6 +145,13 @@ async def end_all_sessions(
 
 account_router = Router(
     path="/account",
-    route_handlers=[password_form, change_password, sessions_view, end_one_session, end_all_sessions],
+    route_handlers=[
+        password_form,
+        change_password,
+        sessions_view,
+        end_one_session,
+        end_all_sessions,
+        *account_mfa.routes,
+    ],
     guards=[auth.require_signed_in],
 )
