@@ -41,7 +41,8 @@ async def _user(app: Litestar, username: str) -> User:
 async def _enrol(client: Client, app: Litestar, username: str) -> tuple[str, list[str]]:
     page = await client.get("/clinician/account/mfa")
     assert page.status_code == 200
-    assert "<svg" in page.text and 'aria-label="QR code' in page.text
+    assert "<svg" in page.text
+    assert 'aria-label="QR code' in page.text
     key = re.search(r'<code id="totp-key">([A-Z2-7 ]+)</code>', page.text)
     assert key, page.text
     secret = key.group(1).replace(" ", "")
@@ -74,7 +75,8 @@ async def test_an_admin_must_enrol_before_opening_the_workspace(client: Client, 
     assert event.actor_label == "boss"
     # Stored: the secret sealed, the recovery codes as hashes only.
     user = await _user(app, "boss")
-    assert user.totp_secret and secret not in user.totp_secret
+    assert user.totp_secret
+    assert secret not in user.totp_secret
     async with db(app) as session:
         stored = (await session.execute(select(RecoveryCode))).scalars().all()
     assert len(stored) == mfa.RECOVERY_CODE_COUNT
