@@ -36,6 +36,17 @@ class ResponseStatus:
     ALL = (INVITED, IN_PROGRESS, COMPLETED, REVIEWED)
 
 
+class TaskStatus:
+    """FHIR Task.status values a Task of ours can have (SDC complete-questionnaire)."""
+
+    REQUESTED = "requested"  # sent; the patient has not saved an answer yet
+    IN_PROGRESS = "in-progress"  # the patient saved a first step
+    COMPLETED = "completed"  # the response was completed; outputs name it and its summary
+    CANCELLED = "cancelled"  # the EHR cancelled it; the patient's link ended then
+    ALL = (REQUESTED, IN_PROGRESS, COMPLETED, CANCELLED)
+    OPEN = (REQUESTED, IN_PROGRESS)
+
+
 class Role:
     CLINICIAN = "clinician"
     ADMIN = "admin"
@@ -243,6 +254,27 @@ class AuditEvent(SQLModel, table=True):
     # Tamper evidence (see audit.py): SHA-256 of this event's fields and the previous event's hash.
     prev_hash: str = Field(default="", max_length=64)
     event_hash: str = Field(default="", max_length=64)
+
+
+class FhirTask(SQLModel, table=True):
+    """An EHR's request that a patient complete the questionnaire (FHIR SDC Task). It owns one
+    invitation and its response; the patient, the link expiry and the answers are read from those,
+    so each fact has one home. `version` counts changes (meta.versionId and the ETag)."""
+
+    __tablename__ = "fhir_tasks"
+    __table_args__ = (Index("ix_fhir_tasks_updated", "updated_at", "id"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    response_id: uuid.UUID = Field(foreign_key="responses.id", unique=True)
+    invitation_id: uuid.UUID = Field(foreign_key="invitations.id")
+    status: str = Field(default=TaskStatus.REQUESTED, max_length=16, index=True)
+    questionnaire: str = Field(max_length=300)  # the canonical url|version asked for
+    owner: dict[str, Any] | None = Field(default=None, sa_column=Column(JsonDoc, nullable=True))
+    requester: dict[str, Any] | None = Field(default=None, sa_column=Column(JsonDoc, nullable=True))
+    created_by_client_id: uuid.UUID | None = Field(default=None, foreign_key="api_clients.id")
+    authored_on: datetime = Field(default_factory=utcnow, sa_type=DateTimeUTC)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTimeUTC)
+    version: int = Field(default=1)
 
 
 class RateCounter(SQLModel, table=True):

@@ -28,7 +28,19 @@ logger = logging.getLogger("sdm_service.api")
 INVITATIONS_WRITE = "invitations:write"
 RESPONSES_READ = "responses:read"
 RESPONSES_WRITE = "responses:write"
-assert {INVITATIONS_WRITE, RESPONSES_READ, RESPONSES_WRITE} == set(SCOPES)
+TASK_CREATE = "system/Task.c"
+TASK_READ = "system/Task.r"
+TASK_SEARCH = "system/Task.s"
+TASK_UPDATE = "system/Task.u"
+assert {
+    INVITATIONS_WRITE,
+    RESPONSES_READ,
+    RESPONSES_WRITE,
+    TASK_CREATE,
+    TASK_READ,
+    TASK_SEARCH,
+    TASK_UPDATE,
+} == set(SCOPES)
 
 SECURITY_SCHEME_NAME = "BearerToken"
 SECURITY_SCHEME = SecurityScheme(

@@ -61,6 +61,10 @@ class InvitationCreated(ApiModel):
     response_id: uuid.UUID = Field(description="Read it later at /api/v1/responses/{response_id}.")
     url: str = Field(description="The link to send the patient. It is shown only now; store or send it.")
     expires_at: datetime
+    task_id: uuid.UUID = Field(
+        description="The FHIR Task (SDC complete-questionnaire) that follows this invitation: "
+        "/fhir/Task/{task_id}."
+    )
 
 
 class AccessEnded(ApiModel):
@@ -176,6 +180,7 @@ EXAMPLE_INVITATION_CREATED: dict[str, Any] = {
     "response_id": EXAMPLE_RESPONSE_ID,
     "url": "https://sdm.example.org/i/q3v9Xk2mZ0pLr8TtY1cWbN5dHs7uJf4eA6gKoPi2RxE",
     "expires_at": "2026-12-17T09:30:00Z",
+    "task_id": "5d0c2a77-1f4e-4b0a-9a61-2f3c8e1b7d45",
 }
 EXAMPLE_LIST_ITEM: dict[str, Any] = {
     "id": EXAMPLE_RESPONSE_ID,

@@ -55,8 +55,8 @@ from sdm_service.audit import record
 from sdm_service.content import ContentLibrary
 from sdm_service.middleware import request_ip
 from sdm_service.models import ApiClient, PatientResponse
-from sdm_service.services import documents, patient_links
-from sdm_service.services.invitations import InvitationError, create_invitation
+from sdm_service.services import documents, patient_links, tasks
+from sdm_service.services.invitations import InvitationError
 from sdm_service.services.search import (
     ResponseFilter,
     SearchError,
@@ -129,8 +129,9 @@ async def _load(db_session: AsyncSession, response_id: uuid.UUID) -> PatientResp
     opt=scopes(INVITATIONS_WRITE),
     status_code=HTTP_201_CREATED,
     summary="Create an invitation link for a patient",
-    description="Creates the patient's response (status `invited`) and a link to send them. The link "
-    "is returned only here. Needs scope `invitations:write`.",
+    description="Creates the patient's response (status `invited`), a link to send them, and the FHIR "
+    "Task (SDC complete-questionnaire) that follows it (`task_id`). The link is returned only here. "
+    "Needs scope `invitations:write`.",
     responses={
         201: _success_spec(InvitationCreated, EXAMPLE_INVITATION_CREATED, "The invitation and its link."),
         **BAD_INPUT,
@@ -149,7 +150,7 @@ async def post_invitation(
     library: NamedDependency[ContentLibrary],
 ) -> InvitationCreated:
     try:
-        created = await create_invitation(
+        new = await tasks.create_task(
             db_session,
             settings,
             library.get(settings.questionnaire_slug),
@@ -158,10 +159,12 @@ async def post_invitation(
             patient_name=data.name,
             consult_date=data.consult_date,
             ttl_days=data.ttl_days,
-            created_by_client_id=api_client.id,
+            client_id=api_client.id,
+            client_name=api_client.name,
         )
     except InvitationError as exc:
         raise ValidationException(detail=str(exc)) from None
+    created = new.created
     await record(
         db_session,
         actor(api_client),
@@ -169,13 +172,14 @@ async def post_invitation(
         entity_type="invitation",
         entity_id=str(created.invitation.id),
         ip=request_ip(request),
-        detail={"response_id": str(created.response.id)},
+        detail={"response_id": str(created.response.id), "task_id": str(new.task.id)},
     )
     return InvitationCreated(
         invitation_id=created.invitation.id,
         response_id=created.response.id,
         url=created.url,
         expires_at=created.invitation.expires_at,
+        task_id=new.task.id,
     )
 
 

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sdm_service.fhirmap.common import FHIR_JSON, FHIR_VERSION, fhir_instant
+from sdm_service.fhirmap.task import SDC_TASK_PROFILE
 
 _SUBJECT_DOC = (
     "Only the chained form subject:identifier=system|value (or just value) is supported; "
@@ -34,6 +35,13 @@ SEARCH_PARAMETERS: dict[str, tuple[tuple[str, str, str], ...]] = {
         ("_id", "token", "The document id (the same as its response's id)."),
         ("_count", "number", _COUNT_DOC),
     ),
+    "Task": (
+        ("subject", "reference", _SUBJECT_DOC),
+        ("status", "token", "requested, in-progress, completed or cancelled (comma-separated for several)."),
+        ("_lastUpdated", "date", _LAST_UPDATED_DOC),
+        ("_id", "token", "The Task id."),
+        ("_count", "number", _COUNT_DOC),
+    ),
 }
 
 _INTERACTIONS: dict[str, tuple[str, ...]] = {
@@ -41,6 +49,7 @@ _INTERACTIONS: dict[str, tuple[str, ...]] = {
     "QuestionnaireResponse": ("read", "search-type", "create"),
     "DocumentReference": ("read", "search-type"),
     "Binary": ("read",),
+    "Task": ("read", "search-type", "create", "patch"),
 }
 
 _DOCUMENTATION: dict[str, str] = {
@@ -54,6 +63,17 @@ _DOCUMENTATION: dict[str, str] = {
         "The PDF itself: Accept application/pdf for the raw file, otherwise a Binary resource "
         "with base64 data. Needs scope responses:read."
     ),
+    "Task": (
+        "SDC complete-questionnaire (profile sdc-task). Create (system/Task.c): code "
+        "complete-questionnaire, input questionnaire (the Questionnaire canonical), for = the Patient by "
+        "identifier, optional restriction.period.end (the link's expiry, at most 365 days) and owner; the "
+        "201 answer alone carries the link to send the patient, as an input of type patient-link "
+        "(code system {base}/CodeSystem/sdm-task) with valueUrl. Status follows the response: requested, "
+        "in-progress at the patient's first save, completed with outputs questionnaire-response "
+        "(QuestionnaireResponse) and summary-document (DocumentReference of the PDF). Patch "
+        "(system/Task.u): a JSON Patch replacing /status with cancelled ends the patient's link; no other "
+        "change is accepted. Read needs system/Task.r, search system/Task.s."
+    ),
 }
 
 
@@ -63,7 +83,7 @@ def capability_statement(*, base_url: str, software_version: str, date: datetime
     for resource_type, interactions in _INTERACTIONS.items():
         entry: dict[str, Any] = {
             "type": resource_type,
-            "documentation": _DOCUMENTATION[resource_type],
+            "documentation": _DOCUMENTATION[resource_type].replace("{base}", base_url),
             "interaction": [{"code": code} for code in interactions],
         }
         if resource_type in SEARCH_PARAMETERS:
@@ -71,11 +91,13 @@ def capability_statement(*, base_url: str, software_version: str, date: datetime
                 {"name": name, "type": kind, "documentation": doc}
                 for name, kind, doc in SEARCH_PARAMETERS[resource_type]
             ]
-        if resource_type in ("QuestionnaireResponse", "DocumentReference"):
+        if resource_type in ("QuestionnaireResponse", "DocumentReference", "Task"):
             entry["readHistory"] = False
             entry["updateCreate"] = False
-        if resource_type == "QuestionnaireResponse":
+        if resource_type in ("QuestionnaireResponse", "Task"):
             entry["conditionalCreate"] = False
+        if resource_type == "Task":
+            entry["supportedProfile"] = [SDC_TASK_PROFILE]
         resources.append(entry)
     return {
         "resourceType": "CapabilityStatement",
@@ -102,7 +124,8 @@ def capability_statement(*, base_url: str, software_version: str, date: datetime
                 "security": {
                     "cors": False,
                     "description": "OAuth-style bearer tokens with scopes invitations:write, "
-                    "responses:read, responses:write.",
+                    "responses:read, responses:write, system/Task.c, system/Task.r, system/Task.s, "
+                    "system/Task.u.",
                 },
                 "resource": resources,
             }

@@ -22,6 +22,10 @@ SCOPES: dict[str, str] = {
     "invitations:write": "Create invitation links for patients.",
     "responses:read": "Read responses, summaries and PDFs (JSON API and FHIR).",
     "responses:write": "Push responses captured elsewhere (FHIR QuestionnaireResponse).",
+    "system/Task.c": "Create FHIR Tasks asking a patient to complete the questionnaire (SDC).",
+    "system/Task.r": "Read FHIR Tasks by id.",
+    "system/Task.s": "Search FHIR Tasks.",
+    "system/Task.u": "Change a FHIR Task's status (cancel it, ending the patient's link).",
 }
 TOKEN_PREFIX_LENGTH = 8
 # Recording every request would turn each read into a write; a minute is precise enough to audit use.
