@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
 from litestar import Litestar, Response, get
@@ -21,16 +23,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sdm_service import __version__, ratelimit
 from sdm_service.api import fhir as fhir_api
+from sdm_service.api import smart as smart_api
 from sdm_service.api import v1 as api_v1
 from sdm_service.api.auth import SECURITY_SCHEME, SECURITY_SCHEME_NAME
 from sdm_service.content import ContentLibrary, load_library
 from sdm_service.db import create_engine, database_is_reachable, sqlalchemy_config
 from sdm_service.middleware import middleware_stack, security_headers_hook
+from sdm_service.models import utcnow
 from sdm_service.paths import CSRF_EXEMPT_PATHS, HEALTH_PATH, STATIC_PREFIX
 from sdm_service.refusal_audit import RefusalAuditMiddleware
 from sdm_service.security import PasswordHashing
 from sdm_service.services import users
 from sdm_service.settings import Settings, get_settings
+from sdm_service.smart.jwks import JwksCache
+from sdm_service.smart.replay import replay_store_from_settings
+from sdm_service.smart.tokens import SmartAuthority
 from sdm_service.warmup import register_questionnaire_versions
 from sdm_service.web import clinician, patient
 from sdm_service.web.errors import html_exception_handlers
@@ -69,7 +76,8 @@ def _template_engine(settings: Settings, library: ContentLibrary) -> TemplateCon
     )
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
+def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime] = utcnow) -> Litestar:
+    """`clock` is the time SMART tokens and assertions are judged by (tests move it forward)."""
     settings = settings or get_settings()
     # Invalid content refuses to start, with every problem listed.
     library = load_library(settings.content_dir)
@@ -82,6 +90,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
     side_engine = create_engine(settings, pool_size=1 if settings.is_sqlite else SIDE_POOL_SIZE)
     rate_limit_store = ratelimit.store_from_settings(settings, side_engine)
     password_hashing = users.hashing_for(settings)
+    replay_store = replay_store_from_settings(settings, side_engine)
+    smart = SmartAuthority(
+        token_url=settings.smart_token_url,
+        token_seconds=settings.smart_token_seconds,
+        replay=replay_store,
+        jwks=JwksCache(production=settings.is_production, limits=rate_limit_store, clock=clock),
+        clock=clock,
+    )
 
     def provide_settings() -> Settings:
         return settings
@@ -98,11 +114,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
     def provide_library() -> ContentLibrary:
         return library
 
+    def provide_smart() -> SmartAuthority:
+        return smart
+
     async def record_versions() -> None:
         await register_questionnaire_versions(engine, library)
 
     async def dispose_engine() -> None:
         await rate_limit_store.close()
+        await replay_store.close()
         await engine.dispose()
         await side_engine.dispose()
 
@@ -116,6 +136,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *clinician.routes,
             *api_v1.routes,
             *fhir_api.routes,
+            *smart_api.routes,
         ],
         dependencies={
             "settings": Provide(provide_settings, sync_to_thread=False),
@@ -123,6 +144,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "side_engine": Provide(provide_side_engine, sync_to_thread=False),
             "rate_limits": Provide(provide_rate_limits, sync_to_thread=False),
             "password_hashing": Provide(provide_password_hashing, sync_to_thread=False),
+            "smart": Provide(provide_smart, sync_to_thread=False),
         },
         plugins=[SQLAlchemyPlugin(config=sqlalchemy_config(settings, engine))],
         template_config=_template_engine(settings, library),
@@ -157,6 +179,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "library": library,
                 "side_engine": side_engine,
                 "rate_limit_store": rate_limit_store,
+                "smart": smart,
             }
         ),
         on_startup=[record_versions],

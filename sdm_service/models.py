@@ -101,15 +101,19 @@ class RecoveryCode(SQLModel, table=True):
 
 
 class ApiClient(SQLModel, table=True):
-    """An integration client (the EHR). Only the SHA-256 of its bearer token is stored."""
+    """An integration client (the EHR). A static-token client keeps only the SHA-256 of its bearer
+    token; a SMART Backend Services client has no token but a public key set (JWKS), inline or by
+    URL, and obtains short-lived access tokens (SmartAccessToken). Its SMART client_id is `id`."""
 
     __tablename__ = "api_clients"
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     name: str = Field(max_length=120)
-    token_hash: str = Field(max_length=64, unique=True, index=True)
-    token_prefix: str = Field(max_length=12)
-    scopes: str = Field(default="", max_length=500)  # space-separated
+    token_hash: str | None = Field(default=None, max_length=64, unique=True, index=True)
+    token_prefix: str = Field(default="", max_length=12)
+    scopes: str = Field(default="", max_length=500)  # space-separated (sdm_service/scopes.py)
+    jwks_url: str | None = Field(default=None, max_length=2000)
+    jwks: dict[str, Any] | None = Field(default=None, sa_column=Column(JsonDoc, nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTimeUTC)
     revoked_at: datetime | None = Field(default=None, sa_type=DateTimeUTC)
     last_used_at: datetime | None = Field(default=None, sa_type=DateTimeUTC)
@@ -291,4 +295,28 @@ class RateCounter(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=128)
     slot_start: int = Field(primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False})
     hits: int = Field(default=0)
+    expires_at: int = Field(sa_type=BigInteger, index=True)
+
+
+class SmartAccessToken(SQLModel, table=True):
+    """An access token issued at the SMART token endpoint. Only its SHA-256 is stored (like every
+    other token here); it grants `scopes` (a subset of its client's) until `expires_at`."""
+
+    __tablename__ = "smart_access_tokens"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    client_id: uuid.UUID = Field(foreign_key="api_clients.id", index=True)
+    scopes: str = Field(max_length=500)
+    issued_at: datetime = Field(default_factory=utcnow, sa_type=DateTimeUTC)
+    expires_at: datetime = Field(sa_type=DateTimeUTC, index=True)
+
+
+class SmartAssertionId(SQLModel, table=True):
+    """A client assertion's jti, remembered until the assertion expires so it is never accepted
+    twice (shared by every worker). `key` is SHA-256 of client id and jti; `expires_at` whole
+    seconds since the epoch."""
+
+    __tablename__ = "smart_assertion_ids"
+
+    key: str = Field(primary_key=True, max_length=64)
     expires_at: int = Field(sa_type=BigInteger, index=True)

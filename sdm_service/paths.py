@@ -11,18 +11,22 @@ RESUME_PREFIX = "/r/"  # resume links: the same
 CLINICIAN_PREFIX = "/clinician"
 API_PREFIX = "/api/"
 FHIR_PREFIX = "/fhir"
+AUTH_PREFIX = "/auth/"  # OAuth endpoints for machine clients (SMART Backend Services)
+SMART_TOKEN_PATH = "/auth/token"  # noqa: S105 - a path, not a secret
+SMART_CONFIGURATION_PATH = "/.well-known/smart-configuration"  # under FHIR_PREFIX
 HEALTH_PATH = "/health"
 SCHEMA_PREFIX = "/schema"
 STATIC_PREFIX = "/static/"
 
 LINK_PREFIXES = (INVITATION_PREFIX, RESUME_PREFIX)
-# Machine clients: bearer tokens, rate-limited per token and address.
-API_PREFIXES = (API_PREFIX, FHIR_PREFIX)
+# Machine clients: bearer tokens (or signed assertions), rate-limited per token and address.
+API_PREFIXES = (API_PREFIX, FHIR_PREFIX, AUTH_PREFIX)
 # Answered with JSON (or FHIR), never with an HTML page.
 MACHINE_PREFIXES = (*API_PREFIXES, HEALTH_PATH, SCHEMA_PREFIX)
 # Machine clients authenticate with bearer tokens, not cookies, so CSRF does not apply to them.
 CSRF_EXEMPT_PATHS = [
     f"^{API_PREFIX}",
+    f"^{AUTH_PREFIX}",
     f"^{FHIR_PREFIX}/",
     f"^{FHIR_PREFIX}$",
     f"^{HEALTH_PATH}$",

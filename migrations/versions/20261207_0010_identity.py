@@ -1,7 +1,7 @@
 """identity: password lifecycle (forced change after an administrator's reset), TOTP and recovery codes
 
 Revision ID: 0010_identity
-Revises: 0009_fhir_tasks
+Revises: 0008_smart_clients
 Create Date: 2026-12-07 14:30:00
 """
 
@@ -14,7 +14,7 @@ from advanced_alchemy.types import DateTimeUTC
 from alembic import op
 
 revision: str = "0010_identity"
-down_revision: str | None = "0009_fhir_tasks"
+down_revision: str | None = "0008_smart_clients"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -222,8 +222,12 @@ EXAMPLE_PROBLEMS: dict[int, dict[str, Any]] = {
         "detail": "Validation failed for POST /api/v1/invitations",
         "extra": [{"message": "String should have at least 1 character", "key": "patient.value"}],
     },
-    401: {"status_code": 401, "detail": "The API token is not valid or was revoked."},
-    403: {"status_code": 403, "detail": "This token lacks the scope responses:read needed here."},
+    401: {"status_code": 401, "detail": "The token is not valid, has expired or was revoked."},
+    403: {
+        "status_code": 403,
+        "detail": "This token lacks the scope system/QuestionnaireResponse.s needed here "
+        "(older static tokens: responses:read).",
+    },
     404: {"status_code": 404, "detail": f"No response has the id {EXAMPLE_RESPONSE_ID}."},
     409: {
         "status_code": 409,

@@ -7,6 +7,7 @@ from typing import Any
 
 from sdm_service.fhirmap.common import FHIR_JSON, FHIR_VERSION, fhir_instant
 from sdm_service.fhirmap.task import SDC_TASK_PROFILE
+from sdm_service.smart.discovery import capability_security
 
 _SUBJECT_DOC = (
     "Only the chained form subject:identifier=system|value (or just value) is supported; "
@@ -55,13 +56,16 @@ _INTERACTIONS: dict[str, tuple[str, ...]] = {
 _DOCUMENTATION: dict[str, str] = {
     "Questionnaire": "The IORT shared decision-making questionnaire (its id is its slug). No token needed.",
     "QuestionnaireResponse": (
-        "Read and search need scope responses:read; create (a response captured elsewhere, "
-        "validated against the Questionnaire) needs responses:write."
+        "Read needs system/QuestionnaireResponse.r, search system/QuestionnaireResponse.s; create (a "
+        "response captured elsewhere, validated against the Questionnaire) system/QuestionnaireResponse.c."
     ),
-    "DocumentReference": "The PDF summary of each completed response. Needs scope responses:read.",
+    "DocumentReference": (
+        "The PDF summary of each completed response. Read needs system/DocumentReference.r, "
+        "search system/DocumentReference.s."
+    ),
     "Binary": (
         "The PDF itself: Accept application/pdf for the raw file, otherwise a Binary resource "
-        "with base64 data. Needs scope responses:read."
+        "with base64 data. Needs system/Binary.r."
     ),
     "Task": (
         "SDC complete-questionnaire (profile sdc-task). Create (system/Task.c): code "
@@ -77,8 +81,10 @@ _DOCUMENTATION: dict[str, str] = {
 }
 
 
-def capability_statement(*, base_url: str, software_version: str, date: datetime) -> dict[str, Any]:
-    """base_url is the FHIR base (…/fhir)."""
+def capability_statement(
+    *, base_url: str, software_version: str, date: datetime, token_url: str
+) -> dict[str, Any]:
+    """base_url is the FHIR base (…/fhir); token_url the SMART token endpoint."""
     resources = []
     for resource_type, interactions in _INTERACTIONS.items():
         entry: dict[str, Any] = {
@@ -117,16 +123,12 @@ def capability_statement(*, base_url: str, software_version: str, date: datetime
             {
                 "mode": "server",
                 "documentation": (
-                    "Send 'Authorization: Bearer <token>' (tokens come from 'sdm api-clients create'). "
+                    "Send 'Authorization: Bearer <token>' (an access token from the SMART token endpoint, "
+                    "see security). "
                     "Unknown search parameters are refused with 400 (strict handling). "
                     "Subjects are referenced by identifier only."
                 ),
-                "security": {
-                    "cors": False,
-                    "description": "OAuth-style bearer tokens with scopes invitations:write, "
-                    "responses:read, responses:write, system/Task.c, system/Task.r, system/Task.s, "
-                    "system/Task.u.",
-                },
+                "security": capability_security(token_url),
                 "resource": resources,
             }
         ],

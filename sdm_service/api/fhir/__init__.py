@@ -14,6 +14,7 @@ from typing import Any
 
 from litestar import Router
 
+from sdm_service.api import smart
 from sdm_service.api.auth import API_CLIENT_DEPENDENCY, SECURITY, require_api_client
 from sdm_service.api.fhir import documents, openapi, questionnaires, responses, tasks
 from sdm_service.api.fhir.common import CALL_DEPENDENCY
@@ -24,7 +25,13 @@ __all__ = ["FHIR_PREFIX", "is_fhir_path", "routes", "with_fhir_outcomes"]
 routes: list[Any] = [
     Router(
         FHIR_PREFIX,
-        route_handlers=[*questionnaires.routes, *responses.routes, *documents.routes, *tasks.routes],
+        route_handlers=[
+            smart.discovery,
+            *questionnaires.routes,
+            *responses.routes,
+            *documents.routes,
+            *tasks.routes,
+        ],
         guards=[require_api_client],
         dependencies={**API_CLIENT_DEPENDENCY, **CALL_DEPENDENCY},
         # Every interaction accepts _format; the handlers check it against the raw query string.

@@ -13,16 +13,16 @@ from litestar.params import FromPath
 from litestar.status_codes import HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sdm_service.api.auth import RESPONSES_WRITE, actor, scopes
+from sdm_service.api.auth import actor, scopes
 from sdm_service.api.fhir import openapi
 from sdm_service.api.fhir.bodies import parse_body, require_fhir_body
 from sdm_service.api.fhir.common import (
-    READ_OPTIONS,
     SEARCH_DEPENDENCY,
     FhirCall,
     audited_read,
     check_request,
     fhir_base,
+    read_options,
     searchset_response,
 )
 from sdm_service.api.fhir.errors import FhirError, FhirPayload, fhir_response
@@ -89,10 +89,11 @@ async def questionnaire_responses(
 
 @get(
     "/QuestionnaireResponse",
-    **READ_OPTIONS,
+    **read_options("system/QuestionnaireResponse.s"),
     dependencies=SEARCH_DEPENDENCY,
     summary="Search QuestionnaireResponse",
-    description="searchset Bundle ordered by last change, with total and a next link. Needs responses:read.",
+    description="searchset Bundle ordered by last change, with total and a next link. "
+    "Needs system/QuestionnaireResponse.s.",
 )
 async def search_questionnaire_responses(
     call: NamedDependency[FhirCall],
@@ -107,7 +108,12 @@ async def search_questionnaire_responses(
     return await searchset_response(call, search, "QuestionnaireResponse", to_resources, via="fhir-search")
 
 
-@get("/QuestionnaireResponse/{resource_id:str}", summary="Read QuestionnaireResponse", **READ_OPTIONS)
+@get(
+    "/QuestionnaireResponse/{resource_id:str}",
+    summary="Read QuestionnaireResponse",
+    description="Needs system/QuestionnaireResponse.r.",
+    **read_options("system/QuestionnaireResponse.r"),
+)
 async def read_questionnaire_response(
     call: NamedDependency[FhirCall], resource_id: FromPath[str], library: NamedDependency[ContentLibrary]
 ) -> HttpResponse[FhirPayload]:
@@ -120,7 +126,7 @@ async def read_questionnaire_response(
 # route, before the body is read (see middleware.BodySizeLimitMiddleware).
 @post(
     "/QuestionnaireResponse",
-    opt=scopes(RESPONSES_WRITE),
+    opt=scopes("system/QuestionnaireResponse.c"),
     guards=[require_fhir_body],
     media_type=FHIR_JSON,
     responses=openapi.CREATE_RESPONSES,
@@ -130,7 +136,7 @@ async def read_questionnaire_response(
     description="Validated against the Questionnaire (url|version, linkIds, answer types and codes, "
     "only enabled items, required items when completed). A completed response is summarised like any "
     "other. 201 with Location; 400/422 OperationOutcome listing every problem; 413 for a body over the "
-    "configured JSON limit. Needs responses:write.",
+    "configured JSON limit. Needs system/QuestionnaireResponse.c.",
 )
 async def create_questionnaire_response(
     call: NamedDependency[FhirCall], library: NamedDependency[ContentLibrary]

@@ -21,7 +21,7 @@ from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import FromPath, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED
 
-from sdm_service.api.auth import TASK_CREATE, TASK_READ, TASK_SEARCH, TASK_UPDATE, actor, scopes
+from sdm_service.api.auth import actor, scopes
 from sdm_service.api.fhir import openapi, params
 from sdm_service.api.fhir.bodies import JSON_PATCH, parse_body, require_fhir_body, require_json_patch
 from sdm_service.api.fhir.common import SEARCH_DEPENDENCY, FhirCall, check_request, fhir_base, page_url
@@ -146,7 +146,7 @@ def _task_id(text: str) -> uuid.UUID:
 
 @post(
     "/Task",
-    opt=scopes(TASK_CREATE),
+    opt=scopes("system/Task.c"),
     guards=[require_fhir_body],
     media_type=FHIR_JSON,
     status_code=HTTP_201_CREATED,
@@ -200,7 +200,7 @@ async def create_task(
 
 @get(
     "/Task/{resource_id:str}",
-    opt=scopes(TASK_READ),
+    opt=scopes("system/Task.r"),
     media_type=FHIR_JSON,
     responses=_RESPONSES,
     summary="Read Task",
@@ -244,7 +244,7 @@ def _filter(search: params.SearchRequest) -> tuple[tasks.TaskFilter, Any, int]:
 
 @get(
     "/Task",
-    opt=scopes(TASK_SEARCH),
+    opt=scopes("system/Task.s"),
     media_type=FHIR_JSON,
     responses=_RESPONSES,
     dependencies=SEARCH_DEPENDENCY,
@@ -293,7 +293,7 @@ def _expected_version(if_match: str | None) -> int | None:
 
 @patch(
     "/Task/{resource_id:str}",
-    opt=scopes(TASK_UPDATE),
+    opt=scopes("system/Task.u"),
     guards=[require_json_patch],
     media_type=FHIR_JSON,
     responses={200: openapi.READ_RESPONSES[200], **_WRITE_RESPONSES, 409: _CONFLICT, 412: _STALE},
