@@ -229,10 +229,12 @@ class RateLimitMiddleware(ASGIMiddleware):
             address = f"ip:{client_address(scope)}"
             # The address first: a client inventing a new token for every request meets this
             # ceiling, and once over it its requests add no per-token counters either.
-            await ratelimit.enforce(store, self.api_address_limit, address)
             token = bearer_token(scope)
             key = f"token:{hash_token(token)}" if token else address
-            await ratelimit.enforce(store, self.api_limit, key)
+            # Both counts in one store round trip (one write transaction on the database store).
+            wait = await store.enforce_many([(self.api_address_limit, address), (self.api_limit, key)])
+            if wait is not None:
+                raise ratelimit.RateLimited(wait)
         await next_app(scope, receive, send)
 
     def _refuse_failures_over_limit(self, store: ratelimit.RateLimitStore, key: str, send: Send) -> Send:

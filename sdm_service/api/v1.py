@@ -307,6 +307,7 @@ async def get_summary_pdf(
         )
     pdf = await documents.summary_pdf(db_session, response)
     await audit_read(db_session, api_client, request, entity_id=str(response.id), detail={"format": "pdf"})
+    await db_session.commit()  # release the write lock before the document's bytes are sent
     return HttpResponse(pdf.content, media_type=documents.PDF_MEDIA_TYPE, headers=pdf.download_headers())
 
 
