@@ -1,7 +1,7 @@
 """deliveries: the outbox of summaries to write back into the EHR
 
 Revision ID: 0012_deliveries
-Revises: 0008_smart_clients
+Revises: 0010_identity
 Create Date: 2026-12-07 14:30:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0012_deliveries"
-down_revision: str | None = "0008_smart_clients"
+down_revision: str | None = "0010_identity"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
