@@ -140,9 +140,9 @@ def measure_http(server: str, data: DataSets, opts: Options, wrk: str, workdir: 
                 script=pair.script,
             )
 
-        for pair in pairs:  # warm-up: connection pools, caches, lazy imports
-            drive(pair, "a", 1)
-            drive(pair, "b", 1)
+        for pair in pairs if opts.warmup > 0 else ():  # warm-up: connection pools, caches, lazy imports
+            drive(pair, "a", opts.warmup)
+            drive(pair, "b", opts.warmup)
         for round_index in range(opts.rounds):
             for pair in pairs:
                 sides = [("a", pair.a_results), ("b", pair.b_results)]

@@ -16,6 +16,7 @@ RESULTS_PATH = Path(__file__).parent / "results.json"
 class Options:
     duration: float
     rounds: int
+    warmup: float
     connections: int
     threads: int
     workers: int
@@ -40,6 +41,12 @@ def parse_args(argv: list[str] | None) -> Options:
     parser.add_argument("--duration", type=float, default=3, help="seconds per wrk run (default 3)")
     parser.add_argument(
         "--rounds", type=int, default=5, help="A/B rounds per row; medians reported (default 5)"
+    )
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=1,
+        help="seconds of warm-up per side of each row before the rounds (default 1; 0: none)",
     )
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1: wrk gets one core)")
@@ -85,11 +92,14 @@ def parse_args(argv: list[str] | None) -> Options:
 
     if args.duration <= 0 or args.rounds < 1 or args.connections < 1 or args.threads < 1 or args.workers < 1:
         parser.error("--duration, --rounds, --connections, --threads and --workers must be positive")
+    if args.warmup < 0:
+        parser.error("--warmup must be 0 or more")
     if min(args.responses, args.postgres_responses, args.small_responses) < 1:
         parser.error("--responses and --small-responses must be at least 1")
     return Options(
         duration=args.duration,
         rounds=args.rounds,
+        warmup=args.warmup,
         connections=args.connections,
         threads=args.threads,
         workers=args.workers,
