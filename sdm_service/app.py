@@ -26,9 +26,12 @@ from sdm_service.api import fhir as fhir_api
 from sdm_service.api import smart as smart_api
 from sdm_service.api import v1 as api_v1
 from sdm_service.api.auth import SECURITY_SCHEME, SECURITY_SCHEME_NAME
+from sdm_service.api.fhir import openapi as fhir_openapi
+from sdm_service.api.fhir import tasks as fhir_tasks
+from sdm_service.api.schemas import ClosedModelsSchemaPlugin
 from sdm_service.content import ContentLibrary, load_library
 from sdm_service.db import create_engine, database_is_reachable, sqlalchemy_config
-from sdm_service.middleware import middleware_stack, security_headers_hook
+from sdm_service.middleware import allow_header_hook, middleware_stack, security_headers_hook
 from sdm_service.models import utcnow
 from sdm_service.paths import CSRF_EXEMPT_PATHS, HEALTH_PATH, STATIC_PREFIX
 from sdm_service.refusal_audit import RefusalAuditMiddleware
@@ -89,6 +92,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
     # SQLite has one writer at a time, so its side pool is one connection that callers queue for.
     side_engine = create_engine(settings, pool_size=1 if settings.is_sqlite else SIDE_POOL_SIZE)
     rate_limit_store = ratelimit.store_from_settings(settings, side_engine)
+    intake = library.get(settings.questionnaire_slug)  # the questionnaire the API's examples answer
     password_hashing = users.hashing_for(settings)
     replay_store = replay_store_from_settings(settings, side_engine)
     smart = SmartAuthority(
@@ -146,7 +150,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
             "password_hashing": Provide(provide_password_hashing, sync_to_thread=False),
             "smart": Provide(provide_smart, sync_to_thread=False),
         },
-        plugins=[SQLAlchemyPlugin(config=sqlalchemy_config(settings, engine))],
+        plugins=[SQLAlchemyPlugin(config=sqlalchemy_config(settings, engine)), ClosedModelsSchemaPlugin()],
         template_config=_template_engine(settings, library),
         csrf_config=CSRFConfig(
             secret=settings.secret_key.get_secret_value(),
@@ -165,7 +169,13 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
             path="/schema",
             # Machine-readable only: browser renderers need a CDN and inline script, which the CSP forbids.
             render_plugins=[JsonRenderPlugin(), YamlRenderPlugin()],
-            components=Components(security_schemes={SECURITY_SCHEME_NAME: SECURITY_SCHEME}),
+            components=Components(
+                security_schemes={SECURITY_SCHEME_NAME: SECURITY_SCHEME},
+                examples={
+                    fhir_openapi.CREATE_EXAMPLE: fhir_openapi.create_example(intake, settings.base_url),
+                    fhir_tasks.TASK_EXAMPLE: fhir_tasks.task_example(intake, settings.base_url),
+                },
+            ),
         ),
         logging_config=LoggingConfig(
             root={"level": settings.log_level, "handlers": ["queue_listener"]},
@@ -185,7 +195,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
         on_startup=[record_versions],
         on_shutdown=[dispose_engine],
         middleware=[RefusalAuditMiddleware(), *middleware_stack(settings)],
-        before_send=[security_headers_hook(settings)],
+        before_send=[security_headers_hook(settings), allow_header_hook()],
         # Backstop for any content type; BodySizeLimitMiddleware applies the per-type limits first.
         request_max_body_size=max(settings.max_form_body_bytes, settings.max_json_body_bytes),
         debug=False,
