@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
 from babel import Locale
@@ -24,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sdm_service import __version__, ratelimit
 from sdm_service.api import fhir as fhir_api
+from sdm_service.api import jwks as jwks_api
 from sdm_service.api import smart as smart_api
 from sdm_service.api import v1 as api_v1
 from sdm_service.api.auth import SECURITY_SCHEME, SECURITY_SCHEME_NAME
@@ -32,6 +34,8 @@ from sdm_service.api.fhir import tasks as fhir_tasks
 from sdm_service.api.schemas import ClosedModelsSchemaPlugin
 from sdm_service.content import ContentLibrary, load_library
 from sdm_service.db import create_engine, database_is_reachable, sqlalchemy_config
+from sdm_service.delivery.keys import load_signing_keys, public_jwks
+from sdm_service.delivery.queue import DeliveryQueue
 from sdm_service.i18n import Catalogs
 from sdm_service.i18n import install as install_translations
 from sdm_service.middleware import allow_header_hook, middleware_stack, security_headers_hook
@@ -114,6 +118,10 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
         jwks=JwksCache(production=settings.is_production, limits=rate_limit_store, clock=clock),
         clock=clock,
     )
+    # Write-back to the EHR: our signing keys (published as our JWKS) and, only when an EHR is
+    # configured, the queue that deliveries are handed to after the completing commit.
+    our_jwks = public_jwks(load_signing_keys(settings.ehr_private_key_file))
+    delivery_queue = DeliveryQueue(settings) if settings.ehr_enabled else None
 
     def provide_settings() -> Settings:
         return settings
@@ -132,6 +140,12 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
 
     def provide_smart() -> SmartAuthority:
         return smart
+
+    def provide_our_jwks() -> dict[str, Any]:
+        return our_jwks
+
+    def provide_delivery_queue() -> DeliveryQueue | None:
+        return delivery_queue
 
     async def record_versions() -> None:
         await register_questionnaire_versions(engine, library)
@@ -153,6 +167,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
             *api_v1.routes,
             *fhir_api.routes,
             *smart_api.routes,
+            *jwks_api.routes,
         ],
         dependencies={
             "settings": Provide(provide_settings, sync_to_thread=False),
@@ -161,6 +176,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
             "rate_limits": Provide(provide_rate_limits, sync_to_thread=False),
             "password_hashing": Provide(provide_password_hashing, sync_to_thread=False),
             "smart": Provide(provide_smart, sync_to_thread=False),
+            "our_jwks": Provide(provide_our_jwks, sync_to_thread=False),
+            "delivery_queue": Provide(provide_delivery_queue, sync_to_thread=False),
         },
         plugins=[SQLAlchemyPlugin(config=sqlalchemy_config(settings, engine)), ClosedModelsSchemaPlugin()],
         template_config=_template_engine(settings, library, catalogs),

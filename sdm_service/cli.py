@@ -10,6 +10,7 @@ import sys
 import click
 
 from sdm_service.commands.environment import settings_or_exit
+from sdm_service.settings import Settings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -30,12 +31,16 @@ def main() -> None:
     default=None,
     help="Log one line per request (default: SDM_ACCESS_LOG, off; the app logs errors and audit events).",
 )
-def run(host: str, port: int, workers: int, reload: bool, access_log: bool | None) -> None:
+@click.option(
+    "--with-worker",
+    is_flag=True,
+    help="Also run one delivery worker (`sdm worker`) while serving, when an EHR is configured.",
+)
+def run(host: str, port: int, workers: int, reload: bool, access_log: bool | None, with_worker: bool) -> None:
     """Serve the application with uvicorn."""
-    import uvicorn
+    import subprocess
 
     from sdm_service.content import ContentError, load_library
-    from sdm_service.logging_filters import uvicorn_log_config
     from sdm_service.paths import questionnaire_path
 
     settings = settings_or_exit()
@@ -49,6 +54,25 @@ def run(host: str, port: int, workers: int, reload: bool, access_log: bool | Non
     click.echo(f"  Patient questionnaire: {local}{questionnaire_path(settings.questionnaire_slug)}")
     click.echo(f"  Clinician workspace:   {local}/clinician")
     click.echo(f"  Health:                {local}/health   API schema: {local}/schema")
+    delivery_worker = None
+    if with_worker and settings.ehr_enabled:
+        click.echo(f"  Delivering summaries to {settings.ehr_fhir_base_url} (one `sdm worker` alongside)")
+        delivery_worker = subprocess.Popen([sys.executable, "-m", "sdm_service.cli", "worker"])
+    try:
+        _serve(settings, host, port, workers, reload, access_log)
+    finally:
+        if delivery_worker is not None:
+            delivery_worker.terminate()
+            delivery_worker.wait(timeout=30)
+
+
+def _serve(
+    settings: Settings, host: str, port: int, workers: int, reload: bool, access_log: bool | None
+) -> None:
+    import uvicorn
+
+    from sdm_service.logging_filters import uvicorn_log_config
+
     uvicorn.run(
         "sdm_service.app:create_app",
         factory=True,

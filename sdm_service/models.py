@@ -64,6 +64,14 @@ class User(SQLModel, table=True):
     is_active: bool = Field(default=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTimeUTC)
     deactivated_at: datetime | None = Field(default=None, sa_type=DateTimeUTC)
+    # Set when an administrator sets the password: the person chooses their own at next sign-in.
+    must_change_password: bool = Field(default=False)
+    password_changed_at: datetime | None = Field(default=None, sa_type=DateTimeUTC)
+    # TOTP second factor (services/mfa.py): the secret sealed with a key derived from SDM_SECRET_KEY,
+    # set at enrolment and in use from totp_enabled_at; the last time step accepted (no replay).
+    totp_secret: str | None = Field(default=None, max_length=255)
+    totp_enabled_at: datetime | None = Field(default=None, sa_type=DateTimeUTC)
+    totp_last_step: int | None = Field(default=None, sa_type=BigInteger)
 
 
 class UserSession(SQLModel, table=True):
@@ -78,6 +86,18 @@ class UserSession(SQLModel, table=True):
     last_seen_at: datetime = Field(default_factory=utcnow, sa_type=DateTimeUTC)
     ip: str = Field(default="", max_length=64)
     user_agent: str = Field(default="", max_length=300)
+
+
+class RecoveryCode(SQLModel, table=True):
+    """A single-use code that stands in for the TOTP code; only its SHA-256 is stored."""
+
+    __tablename__ = "user_recovery_codes"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", index=True)
+    code_hash: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTimeUTC)
+    used_at: datetime | None = Field(default=None, sa_type=DateTimeUTC)
 
 
 class ApiClient(SQLModel, table=True):
@@ -304,3 +324,39 @@ class SmartAssertionId(SQLModel, table=True):
 
     key: str = Field(primary_key=True, max_length=64)
     expires_at: int = Field(sa_type=BigInteger, index=True)
+
+
+class DeliveryStatus:
+    PENDING = "pending"  # waiting for its first or next attempt
+    SENDING = "sending"  # claimed by a worker until lease_until
+    DELIVERED = "delivered"
+    FAILED = "failed"  # refused by the EHR (a 4xx other than 408/429) or by its token endpoint
+    DEAD = "dead"  # dead-lettered: the last allowed attempt failed too
+    ALL = (PENDING, SENDING, DELIVERED, FAILED, DEAD)
+    OPEN = (PENDING, SENDING)
+
+
+class Delivery(SQLModel, table=True):
+    """The outbox: one row per completed response to write back into the EHR, written in the same
+    transaction that completes the response, so an acknowledged completion cannot lose it. The job
+    queue only carries its id; this row is the durable record, and `response_id` the dedup key."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_due", "status", "next_attempt_at"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    response_id: uuid.UUID = Field(foreign_key="responses.id", unique=True)
+    status: str = Field(default=DeliveryStatus.PENDING, max_length=16)
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=DateTimeUTC)
+    lease_until: datetime | None = Field(default=None, sa_type=DateTimeUTC)
+    last_error: str = Field(default="", max_length=1000)
+    # The EHR's OperationOutcome for the last refusal, kept as it came.
+    outcome: dict[str, Any] | None = Field(default=None, sa_column=Column(JsonDoc, nullable=True))
+    # What the EHR created (e.g. "DocumentReference/123"); a Binary made first is reused by a retry.
+    document_reference: str = Field(default="", max_length=200)
+    binary_reference: str = Field(default="", max_length=200)
+    response_reference: str = Field(default="", max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTimeUTC)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTimeUTC)
+    delivered_at: datetime | None = Field(default=None, sa_type=DateTimeUTC)

@@ -31,6 +31,7 @@ HOST_COOKIE_PREFIX = "__Host-"
 SESSION_COOKIE = "sdm_session"  # clinician sign-in
 PATIENT_COOKIE = "sdm_patient"  # the patient's own questionnaire
 CSRF_COOKIE = "sdm_csrf"
+MFA_PENDING_COOKIE = "sdm_mfa"  # between a right password and the second factor
 API_REQUESTS_PER_IP_FACTOR = 3  # default per-address API ceiling, as a multiple of the per-token limit
 
 
@@ -43,6 +44,7 @@ class CookieNames:
     session: str
     patient: str
     csrf: str
+    mfa_pending: str
 
     @property
     def host_only(self) -> bool:
@@ -116,6 +118,13 @@ class Settings(BaseSettings):
     resume_idle_days: int = Field(default=30, ge=1, le=365)
     resume_after_completion_days: int = Field(default=90, ge=1, le=3650)
     clinician_session_minutes: int = Field(default=480, ge=5, le=24 * 60)
+    # The pause before checking the password of an account locked by failed sign-ins, when it comes
+    # from an address without failures (services/signin.py: slowed, never refused).
+    signin_slowdown_seconds: float = Field(default=3.0, ge=0, le=30)
+    # TOTP second factor (services/mfa.py): always for administrators; for everyone when this is on.
+    mfa_required_for_all: bool = False
+    # Only for test suites of unrelated features; refused in production.
+    mfa_required_for_admins: bool = True
     # argon2id cost for clinician passwords: the library's recommended parameters (RFC 9106).
     password_hash_time_cost: int = Field(default=3, ge=1, le=20)
     password_hash_memory_kib: int = Field(default=65536, ge=8, le=4 * 1024 * 1024)
@@ -145,6 +154,24 @@ class Settings(BaseSettings):
     # bearer tokens (`sdm api-clients create NAME --scopes ...` without a JWKS) can be switched off.
     static_api_tokens: bool = True
     smart_token_seconds: int = Field(default=300, ge=1, le=300)
+    # Write-back to the EHR (sdm_service/delivery/): unset base URL = nothing is sent or queued.
+    ehr_fhir_base_url: str = ""
+    ehr_client_id: str = Field(default="", max_length=200)
+    # One PEM or JWK file, or a comma list: the first signs, all are published at /.well-known/jwks.json
+    # (a new key is added before the old one is removed).
+    ehr_private_key_file: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+    ehr_token_url: str = ""  # empty: read from {base}/.well-known/smart-configuration
+    ehr_scope: str = "system/DocumentReference.c system/Binary.c system/QuestionnaireResponse.c"
+    ehr_attachment: Literal["inline", "binary"] = "inline"  # PDF in attachment.data, or a Binary first
+    ehr_send_questionnaire_response: bool = False
+    ehr_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    # The job queue: empty = a SQLite file beside the app (one machine); redis://... for many machines.
+    delivery_queue_url: str = ""
+    delivery_max_attempts: int = Field(default=10, ge=1, le=100)
+    delivery_backoff_seconds: float = Field(default=30.0, gt=0, le=3600)  # first retry; doubles each time
+    delivery_backoff_max_seconds: float = Field(default=3600.0, gt=0, le=7 * 24 * 3600)
+    # A claimed delivery not finished by then (its worker died) is taken up again by the sweep.
+    delivery_lease_seconds: float = Field(default=300.0, gt=0, le=24 * 3600)
 
     @field_validator("database_url")
     @classmethod
@@ -165,6 +192,47 @@ class Settings(BaseSettings):
         if isinstance(value, list):
             return [str(host).strip().lower() for host in value if str(host).strip()]
         return value
+
+    @field_validator("ehr_private_key_file", mode="before")
+    @classmethod
+    def _split_key_files(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [Path(part.strip()) for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("ehr_fhir_base_url", "ehr_token_url")
+    @classmethod
+    def _http_url_or_empty(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("delivery_queue_url")
+    @classmethod
+    def _known_queue(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("sqlite:///", "redis://", "rediss://")):
+            raise ValueError("must be a sqlite:///FILE or redis:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _ehr_needs_client_and_key(self) -> Settings:
+        if self.ehr_fhir_base_url:
+            if not self.ehr_client_id:
+                raise ValueError("SDM_EHR_CLIENT_ID is required when SDM_EHR_FHIR_BASE_URL is set")
+            if not self.ehr_private_key_file:
+                raise ValueError("SDM_EHR_PRIVATE_KEY_FILE is required when SDM_EHR_FHIR_BASE_URL is set")
+        for path in self.ehr_private_key_file:
+            if not path.is_file():
+                raise ValueError(f"SDM_EHR_PRIVATE_KEY_FILE: {path} is not a readable file")
+        if self.delivery_queue_url.startswith("redis") and importlib.util.find_spec("redis") is None:
+            raise ValueError("SDM_DELIVERY_QUEUE_URL=redis://... needs the 'redis' extra installed")
+        return self
+
+    @property
+    def ehr_enabled(self) -> bool:
+        return bool(self.ehr_fhir_base_url)
 
     @field_validator("base_url")
     @classmethod
@@ -193,6 +261,8 @@ class Settings(BaseSettings):
                 )
             if not self.base_url.startswith("https://"):
                 raise ValueError("SDM_BASE_URL must use https:// when SDM_ENV=production")
+            if not self.mfa_required_for_admins:
+                raise ValueError("SDM_MFA_REQUIRED_FOR_ADMINS cannot be turned off when SDM_ENV=production")
         return self
 
     @model_validator(mode="after")
@@ -249,7 +319,10 @@ class Settings(BaseSettings):
     def cookies(self) -> CookieNames:
         prefix = HOST_COOKIE_PREFIX if self.secure_cookies else ""
         return CookieNames(
-            session=prefix + SESSION_COOKIE, patient=prefix + PATIENT_COOKIE, csrf=prefix + CSRF_COOKIE
+            session=prefix + SESSION_COOKIE,
+            patient=prefix + PATIENT_COOKIE,
+            csrf=prefix + CSRF_COOKIE,
+            mfa_pending=prefix + MFA_PENDING_COOKIE,
         )
 
 

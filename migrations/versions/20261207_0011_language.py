@@ -1,7 +1,7 @@
 """language: the language a response is answered and summarised in, and an invitation opens in
 
 Revision ID: 0011_language
-Revises: 0008_smart_clients
+Revises: 0012_deliveries
 Create Date: 2026-12-07 14:50:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011_language"
-down_revision: str | None = "0008_smart_clients"
+down_revision: str | None = "0012_deliveries"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
