@@ -31,7 +31,7 @@ $(STAMP): pyproject.toml $(DEV_LOCK) $(PIP_LOCK) package-lock.json
 	$(BIN)/python -m pip install --quiet --require-hashes -r $(PIP_LOCK)
 	$(BIN)/python -m pip install --quiet --require-hashes -r $(DEV_LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps -e .
-	$(BIN)/pybabel compile --use-fuzzy -d $(LOCALES) -D messages  # interface catalogs (.mo, not committed)
+	$(BIN)/pybabel compile -d $(LOCALES) -D messages  # interface catalogs (.mo, not committed)
 	# axe-core for the browser accessibility tests; Medplum's FHIR router and oidc-provider for the
 	# write-back tests (all pinned in package-lock.json)
 	if command -v npm >/dev/null 2>&1 && [ -f package-lock.json ]; then npm ci --silent; fi
