@@ -26,6 +26,9 @@ from sdm_service.api.auth import SECURITY_SCHEME, SECURITY_SCHEME_NAME
 from sdm_service.content import ContentLibrary, load_library
 from sdm_service.db import create_engine, database_is_reachable, sqlalchemy_config
 from sdm_service.middleware import middleware_stack, security_headers_hook
+from sdm_service.observability import health as health_checks
+from sdm_service.observability import metrics
+from sdm_service.observability.logs import RequestContextMiddleware, app_logging_config, request_log_hook
 from sdm_service.paths import CSRF_EXEMPT_PATHS, HEALTH_PATH, STATIC_PREFIX
 from sdm_service.refusal_audit import RefusalAuditMiddleware
 from sdm_service.security import PasswordHashing
@@ -98,6 +101,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
     def provide_library() -> ContentLibrary:
         return library
 
+    # /health/ready: one entry per dependency; a part with its own (a delivery queue) appends one.
+    readiness_checks = [health_checks.database_check(side_engine), health_checks.content_check(library)]
+
+    def provide_readiness_checks() -> list[health_checks.ReadinessCheck]:
+        return readiness_checks
+
     async def record_versions() -> None:
         await register_questionnaire_versions(engine, library)
 
@@ -109,6 +118,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app = Litestar(
         route_handlers=[
             health,
+            *health_checks.routes,
+            metrics.metrics_controller(settings, {"request": engine, "side": side_engine}),
             create_static_files_router(
                 path=STATIC_PREFIX.rstrip("/"), directories=[settings.static_dir], name="static"
             ),
@@ -123,6 +134,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "side_engine": Provide(provide_side_engine, sync_to_thread=False),
             "rate_limits": Provide(provide_rate_limits, sync_to_thread=False),
             "password_hashing": Provide(provide_password_hashing, sync_to_thread=False),
+            "readiness_checks": Provide(provide_readiness_checks, sync_to_thread=False),
         },
         plugins=[SQLAlchemyPlugin(config=sqlalchemy_config(settings, engine))],
         template_config=_template_engine(settings, library),
@@ -146,6 +158,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             components=Components(security_schemes={SECURITY_SCHEME_NAME: SECURITY_SCHEME}),
         ),
         logging_config=LoggingConfig(
+            **app_logging_config(settings.log_format_in_use),
             root={"level": settings.log_level, "handlers": ["queue_listener"]},
             loggers={"sdm_service": {"level": settings.log_level, "propagate": True}},
             log_exceptions="never",  # unexpected errors are logged once, by the 500 handler
@@ -157,12 +170,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "library": library,
                 "side_engine": side_engine,
                 "rate_limit_store": rate_limit_store,
+                "readiness_checks": readiness_checks,
             }
         ),
         on_startup=[record_versions],
         on_shutdown=[dispose_engine],
-        middleware=[RefusalAuditMiddleware(), *middleware_stack(settings)],
-        before_send=[security_headers_hook(settings)],
+        middleware=[
+            RequestContextMiddleware(),
+            metrics.prometheus_config().middleware,
+            RefusalAuditMiddleware(),
+            *middleware_stack(settings),
+        ],
+        before_send=[request_log_hook(settings.access_log), security_headers_hook(settings)],
         # Backstop for any content type; BodySizeLimitMiddleware applies the per-type limits first.
         request_max_body_size=max(settings.max_form_body_bytes, settings.max_json_body_bytes),
         debug=False,

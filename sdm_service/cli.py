@@ -28,16 +28,27 @@ def main() -> None:
 @click.option(
     "--access-log/--no-access-log",
     default=None,
-    help="Log one line per request (default: SDM_ACCESS_LOG, off; the app logs errors and audit events).",
+    help="Log one line per request with its route template and request id (default: SDM_ACCESS_LOG, off).",
 )
 def run(host: str, port: int, workers: int, reload: bool, access_log: bool | None) -> None:
     """Serve the application with uvicorn."""
+    import os
+    import tempfile
+
     import uvicorn
 
     from sdm_service.content import ContentError, load_library
-    from sdm_service.logging_filters import uvicorn_log_config
+    from sdm_service.observability.logs import uvicorn_log_config
     from sdm_service.paths import questionnaire_path
 
+    if access_log is not None:
+        # The app's own request line (route template, request id) replaces uvicorn's, which shows
+        # raw paths; the worker processes read the choice from the environment.
+        os.environ["SDM_ACCESS_LOG"] = "true" if access_log else "false"
+    if workers > 1 and not reload and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        # Each worker is a process with its own metrics: prometheus_client's multiprocess mode
+        # writes them to files here, and /metrics in any worker adds them all up.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="sdm-metrics-")
     settings = settings_or_exit()
     try:
         load_library(settings.content_dir)
@@ -59,8 +70,9 @@ def run(host: str, port: int, workers: int, reload: bool, access_log: bool | Non
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
         log_level=settings.log_level.lower(),
-        log_config=uvicorn_log_config(),  # masks link tokens and query strings in uvicorn's logs
-        access_log=settings.access_log if access_log is None else access_log,
+        # Masks link tokens and query strings, stamps request ids, and formats (SDM_LOG_FORMAT).
+        log_config=uvicorn_log_config(settings.log_format_in_use),
+        access_log=False,
         server_header=False,
     )
 

@@ -12,6 +12,9 @@ CLINICIAN_PREFIX = "/clinician"
 API_PREFIX = "/api/"
 FHIR_PREFIX = "/fhir"
 HEALTH_PATH = "/health"
+LIVE_PATH = "/health/live"  # the process answers (a Kubernetes liveness probe)
+READY_PATH = "/health/ready"  # database, content and queue are usable (readiness probe)
+METRICS_PATH = "/metrics"  # Prometheus; only from SDM_METRICS_ALLOW or with SDM_METRICS_TOKEN
 SCHEMA_PREFIX = "/schema"
 STATIC_PREFIX = "/static/"
 
@@ -19,7 +22,10 @@ LINK_PREFIXES = (INVITATION_PREFIX, RESUME_PREFIX)
 # Machine clients: bearer tokens, rate-limited per token and address.
 API_PREFIXES = (API_PREFIX, FHIR_PREFIX)
 # Answered with JSON (or FHIR), never with an HTML page.
-MACHINE_PREFIXES = (*API_PREFIXES, HEALTH_PATH, SCHEMA_PREFIX)
+MACHINE_PREFIXES = (*API_PREFIXES, HEALTH_PATH, SCHEMA_PREFIX, METRICS_PATH)
+# Probes and scrapers call by internal address (a pod IP), so these are answered on any Host; none
+# builds anything from the Host header.
+PROBE_PATHS = frozenset({HEALTH_PATH, LIVE_PATH, READY_PATH, METRICS_PATH})
 # Machine clients authenticate with bearer tokens, not cookies, so CSRF does not apply to them.
 CSRF_EXEMPT_PATHS = [
     f"^{API_PREFIX}",

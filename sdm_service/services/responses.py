@@ -21,6 +21,7 @@ from sdm_service.content import Content
 from sdm_service.content.logic import enabled_answers, enabled_items, is_enabled, missing_required
 from sdm_service.content.schema import Item, Questionnaire
 from sdm_service.models import Invitation, PatientResponse, ResponseStatus, utcnow
+from sdm_service.observability import counters
 from sdm_service.security import hash_token, new_token
 from sdm_service.settings import Settings
 from sdm_service.warmup import insert_versions_ignoring_duplicates, version_row
@@ -96,6 +97,7 @@ async def start_response(
     )
     session.add(response)
     await session.flush()
+    counters.QUESTIONNAIRE_STARTS.labels(source).inc()
     return response, token
 
 
@@ -266,6 +268,7 @@ async def answer_step(
         await session.rollback()  # the failed flush leaves the session needing a rollback
         await session.refresh(response)
         return StepConflict(_items_now(questionnaire, response, step_index))
+    counters.STEPS_SAVED.inc()
     return StepSaved(added=added, checks_changed=checks_changed)
 
 
@@ -338,4 +341,5 @@ async def complete_response(
     except StaleDataError as exc:  # a concurrent submit (a double click) completed it first
         raise ResponseConflict("The response changed while completing.") from exc
     await record_questionnaire_version(session, content)
+    counters.QUESTIONNAIRE_COMPLETIONS.labels(response.source).inc()
     return response
