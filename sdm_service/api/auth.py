@@ -28,7 +28,9 @@ logger = logging.getLogger("sdm_service.api")
 INVITATIONS_WRITE = "invitations:write"
 RESPONSES_READ = "responses:read"
 RESPONSES_WRITE = "responses:write"
-assert {INVITATIONS_WRITE, RESPONSES_READ, RESPONSES_WRITE} == set(SCOPES)
+AUDIT_SEARCH = "system/AuditEvent.s"
+AUDIT_READ = "system/AuditEvent.r"
+assert {INVITATIONS_WRITE, RESPONSES_READ, RESPONSES_WRITE, AUDIT_SEARCH, AUDIT_READ} == set(SCOPES)
 
 SECURITY_SCHEME_NAME = "BearerToken"
 SECURITY_SCHEME = SecurityScheme(

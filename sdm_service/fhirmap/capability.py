@@ -34,6 +34,12 @@ SEARCH_PARAMETERS: dict[str, tuple[tuple[str, str, str], ...]] = {
         ("_id", "token", "The document id (the same as its response's id)."),
         ("_count", "number", _COUNT_DOC),
     ),
+    "AuditEvent": (
+        ("date", "date", "When the event was recorded. " + _LAST_UPDATED_DOC),
+        ("patient", "reference", "Only patient:identifier=system|value (or just value) is supported."),
+        ("agent", "reference", "Who acted: a username, an API client's name, or their id."),
+        ("_count", "number", _COUNT_DOC),
+    ),
 }
 
 _INTERACTIONS: dict[str, tuple[str, ...]] = {
@@ -41,6 +47,7 @@ _INTERACTIONS: dict[str, tuple[str, ...]] = {
     "QuestionnaireResponse": ("read", "search-type", "create"),
     "DocumentReference": ("read", "search-type"),
     "Binary": ("read",),
+    "AuditEvent": ("read", "search-type"),
 }
 
 _DOCUMENTATION: dict[str, str] = {
@@ -53,6 +60,10 @@ _DOCUMENTATION: dict[str, str] = {
     "Binary": (
         "The PDF itself: Accept application/pdf for the raw file, otherwise a Binary resource "
         "with base64 data. Needs scope responses:read."
+    ),
+    "AuditEvent": (
+        "The audit log, shaped after IHE Basic Audit Log Patterns, newest first. Search needs scope "
+        "system/AuditEvent.s, read system/AuditEvent.r."
     ),
 }
 
@@ -102,7 +113,7 @@ def capability_statement(*, base_url: str, software_version: str, date: datetime
                 "security": {
                     "cors": False,
                     "description": "OAuth-style bearer tokens with scopes invitations:write, "
-                    "responses:read, responses:write.",
+                    "responses:read, responses:write, system/AuditEvent.s, system/AuditEvent.r.",
                 },
                 "resource": resources,
             }

@@ -22,6 +22,9 @@ SCOPES: dict[str, str] = {
     "invitations:write": "Create invitation links for patients.",
     "responses:read": "Read responses, summaries and PDFs (JSON API and FHIR).",
     "responses:write": "Push responses captured elsewhere (FHIR QuestionnaireResponse).",
+    # The audit log for the hospital's SIEM (FHIR AuditEvent), in SMART v2 form: search and read.
+    "system/AuditEvent.s": "Search the audit log as FHIR AuditEvent resources.",
+    "system/AuditEvent.r": "Read one audit event as a FHIR AuditEvent resource.",
 }
 TOKEN_PREFIX_LENGTH = 8
 # Recording every request would turn each read into a write; a minute is precise enough to audit use.
