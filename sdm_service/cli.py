@@ -6,6 +6,7 @@ Subcommand groups live in sdm_service/commands/ and are registered here.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -105,6 +106,25 @@ def db_downgrade(revision: str) -> None:
     settings = settings_or_exit()
     migrate.downgrade(settings.database_url, revision)
     click.echo(f"Database is at revision {revision}.")
+
+
+@db.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace FILE if it exists.")
+def db_backup(file: Path, force: bool) -> None:
+    """Copy the database to FILE while the service runs (SQLite's online backup API). For
+    PostgreSQL, explains how to use pg_dump and pg_restore instead."""
+    from sdm_service import backup
+
+    settings = settings_or_exit()
+    if not settings.is_sqlite:
+        click.echo(backup.postgres_guidance(settings.database_url))
+        raise SystemExit(1)  # nothing was written
+    try:
+        result = backup.backup_sqlite(settings.database_url, file, overwrite=force)
+    except backup.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Backed up to {result.path} ({result.size} bytes, integrity {result.integrity}).")
 
 
 def _register_groups() -> None:
