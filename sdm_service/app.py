@@ -17,6 +17,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from litestar.template.config import TemplateConfig
+from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sdm_service import __version__, ratelimit
@@ -27,7 +28,7 @@ from sdm_service.content import ContentLibrary, load_library
 from sdm_service.db import create_engine, database_is_reachable, sqlalchemy_config
 from sdm_service.middleware import middleware_stack, security_headers_hook
 from sdm_service.observability import health as health_checks
-from sdm_service.observability import metrics
+from sdm_service.observability import metrics, tracing
 from sdm_service.observability.logs import RequestContextMiddleware, app_logging_config, request_log_hook
 from sdm_service.paths import CSRF_EXEMPT_PATHS, HEALTH_PATH, STATIC_PREFIX
 from sdm_service.refusal_audit import RefusalAuditMiddleware
@@ -72,7 +73,11 @@ def _template_engine(settings: Settings, library: ContentLibrary) -> TemplateCon
     )
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
+def create_app(
+    settings: Settings | None = None, *, tracer_provider: TracerProvider | None = None
+) -> Litestar:
+    """The app. `tracer_provider` turns tracing on with that provider (tests); otherwise tracing
+    is on when OTEL_EXPORTER_OTLP_ENDPOINT is set (observability/tracing.py)."""
     settings = settings or get_settings()
     # Invalid content refuses to start, with every problem listed.
     library = load_library(settings.content_dir)
@@ -84,6 +89,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # SQLite has one writer at a time, so its side pool is one connection that callers queue for.
     side_engine = create_engine(settings, pool_size=1 if settings.is_sqlite else SIDE_POOL_SIZE)
     rate_limit_store = ratelimit.store_from_settings(settings, side_engine)
+    own_tracer_provider = None if tracer_provider else tracing.tracer_provider_from_settings(settings)
+    tracer_provider = tracer_provider or own_tracer_provider
+    if tracer_provider is not None:
+        tracing.instrument_engines(tracer_provider, [engine, side_engine])
     password_hashing = users.hashing_for(settings)
 
     def provide_settings() -> Settings:
@@ -111,6 +120,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         await register_questionnaire_versions(engine, library)
 
     async def dispose_engine() -> None:
+        if own_tracer_provider is not None:
+            own_tracer_provider.shutdown()  # sends the spans still queued
         await rate_limit_store.close()
         await engine.dispose()
         await side_engine.dispose()
@@ -136,7 +147,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "password_hashing": Provide(provide_password_hashing, sync_to_thread=False),
             "readiness_checks": Provide(provide_readiness_checks, sync_to_thread=False),
         },
-        plugins=[SQLAlchemyPlugin(config=sqlalchemy_config(settings, engine))],
+        plugins=[
+            SQLAlchemyPlugin(config=sqlalchemy_config(settings, engine)),
+            *([tracing.opentelemetry_plugin(tracer_provider)] if tracer_provider else []),
+        ],
         template_config=_template_engine(settings, library),
         csrf_config=CSRFConfig(
             secret=settings.secret_key.get_secret_value(),
@@ -181,7 +195,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             RefusalAuditMiddleware(),
             *middleware_stack(settings),
         ],
-        before_send=[request_log_hook(settings.access_log), security_headers_hook(settings)],
+        before_send=[
+            request_log_hook(settings.access_log),
+            security_headers_hook(settings),
+            *([tracing.name_span_after_route] if tracer_provider else []),
+        ],
         # Backstop for any content type; BodySizeLimitMiddleware applies the per-type limits first.
         request_max_body_size=max(settings.max_form_body_bytes, settings.max_json_body_bytes),
         debug=False,

@@ -136,6 +136,10 @@ class Settings(BaseSettings):
     # /metrics answers these networks (comma-separated CIDRs), or a request with the bearer token.
     metrics_allow: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_METRICS_ALLOW))
     metrics_token: SecretStr | None = None
+    # Traces: OTLP/HTTP to this collector (the standard OpenTelemetry variable); unset: no tracing.
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
     # One log line per request from the server (uvicorn). Off by default: the app logs its own
     # errors and audit events, and the per-request line costs time on every request.
     access_log: bool = False
