@@ -33,7 +33,9 @@ def main() -> None:
 )
 def run(host: str, port: int, workers: int, reload: bool, access_log: bool | None) -> None:
     """Serve the application with uvicorn."""
+    import atexit
     import os
+    import shutil
     import tempfile
 
     import uvicorn
@@ -49,7 +51,9 @@ def run(host: str, port: int, workers: int, reload: bool, access_log: bool | Non
     if workers > 1 and not reload and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         # Each worker is a process with its own metrics: prometheus_client's multiprocess mode
         # writes them to files here, and /metrics in any worker adds them all up.
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="sdm-metrics-")
+        metrics_dir = tempfile.mkdtemp(prefix="sdm-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        atexit.register(shutil.rmtree, metrics_dir, ignore_errors=True)
     settings = settings_or_exit()
     try:
         load_library(settings.content_dir)
