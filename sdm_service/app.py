@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
 from litestar import Litestar, Response, get
@@ -22,11 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sdm_service import __version__, ratelimit
 from sdm_service.api import fhir as fhir_api
+from sdm_service.api import smart as smart_api
 from sdm_service.api import v1 as api_v1
 from sdm_service.api.auth import SECURITY_SCHEME, SECURITY_SCHEME_NAME
 from sdm_service.content import ContentLibrary, load_library
 from sdm_service.db import create_engine, database_is_reachable, sqlalchemy_config
 from sdm_service.middleware import middleware_stack, security_headers_hook
+from sdm_service.models import utcnow
 from sdm_service.observability import health as health_checks
 from sdm_service.observability import metrics, tracing
 from sdm_service.observability.logs import RequestContextMiddleware, app_logging_config, request_log_hook
@@ -35,6 +39,9 @@ from sdm_service.refusal_audit import RefusalAuditMiddleware
 from sdm_service.security import PasswordHashing
 from sdm_service.services import users
 from sdm_service.settings import Settings, get_settings
+from sdm_service.smart.jwks import JwksCache
+from sdm_service.smart.replay import replay_store_from_settings
+from sdm_service.smart.tokens import SmartAuthority
 from sdm_service.warmup import register_questionnaire_versions
 from sdm_service.web import clinician, patient
 from sdm_service.web.errors import html_exception_handlers
@@ -74,10 +81,14 @@ def _template_engine(settings: Settings, library: ContentLibrary) -> TemplateCon
 
 
 def create_app(
-    settings: Settings | None = None, *, tracer_provider: TracerProvider | None = None
+    settings: Settings | None = None,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    tracer_provider: TracerProvider | None = None,
 ) -> Litestar:
-    """The app. `tracer_provider` turns tracing on with that provider (tests); otherwise tracing
-    is on when OTEL_EXPORTER_OTLP_ENDPOINT is set (observability/tracing.py)."""
+    """`clock` is the time SMART tokens and assertions are judged by (tests move it forward).
+    `tracer_provider` turns tracing on with that provider (tests); otherwise tracing is on when
+    OTEL_EXPORTER_OTLP_ENDPOINT is set (observability/tracing.py)."""
     settings = settings or get_settings()
     # Invalid content refuses to start, with every problem listed.
     library = load_library(settings.content_dir)
@@ -94,6 +105,14 @@ def create_app(
     if tracer_provider is not None:
         tracing.instrument_engines(tracer_provider, [engine, side_engine])
     password_hashing = users.hashing_for(settings)
+    replay_store = replay_store_from_settings(settings, side_engine)
+    smart = SmartAuthority(
+        token_url=settings.smart_token_url,
+        token_seconds=settings.smart_token_seconds,
+        replay=replay_store,
+        jwks=JwksCache(production=settings.is_production, limits=rate_limit_store, clock=clock),
+        clock=clock,
+    )
 
     def provide_settings() -> Settings:
         return settings
@@ -110,6 +129,9 @@ def create_app(
     def provide_library() -> ContentLibrary:
         return library
 
+    def provide_smart() -> SmartAuthority:
+        return smart
+
     # /health/ready: one entry per dependency; a part with its own (a delivery queue) appends one.
     readiness_checks = [health_checks.database_check(side_engine), health_checks.content_check(library)]
 
@@ -123,6 +145,7 @@ def create_app(
         if own_tracer_provider is not None:
             own_tracer_provider.shutdown()  # sends the spans still queued
         await rate_limit_store.close()
+        await replay_store.close()
         await engine.dispose()
         await side_engine.dispose()
 
@@ -138,6 +161,7 @@ def create_app(
             *clinician.routes,
             *api_v1.routes,
             *fhir_api.routes,
+            *smart_api.routes,
         ],
         dependencies={
             "settings": Provide(provide_settings, sync_to_thread=False),
@@ -145,6 +169,7 @@ def create_app(
             "side_engine": Provide(provide_side_engine, sync_to_thread=False),
             "rate_limits": Provide(provide_rate_limits, sync_to_thread=False),
             "password_hashing": Provide(provide_password_hashing, sync_to_thread=False),
+            "smart": Provide(provide_smart, sync_to_thread=False),
             "readiness_checks": Provide(provide_readiness_checks, sync_to_thread=False),
         },
         plugins=[
@@ -184,6 +209,7 @@ def create_app(
                 "library": library,
                 "side_engine": side_engine,
                 "rate_limit_store": rate_limit_store,
+                "smart": smart,
                 "readiness_checks": readiness_checks,
             }
         ),

@@ -36,6 +36,17 @@ class ResponseStatus:
     ALL = (INVITED, IN_PROGRESS, COMPLETED, REVIEWED)
 
 
+class TaskStatus:
+    """FHIR Task.status values a Task of ours can have (SDC complete-questionnaire)."""
+
+    REQUESTED = "requested"  # sent; the patient has not saved an answer yet
+    IN_PROGRESS = "in-progress"  # the patient saved a first step
+    COMPLETED = "completed"  # the response was completed; outputs name it and its summary
+    CANCELLED = "cancelled"  # the EHR cancelled it; the patient's link ended then
+    ALL = (REQUESTED, IN_PROGRESS, COMPLETED, CANCELLED)
+    OPEN = (REQUESTED, IN_PROGRESS)
+
+
 class Role:
     CLINICIAN = "clinician"
     ADMIN = "admin"
@@ -70,15 +81,19 @@ class UserSession(SQLModel, table=True):
 
 
 class ApiClient(SQLModel, table=True):
-    """An integration client (the EHR). Only the SHA-256 of its bearer token is stored."""
+    """An integration client (the EHR). A static-token client keeps only the SHA-256 of its bearer
+    token; a SMART Backend Services client has no token but a public key set (JWKS), inline or by
+    URL, and obtains short-lived access tokens (SmartAccessToken). Its SMART client_id is `id`."""
 
     __tablename__ = "api_clients"
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     name: str = Field(max_length=120)
-    token_hash: str = Field(max_length=64, unique=True, index=True)
-    token_prefix: str = Field(max_length=12)
-    scopes: str = Field(default="", max_length=500)  # space-separated
+    token_hash: str | None = Field(default=None, max_length=64, unique=True, index=True)
+    token_prefix: str = Field(default="", max_length=12)
+    scopes: str = Field(default="", max_length=500)  # space-separated (sdm_service/scopes.py)
+    jwks_url: str | None = Field(default=None, max_length=2000)
+    jwks: dict[str, Any] | None = Field(default=None, sa_column=Column(JsonDoc, nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTimeUTC)
     revoked_at: datetime | None = Field(default=None, sa_type=DateTimeUTC)
     last_used_at: datetime | None = Field(default=None, sa_type=DateTimeUTC)
@@ -225,6 +240,27 @@ class AuditEvent(SQLModel, table=True):
     event_hash: str = Field(default="", max_length=64)
 
 
+class FhirTask(SQLModel, table=True):
+    """An EHR's request that a patient complete the questionnaire (FHIR SDC Task). It owns one
+    invitation and its response; the patient, the link expiry and the answers are read from those,
+    so each fact has one home. `version` counts changes (meta.versionId and the ETag)."""
+
+    __tablename__ = "fhir_tasks"
+    __table_args__ = (Index("ix_fhir_tasks_updated", "updated_at", "id"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    response_id: uuid.UUID = Field(foreign_key="responses.id", unique=True)
+    invitation_id: uuid.UUID = Field(foreign_key="invitations.id")
+    status: str = Field(default=TaskStatus.REQUESTED, max_length=16, index=True)
+    questionnaire: str = Field(max_length=300)  # the canonical url|version asked for
+    owner: dict[str, Any] | None = Field(default=None, sa_column=Column(JsonDoc, nullable=True))
+    requester: dict[str, Any] | None = Field(default=None, sa_column=Column(JsonDoc, nullable=True))
+    created_by_client_id: uuid.UUID | None = Field(default=None, foreign_key="api_clients.id")
+    authored_on: datetime = Field(default_factory=utcnow, sa_type=DateTimeUTC)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTimeUTC)
+    version: int = Field(default=1)
+
+
 class RateCounter(SQLModel, table=True):
     """Hits per bucket, key and time slot, shared by every worker because it lives in the database.
 
@@ -239,4 +275,28 @@ class RateCounter(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=128)
     slot_start: int = Field(primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False})
     hits: int = Field(default=0)
+    expires_at: int = Field(sa_type=BigInteger, index=True)
+
+
+class SmartAccessToken(SQLModel, table=True):
+    """An access token issued at the SMART token endpoint. Only its SHA-256 is stored (like every
+    other token here); it grants `scopes` (a subset of its client's) until `expires_at`."""
+
+    __tablename__ = "smart_access_tokens"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    client_id: uuid.UUID = Field(foreign_key="api_clients.id", index=True)
+    scopes: str = Field(max_length=500)
+    issued_at: datetime = Field(default_factory=utcnow, sa_type=DateTimeUTC)
+    expires_at: datetime = Field(sa_type=DateTimeUTC, index=True)
+
+
+class SmartAssertionId(SQLModel, table=True):
+    """A client assertion's jti, remembered until the assertion expires so it is never accepted
+    twice (shared by every worker). `key` is SHA-256 of client id and jti; `expires_at` whole
+    seconds since the epoch."""
+
+    __tablename__ = "smart_assertion_ids"
+
+    key: str = Field(primary_key=True, max_length=64)
     expires_at: int = Field(sa_type=BigInteger, index=True)

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from sdm_service.paths import SMART_TOKEN_PATH
 from sdm_service.resources import CHECKOUT_ROOT, resource_path
 
 PROJECT_ROOT = CHECKOUT_ROOT  # the source tree (tests and bench read it); the app uses resource_path
@@ -160,6 +161,10 @@ class Settings(BaseSettings):
     # /api and /fhir per client address, whatever token is sent (a fresh random token per request
     # would otherwise never be limited); unset means API_REQUESTS_PER_IP_FACTOR x the per-token limit.
     api_requests_per_ip_per_window: int | None = Field(default=None, ge=1)
+    # SMART Backend Services (sdm_service/smart/): access tokens live at most 5 minutes; static
+    # bearer tokens (`sdm api-clients create NAME --scopes ...` without a JWKS) can be switched off.
+    static_api_tokens: bool = True
+    smart_token_seconds: int = Field(default=300, ge=1, le=300)
 
     @field_validator("database_url")
     @classmethod
@@ -262,6 +267,11 @@ class Settings(BaseSettings):
     def password_hash_parameters(self) -> tuple[int, int, int]:
         """(time cost, memory in KiB, parallelism) for security.password_hashing."""
         return (self.password_hash_time_cost, self.password_hash_memory_kib, self.password_hash_parallelism)
+
+    @property
+    def smart_token_url(self) -> str:
+        """The SMART token endpoint: the `aud` every client assertion must name."""
+        return f"{self.base_url}{SMART_TOKEN_PATH}"
 
     @property
     def is_sqlite(self) -> bool:

@@ -1,8 +1,11 @@
-"""Bearer-token authentication and scopes for the JSON API and FHIR endpoints.
+"""Bearer-token authentication and SMART v2 scopes for the JSON API and FHIR endpoints.
 
-Handlers declare the scopes they need in `opt={"scopes": (...)}` (or `opt={"public": True}`);
-the router's guard answers 401 for a missing, unknown or revoked token and 403 for a token
-without the scope, and the `api_client` dependency hands the client to the handler.
+Handlers declare the one permission they need, `opt=scopes("system/QuestionnaireResponse.s")`
+(or `opt={"public": True}`); see sdm_service/scopes.py for what clients are granted. A bearer token
+is either a SMART access token (from POST /auth/token) or, unless SDM_STATIC_API_TOKENS=false, a
+static token from `sdm api-clients create`. The router's guard answers 401 for a missing, unknown,
+expired or revoked token and 403 for a token without the permission, and the `api_client`
+dependency hands the client to the handler.
 """
 
 from __future__ import annotations
@@ -18,34 +21,30 @@ from litestar.handlers import BaseRouteHandler
 from litestar.openapi.spec import SecurityScheme
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sdm_service import scopes as smart_scopes
 from sdm_service.audit import Actor, record
 from sdm_service.middleware import request_ip
 from sdm_service.models import ApiClient
-from sdm_service.services.api_clients import SCOPES, authenticate, client_scopes
+from sdm_service.services.api_clients import authenticate, client_scopes
+from sdm_service.smart.tokens import ACCESS_TOKEN_PREFIX, Principal, SmartAuthority
 
 logger = logging.getLogger("sdm_service.api")
-
-INVITATIONS_WRITE = "invitations:write"
-RESPONSES_READ = "responses:read"
-RESPONSES_WRITE = "responses:write"
-AUDIT_SEARCH = "system/AuditEvent.s"
-AUDIT_READ = "system/AuditEvent.r"
-assert {INVITATIONS_WRITE, RESPONSES_READ, RESPONSES_WRITE, AUDIT_SEARCH, AUDIT_READ} == set(SCOPES)
 
 SECURITY_SCHEME_NAME = "BearerToken"
 SECURITY_SCHEME = SecurityScheme(
     type="http",
     scheme="bearer",
-    description="A token from `sdm api-clients create NAME --scopes ...`, sent as "
-    "`Authorization: Bearer <token>`.",
+    description="A SMART Backend Services access token from POST /auth/token (recommended), or a "
+    "static token from `sdm api-clients create NAME --scopes ...`, sent as `Authorization: Bearer <token>`.",
 )
 SECURITY: list[dict[str, list[str]]] = [{SECURITY_SCHEME_NAME: []}]
 _CHALLENGE = 'Bearer realm="sdm-service"'
 
 
 def scopes(*required: str) -> dict[str, Any]:
-    """Route-handler `opt` naming the scopes a token needs."""
-    return {"scopes": required}
+    """Route-handler `opt` naming the permissions a token needs, one per string
+    (``system/Task.c``); checked here, at import, so a typo fails at start-up, not per request."""
+    return {"scopes": tuple(smart_scopes.permission(scope) for scope in required)}
 
 
 def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
@@ -54,6 +53,28 @@ def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     if kind.lower() != "bearer" or not token.strip():
         return None
     return token.strip()
+
+
+async def _principal(connection: ASGIConnection[Any, Any, Any, Any], token: str) -> Principal | None:
+    state = connection.app.state
+    # Its own short transaction, so last_used_at is kept even when the request itself fails.
+    async with AsyncSession(state.side_engine, expire_on_commit=False) as session:
+        if token.startswith(ACCESS_TOKEN_PREFIX):
+            authority: SmartAuthority = state.smart
+            return await authority.authenticate(session, token)
+        if not state.settings.static_api_tokens:
+            return None
+        client = await authenticate(session, token)
+        if session.dirty:  # last_used_at moved on (once a minute): no write transaction otherwise
+            await session.commit()
+    return Principal(client, client_scopes(client), "static") if client is not None else None
+
+
+def _lacking(missing: list[smart_scopes.Permission]) -> str:
+    names = ", ".join(str(permission) for permission in missing)
+    older = sorted({name for permission in missing for name in smart_scopes.legacy_names_for(permission)})
+    hint = f" (older static tokens: {', '.join(older)})" if older else ""
+    return f"This token lacks the scope {names} needed here{hint}."
 
 
 async def require_api_client(
@@ -65,31 +86,35 @@ async def require_api_client(
     token = bearer_token(connection)
     if token is None:
         raise NotAuthorizedException(
-            detail="Send an API token as 'Authorization: Bearer <token>'.",
+            detail="Send an access token as 'Authorization: Bearer <token>'.",
             headers={"WWW-Authenticate": _CHALLENGE},
         )
-    # Its own short transaction, so last_used_at is kept even when the request itself fails.
-    async with AsyncSession(connection.app.state.side_engine, expire_on_commit=False) as session:
-        client = await authenticate(session, token)
-        if session.dirty:  # last_used_at moved on (once a minute): no write transaction otherwise
-            await session.commit()
-    if client is None:
+    principal = await _principal(connection, token)
+    if principal is None:
         where = connection.client.host if connection.client else "?"
-        logger.warning("API request with an unknown or revoked token from %s", where)
-        raise NotAuthorizedException(
-            detail="The API token is not valid or was revoked.",
-            headers={"WWW-Authenticate": f'{_CHALLENGE}, error="invalid_token"'},
+        logger.warning("API request with an unknown, expired or revoked token from %s", where)
+        static_off = (
+            not token.startswith(ACCESS_TOKEN_PREFIX) and not connection.app.state.settings.static_api_tokens
         )
-    required = tuple(handler.opt.get("scopes", ()))
-    missing = [scope for scope in required if scope not in client_scopes(client)]
+        detail = (
+            "Static API tokens are switched off here; get an access token from the SMART token endpoint."
+            if static_off
+            else "The token is not valid, has expired or was revoked."
+        )
+        raise NotAuthorizedException(
+            detail=detail, headers={"WWW-Authenticate": f'{_CHALLENGE}, error="invalid_token"'}
+        )
+    required: tuple[smart_scopes.Permission, ...] = tuple(handler.opt.get("scopes", ()))
+    missing = [permission for permission in required if permission not in principal.permissions]
     if missing:
         raise PermissionDeniedException(
-            detail=f"This token lacks the scope {', '.join(missing)} needed here.",
+            detail=_lacking(missing),
             headers={
-                "WWW-Authenticate": f'{_CHALLENGE}, error="insufficient_scope", scope="{" ".join(missing)}"'
+                "WWW-Authenticate": f'{_CHALLENGE}, error="insufficient_scope", '
+                f'scope="{" ".join(str(p) for p in missing)}"'
             },
         )
-    connection.state.api_client = client
+    connection.state.api_client = principal.client
 
 
 def provide_api_client(request: Request[Any, Any, Any]) -> ApiClient:
@@ -97,7 +122,7 @@ def provide_api_client(request: Request[Any, Any, Any]) -> ApiClient:
     client = request.state.get("api_client")
     if not isinstance(client, ApiClient):  # a handler marked public asked for a client
         raise NotAuthorizedException(
-            detail="Send an API token as 'Authorization: Bearer <token>'.",
+            detail="Send an access token as 'Authorization: Bearer <token>'.",
             headers={"WWW-Authenticate": _CHALLENGE},
         )
     return client

@@ -61,6 +61,10 @@ class InvitationCreated(ApiModel):
     response_id: uuid.UUID = Field(description="Read it later at /api/v1/responses/{response_id}.")
     url: str = Field(description="The link to send the patient. It is shown only now; store or send it.")
     expires_at: datetime
+    task_id: uuid.UUID = Field(
+        description="The FHIR Task (SDC complete-questionnaire) that follows this invitation: "
+        "/fhir/Task/{task_id}."
+    )
 
 
 class AccessEnded(ApiModel):
@@ -176,6 +180,7 @@ EXAMPLE_INVITATION_CREATED: dict[str, Any] = {
     "response_id": EXAMPLE_RESPONSE_ID,
     "url": "https://sdm.example.org/i/q3v9Xk2mZ0pLr8TtY1cWbN5dHs7uJf4eA6gKoPi2RxE",
     "expires_at": "2026-12-17T09:30:00Z",
+    "task_id": "5d0c2a77-1f4e-4b0a-9a61-2f3c8e1b7d45",
 }
 EXAMPLE_LIST_ITEM: dict[str, Any] = {
     "id": EXAMPLE_RESPONSE_ID,
@@ -217,8 +222,12 @@ EXAMPLE_PROBLEMS: dict[int, dict[str, Any]] = {
         "detail": "Validation failed for POST /api/v1/invitations",
         "extra": [{"message": "String should have at least 1 character", "key": "patient.value"}],
     },
-    401: {"status_code": 401, "detail": "The API token is not valid or was revoked."},
-    403: {"status_code": 403, "detail": "This token lacks the scope responses:read needed here."},
+    401: {"status_code": 401, "detail": "The token is not valid, has expired or was revoked."},
+    403: {
+        "status_code": 403,
+        "detail": "This token lacks the scope system/QuestionnaireResponse.s needed here "
+        "(older static tokens: responses:read).",
+    },
     404: {"status_code": 404, "detail": f"No response has the id {EXAMPLE_RESPONSE_ID}."},
     409: {
         "status_code": 409,

@@ -29,8 +29,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sdm_service.api.auth import (
     API_CLIENT_DEPENDENCY,
-    INVITATIONS_WRITE,
-    RESPONSES_READ,
     SECURITY,
     actor,
     audit_read,
@@ -55,8 +53,8 @@ from sdm_service.audit import record
 from sdm_service.content import ContentLibrary
 from sdm_service.middleware import request_ip
 from sdm_service.models import ApiClient, PatientResponse
-from sdm_service.services import documents, patient_links
-from sdm_service.services.invitations import InvitationError, create_invitation
+from sdm_service.services import documents, patient_links, tasks
+from sdm_service.services.invitations import InvitationError
 from sdm_service.services.search import (
     ResponseFilter,
     SearchError,
@@ -126,11 +124,12 @@ async def _load(db_session: AsyncSession, response_id: uuid.UUID) -> PatientResp
 
 @post(
     "/invitations",
-    opt=scopes(INVITATIONS_WRITE),
+    opt=scopes("system/Task.c"),
     status_code=HTTP_201_CREATED,
     summary="Create an invitation link for a patient",
-    description="Creates the patient's response (status `invited`) and a link to send them. The link "
-    "is returned only here. Needs scope `invitations:write`.",
+    description="Creates the patient's response (status `invited`), a link to send them, and the FHIR "
+    "Task (SDC complete-questionnaire) that follows it (`task_id`). The link is returned only here. "
+    "Needs scope `system/Task.c` (older tokens: `invitations:write`).",
     responses={
         201: _success_spec(InvitationCreated, EXAMPLE_INVITATION_CREATED, "The invitation and its link."),
         **BAD_INPUT,
@@ -149,7 +148,7 @@ async def post_invitation(
     library: NamedDependency[ContentLibrary],
 ) -> InvitationCreated:
     try:
-        created = await create_invitation(
+        new = await tasks.create_task(
             db_session,
             settings,
             library.get(settings.questionnaire_slug),
@@ -158,10 +157,12 @@ async def post_invitation(
             patient_name=data.name,
             consult_date=data.consult_date,
             ttl_days=data.ttl_days,
-            created_by_client_id=api_client.id,
+            client_id=api_client.id,
+            client_name=api_client.name,
         )
     except InvitationError as exc:
         raise ValidationException(detail=str(exc)) from None
+    created = new.created
     await record(
         db_session,
         actor(api_client),
@@ -169,22 +170,24 @@ async def post_invitation(
         entity_type="invitation",
         entity_id=str(created.invitation.id),
         ip=request_ip(request),
-        detail={"response_id": str(created.response.id)},
+        detail={"response_id": str(created.response.id), "task_id": str(new.task.id)},
     )
     return InvitationCreated(
         invitation_id=created.invitation.id,
         response_id=created.response.id,
         url=created.url,
         expires_at=created.invitation.expires_at,
+        task_id=new.task.id,
     )
 
 
 @get(
     "/responses",
-    opt=scopes(RESPONSES_READ),
+    opt=scopes("system/QuestionnaireResponse.s"),
     summary="List responses",
     description="Filter by patient identifier, status and last change; pages of up to 100, oldest "
-    "change first. Follow `next_cursor` until it is null. Needs scope `responses:read`.",
+    "change first. Follow `next_cursor` until it is null. Needs scope `system/QuestionnaireResponse.s` "
+    "(older tokens: `responses:read`).",
     responses={**BAD_INPUT, **AUTH_ERRORS},
 )
 async def list_responses(
@@ -253,10 +256,11 @@ async def list_responses(
 
 @get(
     "/responses/{response_id:uuid}",
-    opt=scopes(RESPONSES_READ),
+    opt=scopes("system/QuestionnaireResponse.r"),
     summary="Get one response with its answers and summary",
     description="The summary (ranked priorities, conflict score, discussion points with evidence) is "
-    "present once the response is completed. Needs scope `responses:read`.",
+    "present once the response is completed. Needs scope `system/QuestionnaireResponse.r` "
+    "(older tokens: `responses:read`).",
     responses={
         200: _success_spec(ResponseDetail, example_detail(), "The response with its answers and summary."),
         **AUTH_ERRORS,
@@ -277,12 +281,12 @@ async def get_response(
 
 @get(
     "/responses/{response_id:uuid}/summary.pdf",
-    opt=scopes(RESPONSES_READ),
+    opt=scopes("system/Binary.r"),
     media_type="application/pdf",
     summary="Download the PDF summary",
     description="The document of record: the bytes stored at completion, the same on every channel and "
     "for every later release. 409 until the response is completed. "
-    "Needs scope `responses:read`.",
+    "Needs scope `system/Binary.r` (older tokens: `responses:read`).",
     responses={
         **AUTH_ERRORS,
         **NOT_FOUND,
@@ -308,14 +312,14 @@ async def get_summary_pdf(
 
 @post(
     "/responses/{response_id:uuid}/end-access",
-    opt=scopes(INVITATIONS_WRITE),
+    opt=scopes("system/Task.u"),
     status_code=200,
     summary="End the patient's access to a response",
     description="From now on the patient's invitation link, resume link and browser cookie open a page "
     "telling them to ask the clinic for a new link (410); their answers stay stored and readable here. "
     "Links also end by themselves after SDM_RESUME_IDLE_DAYS without use and "
     "SDM_RESUME_AFTER_COMPLETION_DAYS after completion. Calling it again changes nothing. Audited as "
-    "`response.access_ended`. Needs scope `invitations:write`.",
+    "`response.access_ended`. Needs scope `system/Task.u` (older tokens: `invitations:write`).",
     responses={
         200: _success_spec(
             AccessEnded,

@@ -6,6 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from sdm_service.fhirmap.common import FHIR_JSON, FHIR_VERSION, fhir_instant
+from sdm_service.fhirmap.task import SDC_TASK_PROFILE
+from sdm_service.smart.discovery import capability_security
 
 _SUBJECT_DOC = (
     "Only the chained form subject:identifier=system|value (or just value) is supported; "
@@ -34,6 +36,13 @@ SEARCH_PARAMETERS: dict[str, tuple[tuple[str, str, str], ...]] = {
         ("_id", "token", "The document id (the same as its response's id)."),
         ("_count", "number", _COUNT_DOC),
     ),
+    "Task": (
+        ("subject", "reference", _SUBJECT_DOC),
+        ("status", "token", "requested, in-progress, completed or cancelled (comma-separated for several)."),
+        ("_lastUpdated", "date", _LAST_UPDATED_DOC),
+        ("_id", "token", "The Task id."),
+        ("_count", "number", _COUNT_DOC),
+    ),
     "AuditEvent": (
         ("date", "date", "When the event was recorded. " + _LAST_UPDATED_DOC),
         ("patient", "reference", "Only patient:identifier=system|value (or just value) is supported."),
@@ -47,19 +56,34 @@ _INTERACTIONS: dict[str, tuple[str, ...]] = {
     "QuestionnaireResponse": ("read", "search-type", "create"),
     "DocumentReference": ("read", "search-type"),
     "Binary": ("read",),
+    "Task": ("read", "search-type", "create", "patch"),
     "AuditEvent": ("read", "search-type"),
 }
 
 _DOCUMENTATION: dict[str, str] = {
     "Questionnaire": "The IORT shared decision-making questionnaire (its id is its slug). No token needed.",
     "QuestionnaireResponse": (
-        "Read and search need scope responses:read; create (a response captured elsewhere, "
-        "validated against the Questionnaire) needs responses:write."
+        "Read needs system/QuestionnaireResponse.r, search system/QuestionnaireResponse.s; create (a "
+        "response captured elsewhere, validated against the Questionnaire) system/QuestionnaireResponse.c."
     ),
-    "DocumentReference": "The PDF summary of each completed response. Needs scope responses:read.",
+    "DocumentReference": (
+        "The PDF summary of each completed response. Read needs system/DocumentReference.r, "
+        "search system/DocumentReference.s."
+    ),
     "Binary": (
         "The PDF itself: Accept application/pdf for the raw file, otherwise a Binary resource "
-        "with base64 data. Needs scope responses:read."
+        "with base64 data. Needs system/Binary.r."
+    ),
+    "Task": (
+        "SDC complete-questionnaire (profile sdc-task). Create (system/Task.c): code "
+        "complete-questionnaire, input questionnaire (the Questionnaire canonical), for = the Patient by "
+        "identifier, optional restriction.period.end (the link's expiry, at most 365 days) and owner; the "
+        "201 answer alone carries the link to send the patient, as an input of type patient-link "
+        "(code system {base}/CodeSystem/sdm-task) with valueUrl. Status follows the response: requested, "
+        "in-progress at the patient's first save, completed with outputs questionnaire-response "
+        "(QuestionnaireResponse) and summary-document (DocumentReference of the PDF). Patch "
+        "(system/Task.u): a JSON Patch replacing /status with cancelled ends the patient's link; no other "
+        "change is accepted. Read needs system/Task.r, search system/Task.s."
     ),
     "AuditEvent": (
         "The audit log, shaped after IHE Basic Audit Log Patterns, newest first. Search needs scope "
@@ -68,13 +92,15 @@ _DOCUMENTATION: dict[str, str] = {
 }
 
 
-def capability_statement(*, base_url: str, software_version: str, date: datetime) -> dict[str, Any]:
-    """base_url is the FHIR base (…/fhir)."""
+def capability_statement(
+    *, base_url: str, software_version: str, date: datetime, token_url: str
+) -> dict[str, Any]:
+    """base_url is the FHIR base (…/fhir); token_url the SMART token endpoint."""
     resources = []
     for resource_type, interactions in _INTERACTIONS.items():
         entry: dict[str, Any] = {
             "type": resource_type,
-            "documentation": _DOCUMENTATION[resource_type],
+            "documentation": _DOCUMENTATION[resource_type].replace("{base}", base_url),
             "interaction": [{"code": code} for code in interactions],
         }
         if resource_type in SEARCH_PARAMETERS:
@@ -82,11 +108,13 @@ def capability_statement(*, base_url: str, software_version: str, date: datetime
                 {"name": name, "type": kind, "documentation": doc}
                 for name, kind, doc in SEARCH_PARAMETERS[resource_type]
             ]
-        if resource_type in ("QuestionnaireResponse", "DocumentReference"):
+        if resource_type in ("QuestionnaireResponse", "DocumentReference", "Task"):
             entry["readHistory"] = False
             entry["updateCreate"] = False
-        if resource_type == "QuestionnaireResponse":
+        if resource_type in ("QuestionnaireResponse", "Task"):
             entry["conditionalCreate"] = False
+        if resource_type == "Task":
+            entry["supportedProfile"] = [SDC_TASK_PROFILE]
         resources.append(entry)
     return {
         "resourceType": "CapabilityStatement",
@@ -106,15 +134,12 @@ def capability_statement(*, base_url: str, software_version: str, date: datetime
             {
                 "mode": "server",
                 "documentation": (
-                    "Send 'Authorization: Bearer <token>' (tokens come from 'sdm api-clients create'). "
+                    "Send 'Authorization: Bearer <token>' (an access token from the SMART token endpoint, "
+                    "see security). "
                     "Unknown search parameters are refused with 400 (strict handling). "
                     "Subjects are referenced by identifier only."
                 ),
-                "security": {
-                    "cors": False,
-                    "description": "OAuth-style bearer tokens with scopes invitations:write, "
-                    "responses:read, responses:write, system/AuditEvent.s, system/AuditEvent.r.",
-                },
+                "security": capability_security(token_url),
                 "resource": resources,
             }
         ],

@@ -1,6 +1,7 @@
-"""Integration clients (the hospital EHR): bearer tokens with scopes.
+"""Integration clients (the hospital EHR): SMART Backend Services clients (a public key set,
+inline or by URL) or static bearer tokens, each with SMART v2 system scopes (sdm_service/scopes.py).
 
-The raw token is shown once, at creation; the database keeps its SHA-256 and a short prefix so
+A static token is shown once, at creation; the database keeps its SHA-256 and a short prefix so
 an operator can tell tokens apart in a list without being able to use them.
 """
 
@@ -14,17 +15,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from sdm_service import scopes as smart_scopes
 from sdm_service.models import ApiClient, utcnow
 from sdm_service.security import hash_token, new_token
+from sdm_service.smart.jwks import JwksError, check_jwks, check_jwks_url
 
-# What each scope lets a client do; the only scopes a client can be given.
+# What each resource's scopes give a client (shown on the admin page and in `--help`).
 SCOPES: dict[str, str] = {
-    "invitations:write": "Create invitation links for patients.",
-    "responses:read": "Read responses, summaries and PDFs (JSON API and FHIR).",
-    "responses:write": "Push responses captured elsewhere (FHIR QuestionnaireResponse).",
-    # The audit log for the hospital's SIEM (FHIR AuditEvent), in SMART v2 form: search and read.
-    "system/AuditEvent.s": "Search the audit log as FHIR AuditEvent resources.",
-    "system/AuditEvent.r": "Read one audit event as a FHIR AuditEvent resource.",
+    f"system/{resource}.*": meaning for resource, meaning in smart_scopes.RESOURCE_HELP.items()
 }
 TOKEN_PREFIX_LENGTH = 8
 # Recording every request would turn each read into a write; a minute is precise enough to audit use.
@@ -39,22 +37,45 @@ class ApiClientError(ValueError):
 @dataclass(frozen=True)
 class NewApiClient:
     client: ApiClient
-    token: str  # shown once
+    token: str | None  # a static token, shown once; None for a SMART client (it signs assertions)
 
 
 def parse_scopes(text: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
-    """Scopes from "a,b" or "a b" (or a list), deduplicated in the order of SCOPES."""
-    parts = text.replace(",", " ").split() if isinstance(text, str) else list(text)
-    if not parts:
-        raise ApiClientError(f"Give at least one scope. Known scopes: {', '.join(SCOPES)}.")
-    unknown = sorted({p for p in parts if p not in SCOPES})
-    if unknown:
-        raise ApiClientError(f"Unknown scope(s): {', '.join(unknown)}. Known scopes: {', '.join(SCOPES)}.")
-    return tuple(scope for scope in SCOPES if scope in parts)
+    """Scopes from "a,b" or "a b" (or a list), SMART v2 or v1 or the older names, as canonical
+    grouped v2 scopes (one per resource type)."""
+    try:
+        return tuple(smart_scopes.format_grant(smart_scopes.parse_grant(text)).split())
+    except smart_scopes.ScopeError as exc:
+        raise ApiClientError(str(exc)) from None
 
 
-def client_scopes(client: ApiClient) -> frozenset[str]:
-    return frozenset(client.scopes.split())
+def client_scopes(client: ApiClient) -> frozenset[smart_scopes.Permission]:
+    """What the client was granted (rows from before SMART hold the older names: translated)."""
+    try:
+        return smart_scopes.parse_grant(client.scopes)
+    except smart_scopes.ScopeError:
+        return frozenset()
+
+
+def client_kind(client: ApiClient) -> str:
+    return "smart" if client.jwks is not None or client.jwks_url else "static"
+
+
+def check_key_source(
+    jwks: dict[str, object] | None, jwks_url: str | None, *, production: bool
+) -> tuple[dict[str, object] | None, str | None]:
+    """At most one of a JWKS document and a JWKS URL, each checked."""
+    if jwks is not None and jwks_url:
+        raise ApiClientError("Give either a JWKS file or a JWKS URL, not both.")
+    try:
+        if jwks is not None:
+            check_jwks(jwks)
+            return {"keys": jwks["keys"]}, None
+        if jwks_url:
+            return None, check_jwks_url(jwks_url, production=production)
+    except JwksError as exc:
+        raise ApiClientError(str(exc)) from None
+    return None, None
 
 
 async def create_api_client(
@@ -63,13 +84,18 @@ async def create_api_client(
     scopes: str | list[str] | tuple[str, ...],
     *,
     now: datetime | None = None,
+    jwks: dict[str, object] | None = None,
+    jwks_url: str | None = None,
+    production: bool = False,
 ) -> NewApiClient:
+    """A SMART client when a JWKS (document or URL) is given, else a static-token client."""
     clean_name = name.strip()
     if not clean_name:
         raise ApiClientError("Give the client a name, for example the EHR system it belongs to.")
     if len(clean_name) > MAX_NAME_LENGTH or any(ord(ch) < 32 for ch in clean_name):
         raise ApiClientError(f"The name must be at most {MAX_NAME_LENGTH} printable characters.")
     granted = parse_scopes(scopes)
+    key_set, key_url = check_key_source(jwks, jwks_url, production=production)
     clash = (
         await session.execute(
             select(ApiClient).where(col(ApiClient.name) == clean_name, col(ApiClient.revoked_at).is_(None))
@@ -77,12 +103,15 @@ async def create_api_client(
     ).first()
     if clash is not None:
         raise ApiClientError(f"An active client named {clean_name!r} already exists; revoke it first.")
-    token = new_token()
+    smart = key_set is not None or key_url is not None
+    token = None if smart else new_token()
     client = ApiClient(
         name=clean_name,
-        token_hash=hash_token(token),
-        token_prefix=token[:TOKEN_PREFIX_LENGTH],
+        token_hash=hash_token(token) if token else None,
+        token_prefix=token[:TOKEN_PREFIX_LENGTH] if token else "",
         scopes=" ".join(granted),
+        jwks=key_set,
+        jwks_url=key_url,
         created_at=now or utcnow(),
     )
     session.add(client)

@@ -19,7 +19,11 @@ from sqlmodel import col
 from sdm_service.content import Content
 from sdm_service.models import Invitation, PatientResponse, ResponseStatus, utcnow
 from sdm_service.security import hash_token, new_token
+from sdm_service.services import task_status
 from sdm_service.settings import Settings
+
+MIN_TTL_DAYS = 1
+MAX_TTL_DAYS = 365  # the longest a link may stay valid, however it is asked for
 
 
 class InvitationError(ValueError):
@@ -69,12 +73,20 @@ async def create_invitation(
     created_by_user_id: uuid.UUID | None = None,
     created_by_client_id: uuid.UUID | None = None,
     ttl_days: int | None = None,
+    expires_at: datetime | None = None,
     now: datetime | None = None,
 ) -> NewInvitation:
+    """`expires_at` (a FHIR Task's restriction.period.end) instead of `ttl_days`: an end in the past
+    is refused, one beyond the longest lifetime is brought back to it."""
     now = now or utcnow()
     days = ttl_days if ttl_days is not None else settings.invitation_ttl_days
-    if not 1 <= days <= 365:
-        raise InvitationError("The link must stay valid for between 1 and 365 days.")
+    if not MIN_TTL_DAYS <= days <= MAX_TTL_DAYS:
+        raise InvitationError(f"The link must stay valid for between {MIN_TTL_DAYS} and {MAX_TTL_DAYS} days.")
+    if expires_at is not None and expires_at <= now:
+        raise InvitationError("The link's expiry must be in the future.")
+    expires = (
+        min(expires_at, now + timedelta(days=MAX_TTL_DAYS)) if expires_at else now + timedelta(days=days)
+    )
     token = new_token()
     system = _clean(patient_system, "Identifier system", 200)
     value = _clean(patient_value, "Patient identifier", 100, required=True)
@@ -98,7 +110,7 @@ async def create_invitation(
         patient_value=value,
         patient_name=name,
         consult_date=consult_date,
-        expires_at=now + timedelta(days=days),
+        expires_at=expires,
         created_by_user_id=created_by_user_id,
         created_by_client_id=created_by_client_id,
         response_id=response.id,
@@ -168,4 +180,6 @@ async def revoke_invitation(session: AsyncSession, invitation_id: uuid.UUID) -> 
             response.resume_token_hash = None
             session.add(response)
         await session.flush()
+        if invitation.response_id is not None:
+            await task_status.access_ended(session, invitation.response_id, now=invitation.revoked_at)
     return invitation

@@ -20,7 +20,7 @@ from sqlmodel import col
 
 from sdm_service.audit import Actor, record, record_now
 from sdm_service.models import Invitation, PatientResponse, ResponseStatus, utcnow
-from sdm_service.services import responses
+from sdm_service.services import responses, task_status
 from sdm_service.services.invitations import InvitationUnusable, find_usable_invitation
 from sdm_service.settings import Settings
 
@@ -91,6 +91,7 @@ async def end_access(
         invitation.revoked_at = now
         session.add(invitation)
     await session.flush()
+    await task_status.access_ended(session, response.id, now=now)
     await record(
         session,
         actor,

@@ -23,6 +23,7 @@ from sdm_service.content.schema import Item, Questionnaire
 from sdm_service.models import Invitation, PatientResponse, ResponseStatus, utcnow
 from sdm_service.observability import counters
 from sdm_service.security import hash_token, new_token
+from sdm_service.services import task_status
 from sdm_service.settings import Settings
 from sdm_service.warmup import insert_versions_ignoring_duplicates, version_row
 
@@ -199,6 +200,8 @@ async def save_step(
         await session.flush()
     except StaleDataError as exc:  # another writer won the race between our read and this write
         raise ResponseConflict("The response changed while saving.") from exc
+    if response.invitation_id is not None:  # only invited responses can have a Task
+        await task_status.response_started(session, response.id, now=response.updated_at)
     return response
 
 
@@ -341,5 +344,7 @@ async def complete_response(
     except StaleDataError as exc:  # a concurrent submit (a double click) completed it first
         raise ResponseConflict("The response changed while completing.") from exc
     await record_questionnaire_version(session, content)
+    if response.invitation_id is not None:
+        await task_status.response_completed(session, response.id, now=now)
     counters.QUESTIONNAIRE_COMPLETIONS.labels(response.source).inc()
     return response

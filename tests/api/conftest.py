@@ -19,7 +19,7 @@ from sdm_service.services.responses import complete_response
 from sdm_service.settings import Settings
 from tests.database import db as db  # re-exported for the test modules
 
-ALL_SCOPES = "invitations:write,responses:read,responses:write,system/AuditEvent.s,system/AuditEvent.r"
+ALL_SCOPES = ",".join(api_clients.SCOPES)  # every scope a client can be given
 MRN_SYSTEM = "urn:oid:1.2.3.4.5"
 
 MakeToken = Callable[..., Awaitable[str]]

@@ -100,7 +100,9 @@ async def test_scopes_are_checked_when_a_client_is_created(app: Litestar) -> Non
         with pytest.raises(api_clients.ApiClientError, match="at least one scope"):
             await api_clients.create_api_client(session, "EHR", " , ")
         created = await api_clients.create_api_client(session, "EHR", "responses:read responses:read")
-        assert created.client.scopes == "responses:read"
+        assert created.client.scopes == (
+            "system/QuestionnaireResponse.rs system/DocumentReference.rs system/Binary.r"
+        )
         with pytest.raises(api_clients.ApiClientError, match="already exists"):
             await api_clients.create_api_client(session, "EHR", "responses:read")
 

@@ -34,6 +34,7 @@ async def test_metadata_lists_what_is_supported(client: Client) -> None:
         "QuestionnaireResponse",
         "DocumentReference",
         "Binary",
+        "Task",
         "AuditEvent",
     }
     assert {i["code"] for i in resources["QuestionnaireResponse"]["interaction"]} == {

@@ -127,4 +127,8 @@ def test_documents_bundles_outcomes_and_capabilities_validate() -> None:
     assert bundle["entry"][0]["fullUrl"] == f"{BASE}/fhir/DocumentReference/abc"
     validate_fhir(searchset([], base_url=BASE, total=0, self_url="s"))
     validate_fhir(error_outcome(404, "gone", ["x"]))
-    validate_fhir(capability_statement(base_url=f"{BASE}/fhir", software_version="1", date=NOW))
+    validate_fhir(
+        capability_statement(
+            base_url=f"{BASE}/fhir", software_version="1", date=NOW, token_url=f"{BASE}/auth/token"
+        )
+    )

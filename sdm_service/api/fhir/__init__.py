@@ -1,5 +1,6 @@
 """FHIR R4 endpoints under /fhir: metadata, Questionnaire, QuestionnaireResponse (read, search,
-create), DocumentReference and Binary (the stored PDF summary), AuditEvent (the audit log).
+create), DocumentReference and Binary (the stored PDF summary), Task (SDC complete-questionnaire:
+create, read, search, cancel by patch), AuditEvent (the audit log).
 
 Conventions: bodies are application/fhir+json (application/json and `_format=json` accepted);
 every error is an OperationOutcome with the right status (errors.py); unknown search parameters are
@@ -13,8 +14,9 @@ from typing import Any
 
 from litestar import Router
 
+from sdm_service.api import smart
 from sdm_service.api.auth import API_CLIENT_DEPENDENCY, SECURITY, require_api_client
-from sdm_service.api.fhir import audit_events, documents, openapi, questionnaires, responses
+from sdm_service.api.fhir import audit_events, documents, openapi, questionnaires, responses, tasks
 from sdm_service.api.fhir.common import CALL_DEPENDENCY
 from sdm_service.api.fhir.errors import FHIR_EXCEPTION_HANDLERS, FHIR_PREFIX, is_fhir_path, with_fhir_outcomes
 
@@ -23,7 +25,14 @@ __all__ = ["FHIR_PREFIX", "is_fhir_path", "routes", "with_fhir_outcomes"]
 routes: list[Any] = [
     Router(
         FHIR_PREFIX,
-        route_handlers=[*questionnaires.routes, *responses.routes, *documents.routes, *audit_events.routes],
+        route_handlers=[
+            smart.discovery,
+            *questionnaires.routes,
+            *responses.routes,
+            *documents.routes,
+            *tasks.routes,
+            *audit_events.routes,
+        ],
         guards=[require_api_client],
         dependencies={**API_CLIENT_DEPENDENCY, **CALL_DEPENDENCY},
         # Every interaction accepts _format; the handlers check it against the raw query string.

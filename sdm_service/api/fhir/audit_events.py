@@ -12,7 +12,7 @@ from litestar import get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
-from sdm_service.api.auth import AUDIT_READ, AUDIT_SEARCH, scopes
+from sdm_service.api.auth import scopes
 from sdm_service.api.fhir import openapi, params
 from sdm_service.api.fhir.common import FhirCall, check_request, fhir_base, page_url
 from sdm_service.api.fhir.errors import FhirError, FhirPayload, fhir_response
@@ -33,6 +33,8 @@ PATIENT = QueryParameter(
     description="Events about this patient: identifier as system|value (or value for any system).",
 )
 AGENT = QueryParameter(name="agent", max_length=200, description="Who acted: a username, client name or id.")
+AUDIT_SEARCH = "system/AuditEvent.s"
+AUDIT_READ = "system/AuditEvent.r"
 SEARCH_PARAMETERS = frozenset({"date", "patient:identifier", "agent", "_count", params.PAGING_PARAMETER})
 
 

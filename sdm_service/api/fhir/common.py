@@ -13,7 +13,7 @@ from litestar import Response as HttpResponse
 from litestar.di import NamedDependency, Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sdm_service.api.auth import RESPONSES_READ, audit_read, scopes
+from sdm_service.api.auth import audit_read, scopes
 from sdm_service.api.fhir import openapi, params
 from sdm_service.api.fhir.errors import FHIR_PREFIX, FhirError, FhirPayload, fhir_response
 from sdm_service.fhirmap.bundle import searchset
@@ -56,12 +56,11 @@ def _provide_search(
     return params.SearchRequest(subject, None, last_updated, ids, count, cursor)
 
 
-# Route options of every read and search of patient data.
-READ_OPTIONS: dict[str, Any] = {
-    "opt": scopes(RESPONSES_READ),
-    "media_type": FHIR_JSON,
-    "responses": openapi.READ_RESPONSES,
-}
+def read_options(scope: str) -> dict[str, Any]:
+    """Route options of a read or search of patient data needing `scope` (``system/Binary.r``)."""
+    return {"opt": scopes(scope), "media_type": FHIR_JSON, "responses": openapi.READ_RESPONSES}
+
+
 CALL_DEPENDENCY = {"call": Provide(_provide_call, sync_to_thread=False)}
 SEARCH_DEPENDENCY = {"search": Provide(_provide_search, sync_to_thread=False)}
 

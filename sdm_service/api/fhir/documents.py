@@ -14,11 +14,11 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from sdm_service.api.fhir.common import (
-    READ_OPTIONS,
     SEARCH_DEPENDENCY,
     FhirCall,
     audited_read,
     fhir_base,
+    read_options,
     searchset_response,
 )
 from sdm_service.api.fhir.errors import FhirPayload, fhir_response
@@ -51,11 +51,11 @@ def _document_reference(
 
 @get(
     "/DocumentReference",
-    **READ_OPTIONS,
+    **read_options("system/DocumentReference.s"),
     dependencies=SEARCH_DEPENDENCY,
     summary="Search DocumentReference (PDF summaries)",
     description="One document per completed response; its attachment points at Binary/{id} and gives "
-    "the size and SHA-1 of those stored bytes. Needs responses:read.",
+    "the size and SHA-1 of those stored bytes. Needs system/DocumentReference.s.",
 )
 async def search_document_references(
     call: NamedDependency[FhirCall], search: NamedDependency[SearchRequest]
@@ -69,7 +69,12 @@ async def search_document_references(
     )
 
 
-@get("/DocumentReference/{resource_id:str}", summary="Read DocumentReference", **READ_OPTIONS)
+@get(
+    "/DocumentReference/{resource_id:str}",
+    summary="Read DocumentReference",
+    description="Needs system/DocumentReference.r.",
+    **read_options("system/DocumentReference.r"),
+)
 async def read_document_reference(
     call: NamedDependency[FhirCall], resource_id: FromPath[str]
 ) -> HttpResponse[FhirPayload]:
@@ -80,10 +85,10 @@ async def read_document_reference(
 
 @get(
     "/Binary/{resource_id:str}",
-    **READ_OPTIONS,
+    **read_options("system/Binary.r"),
     summary="Read Binary (the PDF summary)",
     description="With `Accept: application/pdf` the raw PDF; otherwise a Binary resource with base64 "
-    "data. Either way the bytes stored at completion. Needs responses:read.",
+    "data. Either way the bytes stored at completion. Needs system/Binary.r.",
 )
 async def read_binary(call: NamedDependency[FhirCall], resource_id: FromPath[str]) -> HttpResponse[Any]:
     row = await audited_read(call, "Binary", resource_id, via="fhir-binary")

@@ -13,6 +13,7 @@ from litestar.exceptions import HTTPException
 from sdm_service.errors import exception_handlers
 from sdm_service.fhirmap.common import FHIR_JSON
 from sdm_service.fhirmap.outcome import Issue, error_outcome, issue_code, operation_outcome
+from sdm_service.fhirmap.task import TaskRejected
 from sdm_service.logging_filters import mask_path
 from sdm_service.services.intake import IntakeMalformed, IntakeRejected
 
@@ -78,7 +79,7 @@ def _plain_detail(exc: HTTPException) -> str:
     if exc.status_code == 404 and exc.detail in ("", "Not Found"):
         return (
             "Nothing here. This server has metadata, Questionnaire, QuestionnaireResponse, "
-            "DocumentReference and Binary under /fhir."
+            "DocumentReference, Binary and Task under /fhir."
         )
     if exc.status_code == 405:
         return "This interaction is not supported here; see /fhir/metadata for what is."
@@ -101,6 +102,15 @@ def outcome_for_intake(request: Request[Any, Any, Any], exc: IntakeRejected) -> 
     return fhir_response(operation_outcome(issues), status_code)
 
 
+def outcome_for_task(request: Request[Any, Any, Any], exc: TaskRejected) -> HttpResponse[Any]:
+    code = issue_code(exc.status_code)
+    issues = [
+        Issue(diagnostics=p.message, code=code, expression=(p.expression,) if p.expression else ())
+        for p in exc.problems
+    ]
+    return fhir_response(operation_outcome(issues), exc.status_code)
+
+
 def outcome_for_database(request: Request[Any, Any, Any], exc: Exception) -> HttpResponse[Any]:
     logger.error("database unavailable during %s %s: %s", request.method, mask_path(request.url.path), exc)
     body = error_outcome(503, "The database is not answering; nothing was changed. Try again shortly.")
@@ -119,6 +129,7 @@ FHIR_EXCEPTION_HANDLERS: ExceptionHandlers = {
         http=outcome_for_http_exception, database=outcome_for_database, unexpected=outcome_for_unexpected
     ),
     IntakeRejected: outcome_for_intake,
+    TaskRejected: outcome_for_task,
 }
 
 

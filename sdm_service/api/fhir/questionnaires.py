@@ -36,7 +36,10 @@ async def metadata(
 ) -> HttpResponse[FhirPayload]:
     check_request(request, frozenset({"mode"}))
     statement = capability_statement(
-        base_url=fhir_base(settings), software_version=__version__, date=datetime(2026, 11, 22, tzinfo=UTC)
+        base_url=fhir_base(settings),
+        software_version=__version__,
+        date=datetime(2026, 11, 22, tzinfo=UTC),
+        token_url=settings.smart_token_url,
     )
     return fhir_response(statement)
 

@@ -2,29 +2,27 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
-from typing import Annotated, Any
+from typing import Annotated
 
 from litestar import Response as HttpResponse
 from litestar import get, post
 from litestar.background_tasks import BackgroundTask
-from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
-from litestar.handlers import BaseRouteHandler
 from litestar.params import FromPath
 from litestar.status_codes import HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sdm_service.api.auth import RESPONSES_WRITE, actor, scopes
+from sdm_service.api.auth import actor, scopes
 from sdm_service.api.fhir import openapi
+from sdm_service.api.fhir.bodies import parse_body, require_fhir_body
 from sdm_service.api.fhir.common import (
-    READ_OPTIONS,
     SEARCH_DEPENDENCY,
     FhirCall,
     audited_read,
     check_request,
     fhir_base,
+    read_options,
     searchset_response,
 )
 from sdm_service.api.fhir.errors import FhirError, FhirPayload, fhir_response
@@ -41,8 +39,6 @@ from sdm_service.services import documents
 from sdm_service.services.intake import store_questionnaire_response
 from sdm_service.services.questionnaires import pinned_questionnaire
 from sdm_service.settings import Settings
-
-ACCEPTED_BODY_TYPES = frozenset({"application/fhir+json", "application/json", "application/json+fhir"})
 
 
 @dataclass(frozen=True)
@@ -93,10 +89,11 @@ async def questionnaire_responses(
 
 @get(
     "/QuestionnaireResponse",
-    **READ_OPTIONS,
+    **read_options("system/QuestionnaireResponse.s"),
     dependencies=SEARCH_DEPENDENCY,
     summary="Search QuestionnaireResponse",
-    description="searchset Bundle ordered by last change, with total and a next link. Needs responses:read.",
+    description="searchset Bundle ordered by last change, with total and a next link. "
+    "Needs system/QuestionnaireResponse.s.",
 )
 async def search_questionnaire_responses(
     call: NamedDependency[FhirCall],
@@ -111,7 +108,12 @@ async def search_questionnaire_responses(
     return await searchset_response(call, search, "QuestionnaireResponse", to_resources, via="fhir-search")
 
 
-@get("/QuestionnaireResponse/{resource_id:str}", summary="Read QuestionnaireResponse", **READ_OPTIONS)
+@get(
+    "/QuestionnaireResponse/{resource_id:str}",
+    summary="Read QuestionnaireResponse",
+    description="Needs system/QuestionnaireResponse.r.",
+    **read_options("system/QuestionnaireResponse.r"),
+)
 async def read_questionnaire_response(
     call: NamedDependency[FhirCall], resource_id: FromPath[str], library: NamedDependency[ContentLibrary]
 ) -> HttpResponse[FhirPayload]:
@@ -120,54 +122,12 @@ async def read_questionnaire_response(
     return fhir_response(resource, headers={"ETag": f'W/"{row.lock_version}"'})
 
 
-def _require_fhir_body(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    kind = (connection.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
-    if kind not in ACCEPTED_BODY_TYPES:
-        raise FhirError(
-            415,
-            "Send the resource as application/fhir+json (or application/json), "
-            f"not {kind or 'no content type'}.",
-        )
-
-
-# Objects and arrays inside one another: the questionnaire's deepest answer needs far fewer. Deeper
-# bodies are refused before validation, which recurses (and reported every level) on each of them.
-MAX_BODY_NESTING = 32
-TOO_DEEP = f"The body is nested too deeply to be a QuestionnaireResponse (at most {MAX_BODY_NESTING} levels)."
-
-
-def _nesting(value: Any) -> int:
-    """How many objects and arrays lie inside one another at the deepest point (no recursion)."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
-        if children is None:
-            continue
-        deepest = max(deepest, depth)
-        if depth <= MAX_BODY_NESTING:
-            stack.extend((child, depth + 1) for child in children)
-    return deepest
-
-
-def _parse_body(raw: bytes) -> Any:
-    try:
-        resource = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FhirError(400, f"The body is not valid JSON: {exc}.") from None
-    except RecursionError:  # nesting deeper than any QuestionnaireResponse needs
-        raise FhirError(400, TOO_DEEP) from None
-    if _nesting(resource) > MAX_BODY_NESTING:
-        raise FhirError(400, TOO_DEEP)
-    return resource
-
-
 # No body size here: the JSON body limit of the settings (SDM_MAX_JSON_BODY_BYTES) applies to every
 # route, before the body is read (see middleware.BodySizeLimitMiddleware).
 @post(
     "/QuestionnaireResponse",
-    opt=scopes(RESPONSES_WRITE),
-    guards=[_require_fhir_body],
+    opt=scopes("system/QuestionnaireResponse.c"),
+    guards=[require_fhir_body],
     media_type=FHIR_JSON,
     responses=openapi.CREATE_RESPONSES,
     status_code=HTTP_201_CREATED,
@@ -176,14 +136,14 @@ def _parse_body(raw: bytes) -> Any:
     description="Validated against the Questionnaire (url|version, linkIds, answer types and codes, "
     "only enabled items, required items when completed). A completed response is summarised like any "
     "other. 201 with Location; 400/422 OperationOutcome listing every problem; 413 for a body over the "
-    "configured JSON limit. Needs responses:write.",
+    "configured JSON limit. Needs system/QuestionnaireResponse.c.",
 )
 async def create_questionnaire_response(
     call: NamedDependency[FhirCall], library: NamedDependency[ContentLibrary]
 ) -> HttpResponse[FhirPayload]:
     request, db_session, settings = call.request, call.db_session, call.settings
     check_request(request)
-    resource = _parse_body(await request.body())
+    resource = parse_body(await request.body())
     row = await store_questionnaire_response(
         db_session, settings, library.get(settings.questionnaire_slug), resource
     )

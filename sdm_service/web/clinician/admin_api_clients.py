@@ -1,6 +1,7 @@
 """Administrator page for integration clients: see every API client and revoke one.
 
-Tokens are created only with `sdm api-clients create` (so a token is never shown in a browser);
+Clients (SMART key sets or static tokens) are created only with `sdm api-clients create` (so a
+token is never shown in a browser);
 revoking works from here or from the command line. Mounted under /clinician/admin, behind the
 clinician sign-in and the administrator guard of the clinician workspace.
 (Registered with the clinician workspace routes in web/clinician/__init__.py.)
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sdm_service.models import User
 from sdm_service.services import api_clients
+from sdm_service.settings import Settings
 from sdm_service.web import auth
 from sdm_service.web.clinician.common import audit, page
 
@@ -30,6 +32,7 @@ async def api_clients_view(
     request: Request[Any, Any, Any],
     db_session: NamedDependency[AsyncSession],
     current_user: NamedDependency[User],
+    settings: NamedDependency[Settings],
 ) -> Template:
     clients = await api_clients.list_api_clients(db_session)
     return page(
@@ -38,6 +41,7 @@ async def api_clients_view(
         {
             "clients": sorted(clients, key=lambda c: (c.revoked_at is not None, c.name.lower())),
             "scope_help": api_clients.SCOPES,
+            "static_tokens": settings.static_api_tokens,
             "revoked": request.query_params.get("revoked", "")[:120],
         },
     )
