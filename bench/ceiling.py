@@ -7,17 +7,21 @@ Serve with e.g. `uvicorn --factory bench.ceiling:create_app`.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 from litestar import Litestar, get, post
+from litestar.config.csrf import CSRFConfig
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 from litestar.template.config import TemplateConfig
+
+from bench.essential import essential_router
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -50,10 +54,54 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
+BARE_PATHS = ["/page", "/form", "/json", "/health"]
+
+
 def create_app() -> Litestar:
+    """The bare rows always; with the service's settings in the environment (SDM_DATABASE_URL, as
+    `make bench` starts it) also the essential-work ceilings on the service's own paths."""
+    if not os.environ.get("SDM_DATABASE_URL"):
+        return Litestar(
+            route_handlers=[page, form, json_read, health],
+            template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
+            openapi_config=None,
+            debug=False,
+        )
+    from sdm_service import __version__
+    from sdm_service.content import load_library
+    from sdm_service.db import create_engine
+    from sdm_service.settings import get_settings
+
+    settings = get_settings()
+    library = load_library(settings.content_dir)
+    engine = create_engine(settings)
+
+    def configure(engine: JinjaTemplateEngine) -> None:  # as the service's create_app() does
+        env = engine.engine
+        env.globals.update(clinic_name=settings.clinic_name, app_version=__version__, questionnaires=library)
+        env.autoescape, env.trim_blocks, env.lstrip_blocks, env.auto_reload = True, True, True, False
+
+    async def dispose() -> None:
+        await engine.dispose()
+
     return Litestar(
-        route_handlers=[page, form, json_read, health],
-        template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
+        route_handlers=[page, form, json_read, health, essential_router(settings, library, engine)],
+        template_config=TemplateConfig(
+            directory=[settings.templates_dir, TEMPLATES],
+            engine=JinjaTemplateEngine,
+            engine_callback=configure,
+        ),
+        # A form's essential work includes its CSRF check; the same secret as the service's, so the
+        # same cookie and token pass on both. The bare rows stay bare.
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key.get_secret_value(),
+            cookie_name=settings.cookies.csrf,
+            cookie_secure=settings.secure_cookies,
+            cookie_httponly=True,
+            cookie_samesite="lax",
+            exclude=BARE_PATHS,
+        ),
+        on_shutdown=[dispose],
         openapi_config=None,
         debug=False,
     )

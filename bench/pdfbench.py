@@ -55,12 +55,64 @@ def renders_per_second(render: Callable[[], bytes], seconds: float) -> float:
             return count / (now - started)
 
 
+def summary_page_html(snapshot: SummarySnapshot) -> str:
+    """The web summary page (patient/summary.html) for the snapshot, rendered as the service does."""
+    from jinja2 import Environment, FileSystemLoader
+
+    from sdm_service import __version__
+    from sdm_service.content import load_library
+    from sdm_service.settings import Settings
+    from sdm_service.web.patient.views import format_date
+
+    settings = Settings()
+    env = Environment(loader=FileSystemLoader(settings.templates_dir), autoescape=True)
+    env.trim_blocks = env.lstrip_blocks = True
+    env.globals.update(
+        clinic_name=settings.clinic_name,
+        app_version=__version__,
+        questionnaires=load_library(settings.content_dir),
+        csrf_input="",
+    )
+    return env.get_template("patient/summary.html").render(
+        page_title="Your summary",
+        s=snapshot,
+        pdf_path="/q/iort-sdm/summary.pdf",
+        resume_url="https://sdm.bench.invalid/r/token",
+        already_sent=False,
+        completed_on=format_date(snapshot.completed_at[:10]),
+        consult_on=format_date(snapshot.consult_date) if snapshot.consult_date else None,
+    )
+
+
+def weasyprint_renderer(html: str) -> Callable[[], bytes]:
+    """The peer: WeasyPrint turning the summary page (with its stylesheet) into a PDF."""
+    import weasyprint
+
+    from sdm_service.settings import Settings
+
+    static = Settings().static_dir
+
+    # The page links its files under /static/; point them at the service's own folder.
+    page = html.replace('="/static/', f'="{static.as_uri()}/')
+
+    def render() -> bytes:
+        return bytes(weasyprint.HTML(string=page, base_url=static.as_uri() + "/").write_pdf())
+
+    return render
+
+
 @dataclass(frozen=True)
 class PdfFigures:
     service_rps: list[float]
     ceiling_rps: list[float]
     summary_bytes: int
     summary_pages: int
+    peer_rps: list[float]
+    peer_pages: int
+
+    @property
+    def peer(self) -> float:
+        return statistics.median(self.peer_rps)
 
     @property
     def service(self) -> float:
@@ -82,10 +134,13 @@ def measure_pdf(rounds: int, seconds: float) -> PdfFigures:
     first = service()  # also the warm-up: fonts registered, modules imported
     pages = len(PdfReader(io.BytesIO(first)).pages)
     render_ceiling_pdf()
+    peer = weasyprint_renderer(summary_page_html(snapshot))
+    peer_pages = len(PdfReader(io.BytesIO(peer())).pages)
     service_rps: list[float] = []
     ceiling_rps: list[float] = []
+    peer_rps: list[float] = []
     for index in range(rounds):
-        pair = [(service, service_rps), (render_ceiling_pdf, ceiling_rps)]
-        for render, sink in pair if index % 2 == 0 else reversed(pair):
+        trio = [(service, service_rps), (render_ceiling_pdf, ceiling_rps), (peer, peer_rps)]
+        for render, sink in trio if index % 2 == 0 else reversed(trio):
             sink.append(renders_per_second(render, seconds))
-    return PdfFigures(service_rps, ceiling_rps, len(first), pages)
+    return PdfFigures(service_rps, ceiling_rps, len(first), pages, peer_rps, peer_pages)

@@ -217,6 +217,8 @@ def start_pair(
         ceiling_command(server, ceiling_port, workers),
         ceiling_port,
         workdir / f"ceiling-{server}-{tag}.log",
+        # The service's settings: the essential-work ceilings read the same database with them.
+        env=service_env,
     )
     service.start()
     try:

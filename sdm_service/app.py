@@ -27,9 +27,12 @@ from sdm_service.api import fhir as fhir_api
 from sdm_service.api import smart as smart_api
 from sdm_service.api import v1 as api_v1
 from sdm_service.api.auth import SECURITY_SCHEME, SECURITY_SCHEME_NAME
+from sdm_service.api.fhir import openapi as fhir_openapi
+from sdm_service.api.fhir import tasks as fhir_tasks
+from sdm_service.api.schemas import ClosedModelsSchemaPlugin
 from sdm_service.content import ContentLibrary, load_library
 from sdm_service.db import create_engine, database_is_reachable, sqlalchemy_config
-from sdm_service.middleware import middleware_stack, security_headers_hook
+from sdm_service.middleware import allow_header_hook, middleware_stack, security_headers_hook
 from sdm_service.models import utcnow
 from sdm_service.observability import health as health_checks
 from sdm_service.observability import metrics, tracing
@@ -104,6 +107,7 @@ def create_app(
     tracer_provider = tracer_provider or own_tracer_provider
     if tracer_provider is not None:
         tracing.instrument_engines(tracer_provider, [engine, side_engine])
+    intake = library.get(settings.questionnaire_slug)  # the questionnaire the API's examples answer
     password_hashing = users.hashing_for(settings)
     replay_store = replay_store_from_settings(settings, side_engine)
     smart = SmartAuthority(
@@ -174,6 +178,7 @@ def create_app(
         },
         plugins=[
             SQLAlchemyPlugin(config=sqlalchemy_config(settings, engine)),
+            ClosedModelsSchemaPlugin(),
             *([tracing.opentelemetry_plugin(tracer_provider)] if tracer_provider else []),
         ],
         template_config=_template_engine(settings, library),
@@ -194,7 +199,13 @@ def create_app(
             path="/schema",
             # Machine-readable only: browser renderers need a CDN and inline script, which the CSP forbids.
             render_plugins=[JsonRenderPlugin(), YamlRenderPlugin()],
-            components=Components(security_schemes={SECURITY_SCHEME_NAME: SECURITY_SCHEME}),
+            components=Components(
+                security_schemes={SECURITY_SCHEME_NAME: SECURITY_SCHEME},
+                examples={
+                    fhir_openapi.CREATE_EXAMPLE: fhir_openapi.create_example(intake, settings.base_url),
+                    fhir_tasks.TASK_EXAMPLE: fhir_tasks.task_example(intake, settings.base_url),
+                },
+            ),
         ),
         logging_config=LoggingConfig(
             **app_logging_config(settings.log_format_in_use),
@@ -224,6 +235,7 @@ def create_app(
         before_send=[
             request_log_hook(settings.access_log),
             security_headers_hook(settings),
+            allow_header_hook(),
             *([tracing.name_span_after_route] if tracer_provider else []),
         ],
         # Backstop for any content type; BodySizeLimitMiddleware applies the per-type limits first.

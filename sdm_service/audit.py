@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict, Unpack
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
@@ -53,24 +53,15 @@ SYSTEM = Actor("system", "", "sdm command line")
 class AuditFields(Protocol):
     """What an event's hash covers: an AuditEvent, or a row read by the migration that hashes old rows."""
 
-    @property
-    def occurred_at(self) -> datetime: ...
-    @property
-    def actor_type(self) -> str: ...
-    @property
-    def actor_id(self) -> str: ...
-    @property
-    def actor_label(self) -> str: ...
-    @property
-    def action(self) -> str: ...
-    @property
-    def entity_type(self) -> str: ...
-    @property
-    def entity_id(self) -> str: ...
-    @property
-    def ip(self) -> str: ...
-    @property
-    def detail(self) -> dict[str, Any]: ...
+    occurred_at: datetime
+    actor_type: str
+    actor_id: str
+    actor_label: str
+    action: str
+    entity_type: str
+    entity_id: str
+    ip: str
+    detail: dict[str, Any]
 
 
 def event_digest(fields: AuditFields, prev_hash: str) -> str:
@@ -164,22 +155,20 @@ async def record(
     logger.info("audit %s %s:%s %s %s", action, actor.type, actor.id, entity_type, entity_id)
 
 
-async def record_now(
-    engine: AsyncEngine,
-    actor: Actor,
-    action: str,
-    *,
-    entity_type: str = "",
-    entity_id: str = "",
-    ip: str = "",
-    detail: dict[str, Any] | None = None,
-) -> None:
+class EventFields(TypedDict, total=False):
+    """The optional fields of an event, as record() takes them."""
+
+    entity_type: str
+    entity_id: str
+    ip: str
+    detail: dict[str, Any] | None
+
+
+async def record_now(engine: AsyncEngine, actor: Actor, action: str, **fields: Unpack[EventFields]) -> None:
     """Commit an event on its own, for outcomes whose request is answered with an error and rolled
     back (a failed sign-in, a denied request) but must still be on the record."""
     async with AsyncSession(engine) as session:
-        await record(
-            session, actor, action, entity_type=entity_type, entity_id=entity_id, ip=ip, detail=detail
-        )
+        await record(session, actor, action, **fields)
         await session.commit()
 
 

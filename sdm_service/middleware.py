@@ -25,6 +25,7 @@ from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.exceptions import ClientException, HTTPException
 from litestar.middleware import ASGIMiddleware
+from litestar.routes import HTTPRoute
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from sdm_service import ratelimit
@@ -83,6 +84,33 @@ def security_headers_hook(settings: Settings) -> Callable[[Message, Scope], Awai
         message["headers"] = headers
 
     return add_security_headers
+
+
+def allow_header_hook() -> Callable[[Message, Scope], Awaitable[None]]:
+    """A ``before_send`` hook listing every method of a path in the ``Allow`` of its OPTIONS answer.
+
+    Litestar 2 builds the OPTIONS handler of a path when its first handler is registered, so a path
+    served by several handlers (GET and POST) answered with the first one's methods only
+    (litestar#4169, fixed in Litestar 3)."""
+    methods_by_path: dict[str, bytes] = {}
+
+    async def list_every_method(message: Message, scope: Scope) -> None:
+        if message["type"] != "http.response.start" or scope.get("method") != "OPTIONS":
+            return
+        headers = list(message.get("headers") or ())
+        if not any(name.lower() == b"allow" for name, _ in headers):
+            return
+        if not methods_by_path:  # the routes are complete once the app serves requests
+            for route in scope["app"].routes:
+                if isinstance(route, HTTPRoute):
+                    methods_by_path[route.path_format] = ", ".join(sorted(route.methods)).encode("latin-1")
+        allowed = methods_by_path.get(scope.get("path_template", ""))
+        if allowed is not None:
+            message["headers"] = [
+                (name, allowed if name.lower() == b"allow" else value) for name, value in headers
+            ]
+
+    return list_every_method
 
 
 def _host_without_port(host: str) -> str:
@@ -229,10 +257,12 @@ class RateLimitMiddleware(ASGIMiddleware):
             address = f"ip:{client_address(scope)}"
             # The address first: a client inventing a new token for every request meets this
             # ceiling, and once over it its requests add no per-token counters either.
-            await ratelimit.enforce(store, self.api_address_limit, address)
             token = bearer_token(scope)
             key = f"token:{hash_token(token)}" if token else address
-            await ratelimit.enforce(store, self.api_limit, key)
+            # Both counts in one store round trip (one write transaction on the database store).
+            wait = await store.enforce_many([(self.api_address_limit, address), (self.api_limit, key)])
+            if wait is not None:
+                raise ratelimit.RateLimited(wait)
         await next_app(scope, receive, send)
 
     def _refuse_failures_over_limit(self, store: ratelimit.RateLimitStore, key: str, send: Send) -> Send:

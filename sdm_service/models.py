@@ -64,6 +64,14 @@ class User(SQLModel, table=True):
     is_active: bool = Field(default=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTimeUTC)
     deactivated_at: datetime | None = Field(default=None, sa_type=DateTimeUTC)
+    # Set when an administrator sets the password: the person chooses their own at next sign-in.
+    must_change_password: bool = Field(default=False)
+    password_changed_at: datetime | None = Field(default=None, sa_type=DateTimeUTC)
+    # TOTP second factor (services/mfa.py): the secret sealed with a key derived from SDM_SECRET_KEY,
+    # set at enrolment and in use from totp_enabled_at; the last time step accepted (no replay).
+    totp_secret: str | None = Field(default=None, max_length=255)
+    totp_enabled_at: datetime | None = Field(default=None, sa_type=DateTimeUTC)
+    totp_last_step: int | None = Field(default=None, sa_type=BigInteger)
 
 
 class UserSession(SQLModel, table=True):
@@ -78,6 +86,18 @@ class UserSession(SQLModel, table=True):
     last_seen_at: datetime = Field(default_factory=utcnow, sa_type=DateTimeUTC)
     ip: str = Field(default="", max_length=64)
     user_agent: str = Field(default="", max_length=300)
+
+
+class RecoveryCode(SQLModel, table=True):
+    """A single-use code that stands in for the TOTP code; only its SHA-256 is stored."""
+
+    __tablename__ = "user_recovery_codes"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", index=True)
+    code_hash: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTimeUTC)
+    used_at: datetime | None = Field(default=None, sa_type=DateTimeUTC)
 
 
 class ApiClient(SQLModel, table=True):

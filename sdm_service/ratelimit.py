@@ -16,6 +16,7 @@ import logging
 import math
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -51,8 +52,7 @@ class RateLimited(Exception):
 
 
 class RateLimitStoreUnavailable(Exception):
-    """The shared counter store cannot be reached: refuse (503, see errors.py) rather than stop
-    counting."""
+    """The shared counter store cannot be reached: refuse (503, errors.py) rather than stop counting."""
 
     detail = "The service cannot check request limits right now. Try again shortly."
 
@@ -79,6 +79,8 @@ class RateLimitStore(Protocol):
     async def enforce(self, limit: Limit, raw_key: str) -> int | None:
         """Count this hit unless over the limit; the seconds to wait when over (not counted)."""
         ...
+
+    async def enforce_many(self, checks: Sequence[tuple[Limit, str]]) -> int | None: ...
 
     async def take_back(self, limit: Limit, raw_key: str) -> None:
         """Uncount the key's latest hit in the window (an attempt counted, then not evaluated)."""
@@ -121,34 +123,40 @@ class DatabaseStore:
             await self._purge_now_and_then(connection, at)
 
     async def enforce(self, limit: Limit, raw_key: str) -> int | None:
-        """Count this hit unless the key is over its limit; the seconds to wait when it is.
+        return await self.enforce_many([(limit, raw_key)])
 
-        One statement when allowed: the upsert returns this slot's hits and, from a subquery, the
-        hits of the window's earlier slots. A refused hit is taken back (the rare path), so only
-        allowed requests count, as with retry_after() then hit(). On PostgreSQL the two are
-        separate commits: for that moment a concurrent request of the same key sees one hit
-        more, which can only refuse a request that finds the key at its limit already.
-        """
+    async def enforce_many(self, checks: Sequence[tuple[Limit, str]]) -> int | None:
+        """Count each hit unless over its limit; the wait at the first that is. One upsert per allowed
+        check (it returns the window's hits); a refused hit is taken back, so only allowed requests
+        count. On PostgreSQL each statement commits by itself; on SQLite all checks share one write
+        transaction (an API request has two), as each transaction queues for the one writer."""
         at = utcnow().timestamp()
-        key = _key(raw_key)
-        slot = _slot_start(limit, at)
         async with self._writer.begin() as connection:
-            this_slot, before = (
-                await connection.execute(_COUNT_HIT_RETURNING_WINDOW, _count_parameters(limit, key, at))
-            ).one()
-            if int(this_slot) + int(before) <= limit.max_hits:
-                await self._purge_now_and_then(connection, at)
-                return None
-            await connection.execute(
-                update(RATE_COUNTERS)
-                .where(
-                    RATE_COUNTERS.c.bucket == limit.bucket,
-                    RATE_COUNTERS.c.key == key,
-                    RATE_COUNTERS.c.slot_start == slot,
-                )
-                .values(hits=RATE_COUNTERS.c.hits - 1)
+            for limit, raw_key in checks:
+                wait = await self._enforce_in(connection, limit, _key(raw_key), at)
+                if wait is not None:
+                    return wait
+            await self._purge_now_and_then(connection, at)
+        return None
+
+    @staticmethod
+    async def _enforce_in(connection: AsyncConnection, limit: Limit, key: str, at: float) -> int | None:
+        slot = _slot_start(limit, at)
+        this_slot, before = (
+            await connection.execute(_COUNT_HIT_RETURNING_WINDOW, _count_parameters(limit, key, at))
+        ).one()
+        if int(this_slot) + int(before) <= limit.max_hits:
+            return None
+        await connection.execute(
+            update(RATE_COUNTERS)
+            .where(
+                RATE_COUNTERS.c.bucket == limit.bucket,
+                RATE_COUNTERS.c.key == key,
+                RATE_COUNTERS.c.slot_start == slot,
             )
-            slots = (await connection.execute(_slots_in_window(limit, key, at))).all()
+            .values(hits=RATE_COUNTERS.c.hits - 1)
+        )
+        slots = (await connection.execute(_slots_in_window(limit, key, at))).all()
         return _wait_for_slots(limit, [(int(start), int(hits)) for start, hits in slots], at) or 1
 
     async def take_back(self, limit: Limit, raw_key: str) -> None:
@@ -331,6 +339,12 @@ class RedisStore:
             return None
         await self._call(self.client.zrem(key, member))
         return await self.retry_after(limit, raw_key) or 1
+
+    async def enforce_many(self, checks: Sequence[tuple[Limit, str]]) -> int | None:
+        for limit, raw_key in checks:
+            if (wait := await self.enforce(limit, raw_key)) is not None:
+                return wait
+        return None
 
     async def take_back(self, limit: Limit, raw_key: str) -> None:
         await self._call(self.client.zpopmax(self._redis_key(limit, raw_key)))

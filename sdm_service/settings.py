@@ -32,7 +32,8 @@ HOST_COOKIE_PREFIX = "__Host-"
 SESSION_COOKIE = "sdm_session"  # clinician sign-in
 PATIENT_COOKIE = "sdm_patient"  # the patient's own questionnaire
 CSRF_COOKIE = "sdm_csrf"
-API_REQUESTS_PER_IP_FACTOR = 3
+MFA_PENDING_COOKIE = "sdm_mfa"  # between a right password and the second factor
+API_REQUESTS_PER_IP_FACTOR = 3  # default per-address API ceiling, as a multiple of the per-token limit
 # Loopback and private networks: a Prometheus server inside the hospital's network or cluster.
 DEFAULT_METRICS_ALLOW = (
     "127.0.0.0/8",
@@ -41,7 +42,7 @@ DEFAULT_METRICS_ALLOW = (
     "172.16.0.0/12",
     "192.168.0.0/16",
     "fc00::/7",
-)  # default per-address API ceiling, as a multiple of the per-token limit
+)
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class CookieNames:
     session: str
     patient: str
     csrf: str
+    mfa_pending: str
 
     @property
     def host_only(self) -> bool:
@@ -126,6 +128,13 @@ class Settings(BaseSettings):
     resume_idle_days: int = Field(default=30, ge=1, le=365)
     resume_after_completion_days: int = Field(default=90, ge=1, le=3650)
     clinician_session_minutes: int = Field(default=480, ge=5, le=24 * 60)
+    # The pause before checking the password of an account locked by failed sign-ins, when it comes
+    # from an address without failures (services/signin.py: slowed, never refused).
+    signin_slowdown_seconds: float = Field(default=3.0, ge=0, le=30)
+    # TOTP second factor (services/mfa.py): always for administrators; for everyone when this is on.
+    mfa_required_for_all: bool = False
+    # Only for test suites of unrelated features; refused in production.
+    mfa_required_for_admins: bool = True
     # argon2id cost for clinician passwords: the library's recommended parameters (RFC 9106).
     password_hash_time_cost: int = Field(default=3, ge=1, le=20)
     password_hash_memory_kib: int = Field(default=65536, ge=8, le=4 * 1024 * 1024)
@@ -226,6 +235,8 @@ class Settings(BaseSettings):
                 )
             if not self.base_url.startswith("https://"):
                 raise ValueError("SDM_BASE_URL must use https:// when SDM_ENV=production")
+            if not self.mfa_required_for_admins:
+                raise ValueError("SDM_MFA_REQUIRED_FOR_ADMINS cannot be turned off when SDM_ENV=production")
         return self
 
     @model_validator(mode="after")
@@ -286,7 +297,10 @@ class Settings(BaseSettings):
     def cookies(self) -> CookieNames:
         prefix = HOST_COOKIE_PREFIX if self.secure_cookies else ""
         return CookieNames(
-            session=prefix + SESSION_COOKIE, patient=prefix + PATIENT_COOKIE, csrf=prefix + CSRF_COOKIE
+            session=prefix + SESSION_COOKIE,
+            patient=prefix + PATIENT_COOKIE,
+            csrf=prefix + CSRF_COOKIE,
+            mfa_pending=prefix + MFA_PENDING_COOKIE,
         )
 
 

@@ -139,6 +139,10 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "password_hash_parallelism": 1,
     }
     values.update(overrides)
+    # Administrators must enrol a second factor; tests of other features sign admins in with a
+    # password only. tests/identity/test_mfa.py turns it on; production settings refuse it off.
+    if values["env"] != "production":
+        values.setdefault("mfa_required_for_admins", False)
     return load_settings(**values)
 
 

@@ -204,6 +204,7 @@ def test_the_wheel_holds_the_package_and_its_content_and_nothing_of_the_checkout
     for shipped in ("questionnaires/iort-sdm", "templates/patient", "static/", "migrations/versions/"):
         assert any(name.startswith(f"sdm_service/_bundled/{shipped}") for name in names), shipped
     assert "sdm_service/_bundled/alembic.ini" in names
+    assert "sdm_service/data/common-passwords.txt.gz" in names  # the password check needs no network
 
 
 @pytest.mark.slow

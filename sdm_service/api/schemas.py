@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from litestar.plugins.pydantic import PydanticSchemaPlugin
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from sdm_service.decision.snapshot import SummarySnapshot
 from sdm_service.models import PatientResponse, ResponseStatus
 from sdm_service.settings import DEFAULT_QUESTIONNAIRE_SLUG
+
+if TYPE_CHECKING:
+    from litestar._openapi.schema_generation.schema import SchemaCreator
+    from litestar.openapi.spec import Schema
+    from litestar.typing import FieldDefinition
 
 StatusName = Literal["invited", "in_progress", "completed", "reviewed"]
 assert set(StatusName.__args__) == set(ResponseStatus.ALL)  # type: ignore[attr-defined]
@@ -20,24 +26,71 @@ EXAMPLE_INVITATION_ID = "9b2e4c1a-7d35-4e8f-b6a0-3c5d7e9f1a2b"
 EXAMPLE_SYSTEM = "urn:oid:1.2.36.146.595.217.0.1"
 
 
+def text_pattern(max_length: int, *, required: bool) -> str:
+    """The texts a stripped field accepts, as an OpenAPI pattern: no control characters and at most
+    max_length characters between the outer spaces (Python's \\s is what str.strip removes)."""
+    kept = rf"[^\x00-\x1f]{{0,{max_length - 1}}}[^\s\x00-\x1f]"
+    return rf"^\s*{kept}\s*$" if required else rf"^\s*({kept})?\s*$"
+
+
+def stripped_text(max_length: int, *, required: bool = False) -> Any:
+    """A text field stored without its outer spaces, refused with a plain message (the rules of
+    services/invitations.py, applied before the body reaches it)."""
+
+    def clean(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value  # the str type refuses it
+        text = value.strip()
+        if required and not text:
+            raise ValueError("must not be empty")
+        if len(text) > max_length:
+            raise ValueError(f"must be {max_length} characters or fewer")
+        if any(ord(ch) < 32 for ch in text):
+            raise ValueError("must not contain control characters")
+        return text
+
+    pattern = text_pattern(max_length, required=required)
+    return Annotated[str, BeforeValidator(clean), Field(json_schema_extra={"pattern": pattern})]
+
+
 class ApiModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class ClosedModelsSchemaPlugin(PydanticSchemaPlugin):
+    """Litestar's pydantic schema plugin, stating `additionalProperties: false` for the models that
+    refuse unknown keys (extra="forbid"), as the request bodies do."""
+
+    @classmethod
+    def for_pydantic_model(cls, field_definition: FieldDefinition, schema_creator: SchemaCreator) -> Schema:
+        schema = super().for_pydantic_model(field_definition, schema_creator)
+        if field_definition.annotation.model_config.get("extra") == "forbid":
+            schema.additional_properties = False
+        return schema
+
+
+if TYPE_CHECKING:
+    IdentifierValue: TypeAlias = str
+    OptionalText: TypeAlias = str
+else:
+    IdentifierValue = stripped_text(100, required=True)
+    OptionalText = stripped_text(200)
+
+
 class PatientIdentifier(ApiModel):
-    system: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = Field(
+    system: OptionalText = Field(
         default="",
         description="Namespace of the identifier (the EHR's MRN system URI). May be empty.",
         examples=[EXAMPLE_SYSTEM],
     )
-    value: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] = Field(
+    value: IdentifierValue = Field(
         description="The patient's identifier in that system, e.g. the MRN.", examples=["MRN-004211"]
     )
 
 
 class InvitationCreate(ApiModel):
     patient: PatientIdentifier
-    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = Field(
+    name: OptionalText = Field(
         default="", description="The patient's name, shown to clinicians and on the summary."
     )
     consult_date: date | None = Field(
@@ -200,7 +253,7 @@ EXAMPLE_LIST_ITEM: dict[str, Any] = {
 }
 EXAMPLE_PAGE: dict[str, Any] = {
     "items": [EXAMPLE_LIST_ITEM],
-    "next_cursor": "WyIyMDI2LTExLTIxVDE4OjQ1OjAzKzAwOjAwIiwgIjBkNmMxZjdlIl0",
+    "next_cursor": "1795286703000000.0d6c1f7e2b8a4f439a516f0f5c1b2e3d",
 }
 
 

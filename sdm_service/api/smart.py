@@ -16,6 +16,8 @@ from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sdm_service.api.auth import actor
+from sdm_service.api.fhir.openapi import OUTCOMES
+from sdm_service.api.fhir.params import check_format
 from sdm_service.audit import Actor, record, record_refusal
 from sdm_service.middleware import request_ip
 from sdm_service.paths import SMART_CONFIGURATION_PATH, SMART_TOKEN_PATH
@@ -111,8 +113,13 @@ async def token(
     security=[{}],
     tags=["SMART Backend Services"],
     media_type="application/json",
+    responses={406: OUTCOMES[406], 429: OUTCOMES[429]},
 )
-async def discovery(settings: NamedDependency[Settings]) -> Response[dict[str, Any]]:
+async def discovery(
+    request: Request[Any, Any, Any], settings: NamedDependency[Settings]
+) -> Response[dict[str, Any]]:
+    # Served under /fhir, so it honours the router's _format like every FHIR interaction.
+    check_format(request.query_params.get("_format"), request.headers.get("accept", ""))
     return Response(smart_configuration(settings.smart_token_url), headers={"Cache-Control": "max-age=3600"})
 
 

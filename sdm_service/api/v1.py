@@ -56,6 +56,8 @@ from sdm_service.models import ApiClient, PatientResponse
 from sdm_service.services import documents, patient_links, tasks
 from sdm_service.services.invitations import InvitationError
 from sdm_service.services.search import (
+    CURSOR_PATTERN,
+    IDENTIFIER_PATTERN,
     ResponseFilter,
     SearchError,
     as_utc,
@@ -200,6 +202,7 @@ async def list_responses(
         QueryParameter(
             name="patient",
             max_length=320,
+            schema_extra={"pattern": IDENTIFIER_PATTERN},
             description="Patient identifier as `system|value`, or just `value` for any system.",
         ),
     ] = None,
@@ -215,7 +218,11 @@ async def list_responses(
     ] = None,
     cursor: Annotated[
         str | None,
-        QueryParameter(name="cursor", max_length=200, description="`next_cursor` of the previous page."),
+        QueryParameter(
+            name="cursor",
+            schema_extra={"pattern": CURSOR_PATTERN},
+            description="`next_cursor` of the previous page.",
+        ),
     ] = None,
     limit: Annotated[int, QueryParameter(name="limit", ge=1, le=100, description="Page size.")] = 50,
 ) -> ResponsePage:
@@ -307,6 +314,7 @@ async def get_summary_pdf(
         )
     pdf = await documents.summary_pdf(db_session, response)
     await audit_read(db_session, api_client, request, entity_id=str(response.id), detail={"format": "pdf"})
+    await db_session.commit()  # release the write lock before the document's bytes are sent
     return HttpResponse(pdf.content, media_type=documents.PDF_MEDIA_TYPE, headers=pdf.download_headers())
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from sdm_service.content import ContentError, load_library
+from sdm_service.content import ContentError, ContentLibrary, load_library
 
 
 def _content_dir(directory: Path | None) -> Path:
@@ -16,6 +16,16 @@ def _content_dir(directory: Path | None) -> Path:
     from sdm_service.commands.environment import settings_or_exit
 
     return settings_or_exit().content_dir
+
+
+def _valid_library(directory: Path | None) -> ContentLibrary:
+    """The content, or a stop that points to `validate` (which lists every problem)."""
+    try:
+        return load_library(_content_dir(directory))
+    except ContentError as exc:
+        raise click.ClickException(
+            f"Content is not valid; run 'sdm questionnaires validate'.\n{exc}"
+        ) from None
 
 
 @click.group()
@@ -46,12 +56,7 @@ def validate(directory: Path | None) -> None:
 )
 def list_questionnaires(directory: Path | None) -> None:
     """List the questionnaires and their versions."""
-    try:
-        library = load_library(_content_dir(directory))
-    except ContentError as exc:
-        raise click.ClickException(
-            f"Content is not valid; run 'sdm questionnaires validate'.\n{exc}"
-        ) from None
+    library = _valid_library(directory)
     for q in library.questionnaires():
         click.echo(f"{q.id}\t{q.version}\t{q.title}")
 
@@ -66,12 +71,7 @@ def export_fhir(slug: str, directory: Path | None, base_url: str | None) -> None
     """Print questionnaire SLUG as a FHIR R4 Questionnaire (JSON)."""
     from sdm_service.content.fhir import questionnaire_to_fhir
 
-    try:
-        library = load_library(_content_dir(directory))
-    except ContentError as exc:
-        raise click.ClickException(
-            f"Content is not valid; run 'sdm questionnaires validate'.\n{exc}"
-        ) from None
+    library = _valid_library(directory)
     if slug not in library:
         known = ", ".join(sorted(library.by_slug)) or "none"
         raise click.ClickException(f"No questionnaire '{slug}' (known: {known}).")

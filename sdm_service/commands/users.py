@@ -1,4 +1,4 @@
-"""`sdm users create|deactivate|list`: clinician and administrator accounts."""
+"""`sdm users create|deactivate|list|set-password|unlock`: clinician and administrator accounts."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import click
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from sdm_service import ratelimit
 from sdm_service.audit import SYSTEM, record
 from sdm_service.commands.environment import settings_or_exit
 from sdm_service.commands.unit_of_work import run_unit_of_work
-from sdm_service.models import Role
+from sdm_service.models import Role, User
+from sdm_service.services import signin
 from sdm_service.services import users as service
 
 T = TypeVar("T")
@@ -55,7 +57,8 @@ def create(username: str, role: str, display_name: str, password_stdin: bool) ->
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        service.check_password(password)  # refuse before touching the database
+        # Refuse before touching the database.
+        service.check_password(password, username=username, display_name=display_name)
     except service.UserError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -124,3 +127,77 @@ def list_users() -> None:
         return
     for username, role, active, display_name in rows:
         click.echo(f"{username}\t{role}\t{'active' if active else 'deactivated'}\t{display_name}")
+
+
+async def _existing(session: AsyncSession, username: str) -> User:
+    user = await service.find_by_username(session, username)
+    if user is None:
+        raise service.UserError(f"There is no account named {service.normalise_username(username)!r}.")
+    return user
+
+
+@users.command("set-password")
+@click.argument("username")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the new password from the first line of standard input.",
+)
+def set_password(username: str, password_stdin: bool) -> None:
+    """Set a new password for USERNAME (an administrator's reset): its sessions end and the person
+    must choose their own password at their next sign-in."""
+    if password_stdin:
+        password = _read_password_from_stdin()
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+
+    async def work(session: AsyncSession) -> int:
+        user = await _existing(session, username)
+        settings = settings_or_exit()
+        await service.set_password(
+            session, user, password, hashing=service.hashing_for(settings), must_change=True
+        )
+        ended = await service.end_sessions(session, user.id)
+        await record(
+            session,
+            SYSTEM,
+            "user.password.reset",
+            entity_type="user",
+            entity_id=str(user.id),
+            detail={"username": user.username, "sessions_ended": ended},
+        )
+        return ended
+
+    ended = _run(work)
+    click.echo(
+        f"Password set for {service.normalise_username(username)!r}; {ended} session(s) ended. "
+        "The new password must be changed at the next sign-in."
+    )
+
+
+@users.command("unlock")
+@click.argument("username")
+def unlock(username: str) -> None:
+    """Forget USERNAME's failed sign-ins, so it is no longer locked."""
+
+    async def work(session: AsyncSession) -> bool:
+        user = await _existing(session, username)
+        engine = session.bind
+        assert isinstance(engine, AsyncEngine)
+        store = ratelimit.store_from_settings(settings_or_exit(), engine)
+        try:
+            was_locked = await signin.unlock(store, user.username)
+        finally:
+            await store.close()
+        await record(
+            session,
+            SYSTEM,
+            "user.unlock",
+            entity_type="user",
+            entity_id=str(user.id),
+            detail={"username": user.username, "was_locked": was_locked},
+        )
+        return was_locked
+
+    name = service.normalise_username(username)
+    click.echo(f"Unlocked {name!r}." if _run(work) else f"{name!r} was not locked; nothing to do.")

@@ -3,17 +3,17 @@ cursors; one response by id; the stored definition of a questionnaire version.
 
 Pages are ordered by (updated_at, id) and continue strictly after the last row seen, so a row
 inserted or changed while a client pages never shifts what is still to come (it appears at the
-end instead). The cursor is that last (updated_at, id), base64url-encoded: opaque to clients.
+end instead). The cursor is that last (updated_at, id) as text: microseconds since 1970 (UTC), a dot,
+the id in hex. Every text of that form (CURSOR_PATTERN, which the OpenAPI schema states) is a
+position to continue after, so any such cursor is accepted; clients should still treat it as opaque.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
+import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, func, or_, select
@@ -24,7 +24,10 @@ from sqlmodel import col
 from sdm_service.models import PatientResponse
 
 MAX_PAGE_SIZE = 100
-MAX_CURSOR_LENGTH = 200
+# At most 17 digits keeps every cursor inside the calendar (10**17 microseconds is year 5138).
+CURSOR_PATTERN = r"^[0-9]{1,17}\.[0-9a-f]{32}$"
+_CURSOR = re.compile(CURSOR_PATTERN.removeprefix("^").removesuffix("$"))
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class SearchError(ValueError):
@@ -38,24 +41,21 @@ class Cursor:
 
 
 def encode_cursor(cursor: Cursor) -> str:
-    raw = json.dumps([cursor.updated_at.astimezone(UTC).isoformat(), str(cursor.id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+    micros = (cursor.updated_at - _EPOCH) // timedelta(microseconds=1)
+    return f"{micros}.{cursor.id.hex}"
 
 
 def decode_cursor(text: str) -> Cursor:
-    problem = SearchError("The cursor is not valid; use the exact value from the previous page.")
-    if not text or len(text) > MAX_CURSOR_LENGTH:
-        raise problem
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        stamp, identifier = json.loads(raw)
-        moment = datetime.fromisoformat(stamp)
-        if moment.tzinfo is None:
-            raise ValueError("naive")
-        return Cursor(updated_at=moment.astimezone(UTC), id=uuid.UUID(identifier))
-    # OverflowError: a well-formed time so near year 1 or 9999 that converting it to UTC leaves the range.
-    except (binascii.Error, ValueError, OverflowError, TypeError, UnicodeDecodeError, AttributeError) as exc:
-        raise problem from exc
+    if not _CURSOR.fullmatch(text):
+        raise SearchError("The cursor is not valid; use the exact value from the previous page.")
+    micros, identifier = text.split(".")
+    return Cursor(updated_at=_EPOCH + timedelta(microseconds=int(micros)), id=uuid.UUID(hex=identifier))
+
+
+# What parse_identifier accepts, for the OpenAPI schema: no control characters, at most one "|", and
+# something other than spaces on one side of it. Outer spaces are stripped (Python's \s is str.isspace).
+_PART, _SOLID = r"[^\x00-\x1f|]*", r"[^\s\x00-\x1f|]"
+IDENTIFIER_PATTERN = rf"^\s*({_PART}{_SOLID}{_PART}(\|{_PART})?|{_PART}\|{_PART}{_SOLID}{_PART})\s*$"
 
 
 def parse_identifier(text: str) -> tuple[str | None, str | None]:

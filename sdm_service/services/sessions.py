@@ -85,3 +85,42 @@ async def load_session_user(
             row.last_seen_at = now
             await session.commit()
         return user
+
+
+def public_id(row: UserSession) -> str:
+    """A name for a session in pages and forms that is neither its token nor its stored hash."""
+    return hash_token(row.token_hash)[:24]
+
+
+async def list_sessions(
+    db_session: AsyncSession, settings: Settings, user_id: object, *, now: datetime | None = None
+) -> list[UserSession]:
+    """The account's sessions that still work, newest first."""
+    now = now or utcnow()
+    rows = (
+        (
+            await db_session.execute(
+                select(UserSession)
+                .where(col(UserSession.user_id) == user_id)
+                .order_by(col(UserSession.created_at).desc())
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return [row for row in rows if _still_valid(row, settings, now)]
+
+
+async def end_by_public_id(db_session: AsyncSession, user_id: object, session_id: str) -> bool:
+    """End one of the account's own sessions by its public id; False when there is none."""
+    rows = (
+        (await db_session.execute(select(UserSession).where(col(UserSession.user_id) == user_id)))
+        .scalars()
+        .all()
+    )
+    for row in rows:
+        if public_id(row) == session_id:
+            await db_session.delete(row)
+            await db_session.flush()
+            return True
+    return False

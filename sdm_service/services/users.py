@@ -17,10 +17,10 @@ from sqlmodel import col
 
 from sdm_service.models import Role, User, UserSession, utcnow
 from sdm_service.security import PasswordHashing
+from sdm_service.services import passwords
+from sdm_service.services.passwords import MAX_PASSWORD_LENGTH
 from sdm_service.settings import Settings
 
-MIN_PASSWORD_LENGTH = 12
-MAX_PASSWORD_LENGTH = 1024  # argon2 handles long input, but a cap keeps hashing time bounded
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 
 
@@ -44,13 +44,12 @@ def normalise_username(username: str) -> str:
     return _CONTROL_CHARACTERS.sub("\ufffd", (username or "").strip().lower())
 
 
-def check_password(password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise UserError(f"The password must be at least {MIN_PASSWORD_LENGTH} characters long.")
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise UserError(f"The password must be {MAX_PASSWORD_LENGTH} characters or fewer.")
-    if "\x00" in password:
-        raise UserError("The password contains a character that cannot be used.")
+def check_password(password: str, *, username: str = "", display_name: str = "") -> None:
+    """Refuse a password that is too short, common or breached, or contains the account's name."""
+    try:
+        passwords.check(password, username=username, display_name=display_name)
+    except passwords.PasswordRejected as exc:
+        raise UserError(str(exc)) from None
 
 
 def _check_username(username: str) -> str:
@@ -81,10 +80,10 @@ async def create_user(
     name = _check_username(username)
     if role not in Role.ALL:
         raise UserError(f"The role must be one of: {', '.join(Role.ALL)}.")
-    check_password(password)
     display = (display_name or "").strip()
     if len(display) > 200 or any(ord(ch) < 32 for ch in display):
         raise UserError("The display name must be 200 characters or fewer, on one line.")
+    check_password(password, username=name, display_name=display)
     if await find_by_username(session, name) is not None:
         raise UserError(f"An account named '{name}' already exists.")
     password_hash = await hash_password_async(password, hashing)
@@ -136,6 +135,40 @@ async def deactivate_user(session: AsyncSession, user: User) -> bool:
     await session.execute(delete(UserSession).where(col(UserSession.user_id) == user.id))
     await session.flush()
     return True
+
+
+async def set_password(
+    session: AsyncSession, user: User, new_password: str, *, hashing: PasswordHashing, must_change: bool
+) -> None:
+    """Give the account a new password (checked first). `must_change`: an administrator set it, so
+    the person must choose their own at their next sign-in. Other sessions are not ended here:
+    the callers decide (a reset ends them all, a change keeps the current one)."""
+    check_password(new_password, username=user.username, display_name=user.display_name)
+    user.password_hash = await hash_password_async(new_password, hashing)
+    user.must_change_password = must_change
+    user.password_changed_at = utcnow()
+    session.add(user)
+    await session.flush()
+
+
+async def change_own_password(
+    session: AsyncSession, user: User, *, current: str, new: str, hashing: PasswordHashing
+) -> None:
+    """A signed-in person changing their own password: the current one proves it is them."""
+    if not await verify_password_async(current[:MAX_PASSWORD_LENGTH], user.password_hash, hashing):
+        raise UserError("Your current password is not correct.")
+    if new == current:
+        raise UserError("The new password must be different from the current one.")
+    await set_password(session, user, new, hashing=hashing, must_change=False)
+
+
+async def end_sessions(session: AsyncSession, user_id: uuid.UUID, *, keep_token_hash: str = "") -> int:
+    """End the account's sessions (all, or all but the one with `keep_token_hash`); how many."""
+    query = delete(UserSession).where(col(UserSession.user_id) == user_id)
+    if keep_token_hash:
+        query = query.where(col(UserSession.token_hash) != keep_token_hash)
+    result = await session.execute(query)
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:

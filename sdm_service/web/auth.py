@@ -27,13 +27,15 @@ from sdm_service.middleware import request_ip
 from sdm_service.models import Role, User
 from sdm_service.paths import CLINICIAN_PREFIX
 from sdm_service.security import CLINICIAN_STATE_KEY
-from sdm_service.services import sessions
+from sdm_service.services import mfa, sessions
 from sdm_service.settings import Settings
 from sdm_service.web.errors import error_page
 
 COOKIE_PATH = CLINICIAN_PREFIX  # a __Host- cookie (production) must have path /
 SIGN_IN_PATH = f"{CLINICIAN_PREFIX}/sign-in"
 HOME_PATH = CLINICIAN_PREFIX
+PASSWORD_PATH = f"{CLINICIAN_PREFIX}/account/password"
+MFA_ENROL_PATH = f"{CLINICIAN_PREFIX}/account/mfa"
 _MISSING = object()
 
 
@@ -114,10 +116,36 @@ async def current_user_or_none(connection: ASGIConnection[Any, Any, Any, Any]) -
     return user
 
 
-async def require_clinician(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Guard: a signed-in, active clinician or admin."""
+class PasswordChangeRequired(PermissionDeniedException):
+    """An administrator set this account's password: the person must choose their own first."""
+
+    detail = "Choose a new password before you continue."
+
+
+class MfaEnrolmentRequired(PermissionDeniedException):
+    """This account must set up a second factor (administrators; everyone with
+    SDM_MFA_REQUIRED_FOR_ALL) before it opens the workspace."""
+
+    detail = "Set up two-step sign-in before you continue."
+
+
+async def require_signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Guard: a signed-in, active account, even one that must still change its password (the
+    password page itself)."""
     if await current_user_or_none(connection) is None:
         raise SignInRequired()
+
+
+async def require_clinician(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """Guard: a signed-in, active clinician or admin whose password is their own."""
+    await require_signed_in(connection, handler)
+    user = await current_user_or_none(connection)
+    if user is not None and user.must_change_password:
+        raise PasswordChangeRequired()
+    if user is not None and mfa.required_for(user, connection.app.state.settings) and not mfa.enabled(user):
+        raise MfaEnrolmentRequired()
 
 
 async def require_admin(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
@@ -155,5 +183,29 @@ def _sign_in_required(request: Request[Any, Any, Any], exc: SignInRequired) -> R
     )
 
 
+def _password_change_required(request: Request[Any, Any, Any], exc: PasswordChangeRequired) -> Response[Any]:
+    if request.method in ("GET", "HEAD"):
+        redirect = Redirect(PASSWORD_PATH, status_code=303)
+        redirect.headers["Cache-Control"] = "no-store"
+        return redirect
+    return error_page(
+        request, 403, f"Choose a new password first, at {PASSWORD_PATH}, then repeat what you were doing."
+    )
+
+
+def _mfa_enrolment_required(request: Request[Any, Any, Any], exc: MfaEnrolmentRequired) -> Response[Any]:
+    if request.method in ("GET", "HEAD"):
+        redirect = Redirect(MFA_ENROL_PATH, status_code=303)
+        redirect.headers["Cache-Control"] = "no-store"
+        return redirect
+    return error_page(
+        request, 403, f"Set up two-step sign-in first, at {MFA_ENROL_PATH}, then repeat what you were doing."
+    )
+
+
 # Attach to routers whose handlers use the guards, so pages redirect to the sign-in form.
-exception_handlers: dict[type[Exception] | int, Any] = {SignInRequired: _sign_in_required}
+exception_handlers: dict[type[Exception] | int, Any] = {
+    SignInRequired: _sign_in_required,
+    PasswordChangeRequired: _password_change_required,
+    MfaEnrolmentRequired: _mfa_enrolment_required,
+}

@@ -3,6 +3,9 @@ number, a consult date that is not a date string."""
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -39,4 +42,49 @@ async def test_a_consult_date_that_is_not_a_date_string_is_refused(
 async def test_a_consult_date_string_is_accepted(client: Client, headers: dict[str, str]) -> None:
     body = {"patient": {"value": "MRN-7"}, "consult_date": "2026-12-03"}
     answer = await client.post("/api/v1/invitations", json=body, headers=headers)
+    assert answer.status_code == 201, answer.text
+
+
+async def test_options_lists_every_method_of_a_path(client: Client, headers: dict[str, str]) -> None:
+    for path, methods in (
+        ("/fhir/QuestionnaireResponse", "GET, OPTIONS, POST"),
+        ("/api/v1/invitations", "OPTIONS, POST"),
+        ("/clinician/sign-in", "GET, OPTIONS, POST"),
+    ):
+        answer = await client.options(path, headers=headers)
+        assert answer.status_code == 204, answer.text
+        assert answer.headers["allow"] == methods, path
+
+
+async def test_a_cursor_of_the_documented_form_is_a_page_not_an_error(
+    client: Client, headers: dict[str, str]
+) -> None:
+    schema = (await client.get("/schema/openapi.json")).json()
+    [cursor] = [p for p in schema["paths"]["/api/v1/responses"]["get"]["parameters"] if p["name"] == "cursor"]
+    pattern = cursor["schema"]["pattern"]
+    value = "1795286703000000." + "0" * 32
+    assert re.search(pattern, value)
+    listed = await client.get("/api/v1/responses", params={"cursor": value}, headers=headers)
+    assert listed.status_code == 200, listed.text
+    searched = await client.get("/fhir/QuestionnaireResponse", params={"_cursor": value}, headers=headers)
+    assert searched.status_code == 200, searched.text
+
+
+async def test_the_schema_says_unknown_keys_are_refused(client: Client, headers: dict[str, str]) -> None:
+    schema = (await client.get("/schema/openapi.json")).json()
+    assert schema["components"]["schemas"]["InvitationCreate"]["additionalProperties"] is False
+    assert schema["components"]["schemas"]["PatientIdentifier"]["additionalProperties"] is False
+    body = {"patient": {"value": "MRN-7", "colour": "blue"}}
+    answer = await client.post("/api/v1/invitations", json=body, headers=headers)
+    assert answer.status_code == 400, answer.text
+
+
+async def test_the_create_example_is_accepted_as_documented(client: Client, headers: dict[str, str]) -> None:
+    schema = (await client.get("/schema/openapi.json")).json()
+    example = schema["components"]["examples"]["QuestionnaireResponseCreate"]["value"]
+    answer = await client.post(
+        "/fhir/QuestionnaireResponse",
+        content=json.dumps(example),
+        headers={**headers, "Content-Type": "application/fhir+json"},
+    )
     assert answer.status_code == 201, answer.text

@@ -8,12 +8,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from sdm_service.content import Content, load_library
+from tests.live import free_port, wait_for_health
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -58,27 +55,6 @@ def need_browser() -> None:
         pytest.skip(reason)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for_health(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"sdm run exited with code {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"sdm run did not answer {url}/health in {timeout:.0f}s")
-
-
 @dataclass(frozen=True)
 class LiveServer:
     url: str
@@ -90,7 +66,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     """`sdm db upgrade` on a fresh SQLite file, then `sdm run` on a free port until the session ends."""
     need_browser()
     workdir = tmp_path_factory.mktemp("live-server")
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     sdm = shutil.which("sdm", path=str(Path(sys.executable).parent)) or "sdm"
     env = {
@@ -111,7 +87,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         stderr=subprocess.STDOUT,
     )
     try:
-        _wait_for_health(url, process)
+        wait_for_health(url, process)
         library = load_library(ROOT / "questionnaires")
         yield LiveServer(url=url, content=library.get("iort-sdm"))
     finally:

@@ -273,6 +273,32 @@ async def test_enforce_admits_no_more_than_the_limit_when_hits_arrive_together(
     assert again_over is not None
 
 
+async def test_enforce_many_counts_each_limit_and_stops_at_the_first_refusal(
+    limited_settings: Settings,
+) -> None:
+    """An API request's two counts (per address, per token) in one call: each counts as enforce()
+    would, and once the first is over its limit the second is not counted."""
+    engine = create_engine(limited_settings)
+    store = ratelimit.store_from_settings(limited_settings, engine)
+    outer = ratelimit.Limit("many-outer", max_hits=2, window_seconds=600)
+    inner = ratelimit.Limit("many-inner", max_hits=5, window_seconds=600)
+    outer_key, inner_key = f"o-{uuid.uuid4()}", f"i-{uuid.uuid4()}"
+    try:
+        waits = [await store.enforce_many([(outer, outer_key), (inner, inner_key)]) for _ in range(3)]
+        inner_left = [await store.enforce(inner, inner_key) for _ in range(4)]
+    finally:
+        for limit, key in ((outer, outer_key), (inner, inner_key)):
+            await store.clear(limit, key)
+        await store.close()
+        await engine.dispose()
+    assert waits[:2] == [None, None]
+    assert waits[2] is not None  # the outer limit refused the third
+    assert 1 <= waits[2] <= 601
+    # The inner key counted the two admitted requests only: three more fit under its 5, not four.
+    assert inner_left[:3] == [None, None, None]
+    assert inner_left[3] is not None
+
+
 async def test_the_welcome_page_counts_wrong_patient_cookies_and_never_a_working_one(
     client: Client, limited_settings: Settings
 ) -> None:

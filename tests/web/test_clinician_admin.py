@@ -31,7 +31,7 @@ async def test_an_admin_creates_an_account_that_can_sign_in(client: Client, app:
     assert created.status_code == 303  # type: ignore[attr-defined]
     page = await client.get(created.headers["location"])  # type: ignore[attr-defined]
     assert "Account “new.nurse” was created." in page.text
-    assert '<th scope="row">new.nurse</th>' in page.text
+    assert ">new.nurse</a></th>" in page.text  # linked to the account page
 
     async with db(app) as session:
         account = await users.find_by_username(session, "new.nurse")

@@ -96,6 +96,9 @@ async def audited_read(call: FhirCall, resource_type: str, resource_id: str, *, 
             detail += " The summary exists once the response is completed."
         raise FhirError(404, detail)
     await call.audit(str(row.id), detail={"via": via})
+    # Commit the audit event now rather than after the response is sent: the write lock (SQLite's
+    # one writer) is then not held while the resource is mapped, serialised and sent.
+    await call.db_session.commit()
     return row
 
 

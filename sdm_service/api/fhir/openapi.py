@@ -6,32 +6,80 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import Example, OpenAPIMediaType, Operation, RequestBody, Schema
+from litestar.openapi.spec import Example, OpenAPIMediaType, Operation, Reference, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import QueryParameter
 
+from sdm_service.api.fhir import params
 from sdm_service.api.fhir.errors import FhirPayload
+from sdm_service.content import Content
+from sdm_service.content.fhir import questionnaire_to_fhir
 from sdm_service.fhirmap.common import FHIR_JSON
-from sdm_service.settings import DEFAULT_QUESTIONNAIRE_SLUG
+from sdm_service.fhirmap.questionnaire_response import canonical
+from sdm_service.services.intake import ACCEPTED_STATUSES
+from sdm_service.services.search import CURSOR_PATTERN, IDENTIFIER_PATTERN
 
-_EXAMPLE: FhirPayload = {
-    "resourceType": "QuestionnaireResponse",
-    "questionnaire": f"https://sdm.example.org/fhir/Questionnaire/{DEFAULT_QUESTIONNAIRE_SLUG}|2.0.0",
-    "status": "in-progress",
-    "subject": {"identifier": {"system": "urn:oid:1.2.36.146.595.217.0.1", "value": "MRN-004211"}},
-    "authored": "2026-11-21T18:45:03Z",
-    "item": [
-        {
-            "linkId": "step-about",
-            "item": [
-                {
-                    "linkId": "respondent",
-                    "answer": [{"valueCoding": {"code": "patient", "display": "I am the patient"}}],
-                }
-            ],
-        }
-    ],
-}
+# The create example names this deployment's questionnaire canonical, so it is built by create_app
+# (components) and the operation refers to it.
+CREATE_EXAMPLE = "QuestionnaireResponseCreate"
+
+
+def create_example(content: Content, base_url: str) -> Example:
+    """A partly answered response to the questionnaire this deployment takes in."""
+    questionnaire = canonical(questionnaire_to_fhir(content.questionnaire, base_url))
+    value: FhirPayload = {
+        "resourceType": "QuestionnaireResponse",
+        "questionnaire": questionnaire,
+        "status": "in-progress",
+        "subject": {"identifier": {"system": "urn:oid:1.2.36.146.595.217.0.1", "value": "MRN-004211"}},
+        "authored": "2026-11-21T18:45:03Z",
+        "item": [
+            {
+                "linkId": "step-about",
+                "item": [
+                    {
+                        "linkId": "respondent",
+                        "answer": [{"valueCoding": {"code": "patient", "display": "I am the patient"}}],
+                    }
+                ],
+            }
+        ],
+    }
+    return Example(summary="A partly answered response", value=value)
+
+
+def _text(description: str) -> Schema:
+    return Schema(type=OpenAPIType.STRING, description=description)
+
+
+# What the intake reads; every other element is FHIR R4's (its rules answer 400, the Questionnaire's 422).
+_CREATE_BODY = Schema(
+    type=OpenAPIType.OBJECT,
+    required=["resourceType", "questionnaire", "status", "subject"],
+    properties={
+        "resourceType": Schema(type=OpenAPIType.STRING, enum=["QuestionnaireResponse"]),
+        "questionnaire": _text("The Questionnaire's url|version (GET /fhir/Questionnaire)."),
+        "status": Schema(type=OpenAPIType.STRING, enum=list(ACCEPTED_STATUSES)),
+        "subject": Schema(
+            type=OpenAPIType.OBJECT,
+            required=["identifier"],
+            properties={
+                "identifier": Schema(
+                    type=OpenAPIType.OBJECT,
+                    required=["value"],
+                    properties={"system": _text("The MRN system URI."), "value": _text("The MRN.")},
+                )
+            },
+        ),
+        "authored": _text("FHIR dateTime of the answers."),
+        "item": Schema(
+            type=OpenAPIType.ARRAY,
+            items=Schema(
+                type=OpenAPIType.OBJECT, description="Answers by linkId, grouped as the Questionnaire."
+            ),
+        ),
+    },
+)
 
 
 @dataclass
@@ -45,25 +93,37 @@ class FhirCreateOperation(Operation):
             "subject.identifier, status in-progress or completed, and answers by linkId.",
             content={
                 media_type: OpenAPIMediaType(
-                    schema=Schema(type=OpenAPIType.OBJECT),
-                    examples={"in-progress": Example(summary="A partly answered response", value=_EXAMPLE)},
+                    schema=_CREATE_BODY,
+                    examples={"in-progress": Reference(ref=f"#/components/examples/{CREATE_EXAMPLE}")},
                 )
                 for media_type in (FHIR_JSON, "application/json")
             },
         )
 
 
+# Patterns go to the schema only (schema_extra): the parsers refuse with their own, clearer messages.
 SUBJECT = QueryParameter(
     name="subject:identifier",
     max_length=320,
+    schema_extra={"pattern": IDENTIFIER_PATTERN},
     description="Patient identifier as system|value (or value for any system).",
 )
 LAST_UPDATED = QueryParameter(
     name="_lastUpdated",
+    schema_extra={"items": Schema(type=OpenAPIType.STRING, pattern=params.DATE_SEARCH_PATTERN)},
     description="Last change, with prefix ge, gt, le or lt (e.g. ge2026-11-01). Repeat for a range.",
 )
-COUNT = QueryParameter(name="_count", ge=0, le=100, description="Page size (0 gives only the total).")
-CURSOR = QueryParameter(name="_cursor", max_length=200, description="Paging cursor from a next link.")
+# minimum repeated in schema_extra: Litestar 2 leaves a bound of 0 out of the schema.
+COUNT = QueryParameter(
+    name="_count",
+    ge=0,
+    le=100,
+    schema_extra={"minimum": 0},
+    description="Page size (0 gives only the total).",
+)
+CURSOR = QueryParameter(
+    name="_cursor", schema_extra={"pattern": CURSOR_PATTERN}, description="Paging cursor from a next link."
+)
 # Declared once on the router (a layered parameter carries its own type and default).
 FORMAT = QueryParameter(
     name="_format",
@@ -74,7 +134,11 @@ FORMAT = QueryParameter(
 ID = QueryParameter(name="_id", max_length=2000, description="Resource id(s), comma-separated.")
 URL = QueryParameter(name="url", description="Canonical URL (exact).")
 VERSION = QueryParameter(name="version", description="Business version (exact).")
-STATUS = QueryParameter(name="status", description="in-progress or completed (comma-separated for either).")
+STATUS = QueryParameter(
+    name="status",
+    schema_extra={"pattern": params.STATUS_PATTERN},
+    description="in-progress or completed (comma-separated for either).",
+)
 
 FHIR_TAGS = ["FHIR R4"]
 # An empty requirement beside the router's bearer one: a token is accepted but not needed.

@@ -79,6 +79,19 @@ _DATE_PATTERN = re.compile(
 )
 
 
+# The values date_range reads, for the OpenAPI schema: a supported prefix and a date that exists
+# (29 February only in leap years), optionally with a time and a zone.
+_YEAR = r"(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})"
+_LEAP_YEAR = r"([0-9]{2}(0[48]|[2468][048]|[13579][26])|(0[48]|[2468][048]|[13579][26])00)"
+_MONTH = r"(0[1-9]|1[0-2])"
+_MONTH_DAY = r"((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)"
+_CLOCK = r"([01][0-9]|2[0-3]):[0-5][0-9]"
+_TIME = rf"T{_CLOCK}(:[0-5][0-9](\.[0-9]{{1,6}})?)?(Z|[+-]{_CLOCK})?"
+DATE_SEARCH_PATTERN = (
+    rf"^(eq|ge|gt|le|lt)?({_YEAR}(-{_MONTH})?|({_YEAR}-{_MONTH_DAY}|{_LEAP_YEAR}-02-29)({_TIME})?)$"
+)
+
+
 def date_range(text: str) -> tuple[str, datetime, datetime]:
     """A FHIR date search value as (prefix, start, end): the instant range its precision covers."""
     # An unencoded "+02:00" arrives as " 02:00"; read it the way the client meant it.
@@ -136,6 +149,15 @@ def updated_bounds(values: list[str]) -> tuple[tuple[str, datetime], ...]:
             }[prefix]
         )
     return tuple(bounds)
+
+
+def codes_pattern(codes: Iterable[str]) -> str:
+    """A comma-separated list of these codes (spaces around each allowed), as an OpenAPI pattern."""
+    code = "(" + "|".join(map(re.escape, sorted(codes))) + ")"
+    return rf"^\s*{code}\s*(,\s*{code}\s*)*$"
+
+
+STATUS_PATTERN = codes_pattern(FHIR_STATUS_TO_OURS)  # what statuses() reads
 
 
 def statuses(text: str) -> tuple[str, ...]:

@@ -16,7 +16,7 @@ from litestar import Response as HttpResponse
 from litestar import get, patch, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import Example, OpenAPIMediaType, Operation, RequestBody, Schema
+from litestar.openapi.spec import Example, OpenAPIMediaType, Operation, Reference, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import FromPath, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED
@@ -27,7 +27,7 @@ from sdm_service.api.fhir.bodies import JSON_PATCH, parse_body, require_fhir_bod
 from sdm_service.api.fhir.common import SEARCH_DEPENDENCY, FhirCall, check_request, fhir_base, page_url
 from sdm_service.api.fhir.errors import FhirError, FhirPayload, fhir_response
 from sdm_service.audit import record
-from sdm_service.content import ContentLibrary
+from sdm_service.content import Content, ContentLibrary
 from sdm_service.content.fhir import questionnaire_url
 from sdm_service.fhirmap.bundle import searchset
 from sdm_service.fhirmap.common import FHIR_JSON
@@ -47,58 +47,88 @@ from sdm_service.services import tasks
 from sdm_service.services.invitations import InvitationError
 from sdm_service.services.search import MAX_PAGE_SIZE, SearchError, decode_cursor
 from sdm_service.services.search import parse_identifier as parse_subject
-from sdm_service.settings import DEFAULT_QUESTIONNAIRE_SLUG
 
-EXAMPLE_TASK: FhirPayload = {
-    "resourceType": "Task",
-    "status": "requested",
-    "intent": "order",
-    "code": {"coding": [{"system": SDC_CODES, "code": COMPLETE_QUESTIONNAIRE}]},
-    "for": {
-        "type": "Patient",
-        "identifier": {"system": "urn:oid:1.2.36.146.595.217.0.1", "value": "MRN-004211"},
-        "display": "Ana Diaz",
-    },
-    "restriction": {"period": {"end": "2026-12-31T23:00:00Z"}},
-    "input": [
-        {
-            "type": {"coding": [{"system": SDC_CODES, "code": QUESTIONNAIRE_INPUT}]},
-            "valueCanonical": f"https://sdm.example.org/fhir/Questionnaire/{DEFAULT_QUESTIONNAIRE_SLUG}",
-        }
-    ],
-}
+# The create example names this deployment's questionnaire, so create_app builds it (components).
+TASK_EXAMPLE = "TaskCreate"
 CANCEL_PATCH = [{"op": "replace", "path": "/status", "value": "cancelled"}]
 
 
-def _body(description: str, media_types: tuple[str, ...], example: Any) -> RequestBody:
-    return RequestBody(
-        required=True,
-        description=description,
-        content={
-            media_type: OpenAPIMediaType(
-                schema=Schema(type=OpenAPIType.OBJECT if isinstance(example, dict) else OpenAPIType.ARRAY),
-                examples={"example": Example(summary="Example", value=example)},
-            )
-            for media_type in media_types
+def task_example(content: Content, base_url: str) -> Example:
+    value: FhirPayload = {
+        "resourceType": "Task",
+        "status": "requested",
+        "intent": "order",
+        "code": {"coding": [{"system": SDC_CODES, "code": COMPLETE_QUESTIONNAIRE}]},
+        "for": {
+            "type": "Patient",
+            "identifier": {"system": "urn:oid:1.2.36.146.595.217.0.1", "value": "MRN-004211"},
+            "display": "Ana Diaz",
         },
-    )
+        "restriction": {"period": {"end": "2026-12-31T23:00:00Z"}},
+        "input": [
+            {
+                "type": {"coding": [{"system": SDC_CODES, "code": QUESTIONNAIRE_INPUT}]},
+                "valueCanonical": questionnaire_url(base_url, content.questionnaire),
+            }
+        ],
+    }
+    return Example(summary="Ask a patient to complete the questionnaire", value=value)
+
+
+# What the handlers read first; the rest is FHIR R4's (its rules answer 400, the SDC Task's 422).
+_TASK_BODY = Schema(
+    type=OpenAPIType.OBJECT,
+    required=["resourceType", "status", "intent"],
+    properties={
+        "resourceType": Schema(type=OpenAPIType.STRING, enum=["Task"]),
+        "status": Schema(type=OpenAPIType.STRING, enum=["requested"]),
+        "intent": Schema(type=OpenAPIType.STRING, enum=["order"]),
+    },
+)
+# Exactly what requested_status() accepts: one operation setting /status to a Task status.
+_PATCH_BODY = Schema(
+    type=OpenAPIType.ARRAY,
+    min_items=1,
+    max_items=1,
+    items=Schema(
+        type=OpenAPIType.OBJECT,
+        required=["op", "path", "value"],
+        properties={
+            "op": Schema(type=OpenAPIType.STRING, enum=["replace", "add"]),
+            "path": Schema(type=OpenAPIType.STRING, enum=["/status"]),
+            "value": Schema(type=OpenAPIType.STRING, enum=sorted(TASK_STATUS_CODES)),
+        },
+    ),
+)
 
 
 @dataclass
 class TaskCreateOperation(Operation):
     def __post_init__(self) -> None:
-        self.request_body = _body(
-            "An SDC Task: code complete-questionnaire, the Questionnaire canonical as input, the "
+        example = Reference(ref=f"#/components/examples/{TASK_EXAMPLE}")
+        self.request_body = RequestBody(
+            required=True,
+            description="An SDC Task: code complete-questionnaire, the Questionnaire canonical as input, the "
             "patient by identifier in `for`, optional restriction.period.end and owner.",
-            (FHIR_JSON, "application/json"),
-            EXAMPLE_TASK,
+            content={
+                media_type: OpenAPIMediaType(schema=_TASK_BODY, examples={"example": example})
+                for media_type in (FHIR_JSON, "application/json")
+            },
         )
 
 
 @dataclass
 class TaskPatchOperation(Operation):
     def __post_init__(self) -> None:
-        self.request_body = _body("A JSON Patch that cancels the Task.", (JSON_PATCH,), CANCEL_PATCH)
+        self.request_body = RequestBody(
+            required=True,
+            description="A JSON Patch that cancels the Task.",
+            content={
+                JSON_PATCH: OpenAPIMediaType(
+                    schema=_PATCH_BODY, examples={"example": Example(summary="Cancel", value=CANCEL_PATCH)}
+                )
+            },
+        )
 
 
 _RESPONSES = openapi.READ_RESPONSES
@@ -121,7 +151,9 @@ _STALE = ResponseSpec(
     generate_examples=False,
 )
 TASK_STATUS = QueryParameter(
-    name="status", description="requested, in-progress, completed or cancelled (comma-separated for several)."
+    name="status",
+    schema_extra={"pattern": params.codes_pattern(TASK_STATUS_CODES)},
+    description="requested, in-progress, completed or cancelled (comma-separated for several).",
 )
 
 

@@ -19,8 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sdm_service.models import Role, User
 from sdm_service.security import PasswordHashing
-from sdm_service.services import audit_query, users
+from sdm_service.services import audit_query, passwords, users
 from sdm_service.web import auth
+from sdm_service.web.clinician import admin_accounts
 from sdm_service.web.clinician.common import (
     FormError,
     audit,
@@ -53,7 +54,7 @@ async def _accounts_page(
             "error": error,
             "created": request.query_params.get("created", ""),
             "deactivated": request.query_params.get("deactivated", ""),
-            "min_password": users.MIN_PASSWORD_LENGTH,
+            "min_password": passwords.MIN_PASSWORD_LENGTH,
         },
         status_code=status_code,
     )
@@ -193,6 +194,6 @@ async def audit_view(
 
 admin_router = Router(
     path="/admin",
-    route_handlers=[accounts_view, create_account, deactivate_account, audit_view],
+    route_handlers=[accounts_view, create_account, deactivate_account, audit_view, *admin_accounts.routes],
     guards=[auth.require_admin],
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from typing import Any
+from urllib.parse import quote
 
 from litestar import Request, get, post
 from litestar.di import NamedDependency
@@ -15,10 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sdm_service.audit import record
 from sdm_service.ratelimit import RateLimitStore
 from sdm_service.security import PasswordHashing
+from sdm_service.services import mfa as mfa_service
 from sdm_service.services import sessions, signin
 from sdm_service.settings import Settings
 from sdm_service.web import auth
 from sdm_service.web.clinician.common import FormError, audit, client_ip, field, page, read_form
+from sdm_service.web.clinician.signin_mfa import MFA_PATH, pending_cookie
 
 BAD_CREDENTIALS = "That username and password do not match an active account. Check them and try again."
 
@@ -77,6 +80,7 @@ async def sign_in(
         password=password,
         ip=ip,
         hashing=password_hashing,
+        slowdown_seconds=settings.signin_slowdown_seconds,
     )
     if isinstance(outcome, signin.Throttled):
         wait = outcome.retry_after
@@ -93,13 +97,29 @@ async def sign_in(
     if isinstance(outcome, signin.BadCredentials):
         return _form(next_path, username=username, error=BAD_CREDENTIALS, status_code=401)
     user = outcome.user
+    if mfa_service.enabled(user):
+        # The password was right; the session starts after the second factor (signin_mfa.py).
+        location = f"{MFA_PATH}?next={quote(next_path)}" if next_path != auth.HOME_PATH else MFA_PATH
+        return Redirect(
+            location,
+            status_code=303,
+            cookies=[pending_cookie(settings, mfa_service.pending_token(settings, user))],
+        )
     # A fresh token at every sign-in: a cookie planted before sign-in is worth nothing after it.
     await sessions.end_session(db_session, request.cookies.get(settings.cookies.session))
     token = await auth.start_session(db_session, settings, user, request)
     await record(
-        db_session, auth.actor_for(user), "auth.sign_in", entity_type="user", entity_id=str(user.id), ip=ip
+        db_session,
+        auth.actor_for(user),
+        "auth.sign_in",
+        entity_type="user",
+        entity_id=str(user.id),
+        ip=ip,
+        detail={"while_locked": True} if outcome.slowed else None,
     )
-    return Redirect(next_path, status_code=303, cookies=[auth.session_cookie(settings, token)])
+    # A password an administrator set is changed before anything else.
+    target = auth.PASSWORD_PATH if user.must_change_password else next_path
+    return Redirect(target, status_code=303, cookies=[auth.session_cookie(settings, token)])
 
 
 @post("/sign-out", include_in_schema=False, status_code=303)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar import Request, get, post
 from litestar.background_tasks import BackgroundTask
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
@@ -109,52 +110,45 @@ async def start(
     return Redirect(step_path(content, 1), status_code=303, cookies=[patient_cookie(settings, token)])
 
 
-@get("/i/{token:str}", **PAGE_OPTIONS, name="patient-invitation")
-async def invitation_link(
+# Opens a patient link with a service function (invitation or resume) and answers with the redirect.
+LinkOpener = Callable[[Any, str], Awaitable[Redirect]]
+
+
+def _provide_link_opener(
     request: Request[Any, Any, Any],
-    token: FromPath[str],
     library: NamedDependency[ContentLibrary],
     settings: NamedDependency[Settings],
     db_session: NamedDependency[AsyncSession],
     side_engine: NamedDependency[AsyncEngine],
-) -> Redirect:
-    opened = patient_links.open_invitation_link
-    return await _open_link(opened, request, token, library, settings, db_session, side_engine)
+) -> LinkOpener:
+    """Both link kinds open the same way: through the service, then to the patient's place with a
+    fresh cookie."""
+
+    async def open_link(open_with: Any, token: str) -> Redirect:
+        try:
+            response, cookie_token = await open_with(
+                db_session, side_engine, settings, token, library, ip=request_ip(request)
+            )
+        except patient_links.LinkUnusable as exc:
+            raise LinkProblem(exc.reason) from None
+        content = library.get(response.questionnaire_slug)
+        cookie = patient_cookie(settings, cookie_token)
+        return Redirect(place_path(content, response), status_code=303, cookies=[cookie])
+
+    return open_link
 
 
-@get("/r/{token:str}", **PAGE_OPTIONS, name="patient-resume")
-async def resume_link(
-    request: Request[Any, Any, Any],
-    token: FromPath[str],
-    library: NamedDependency[ContentLibrary],
-    settings: NamedDependency[Settings],
-    db_session: NamedDependency[AsyncSession],
-    side_engine: NamedDependency[AsyncEngine],
-) -> Redirect:
-    opened = patient_links.open_resume_link
-    return await _open_link(opened, request, token, library, settings, db_session, side_engine)
+LINK_OPENER = {"open_link": Provide(_provide_link_opener, sync_to_thread=False)}
 
 
-async def _open_link(
-    open_with: Any,
-    request: Request[Any, Any, Any],
-    token: str,
-    library: ContentLibrary,
-    settings: Settings,
-    db_session: AsyncSession,
-    side_engine: AsyncEngine,
-) -> Redirect:
-    """Both link kinds: open through the service, then go to the patient's place with a fresh cookie."""
-    try:
-        response, cookie_token = await open_with(
-            db_session, side_engine, settings, token, library, ip=request_ip(request)
-        )
-    except patient_links.LinkUnusable as exc:
-        raise LinkProblem(exc.reason) from None
-    content = library.get(response.questionnaire_slug)
-    return Redirect(
-        place_path(content, response), status_code=303, cookies=[patient_cookie(settings, cookie_token)]
-    )
+@get("/i/{token:str}", **PAGE_OPTIONS, dependencies=LINK_OPENER, name="patient-invitation")
+async def invitation_link(token: FromPath[str], open_link: NamedDependency[LinkOpener]) -> Redirect:
+    return await open_link(patient_links.open_invitation_link, token)
+
+
+@get("/r/{token:str}", **PAGE_OPTIONS, dependencies=LINK_OPENER, name="patient-resume")
+async def resume_link(token: FromPath[str], open_link: NamedDependency[LinkOpener]) -> Redirect:
+    return await open_link(patient_links.open_resume_link, token)
 
 
 def _step_index(content: Content, number: int) -> int:
