@@ -21,12 +21,13 @@ endef
 
 # Development environment: the dev lock (which pins the runtime set at the same versions), then the
 # project itself, editable, without resolving anything further.
-$(STAMP): pyproject.toml $(DEV_LOCK)
+$(STAMP): pyproject.toml $(DEV_LOCK) package-lock.json
 	$(check_python)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --require-hashes -r $(DEV_LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps -e .
-	# axe-core for the browser accessibility tests (pinned in package-lock.json)
+	# axe-core for the browser accessibility tests; Medplum's FHIR router and oidc-provider for the
+	# write-back tests (all pinned in package-lock.json)
 	if command -v npm >/dev/null 2>&1 && [ -f package-lock.json ]; then npm ci --silent; fi
 	touch $(STAMP)
 
@@ -41,7 +42,7 @@ $(RUN_STAMP): pyproject.toml $(LOCK)
 
 run: $(RUN_STAMP)
 	$(RUN_VENV)/bin/sdm db upgrade
-	$(RUN_VENV)/bin/sdm run --host $(HOST) --port $(PORT)
+	$(RUN_VENV)/bin/sdm run --host $(HOST) --port $(PORT) --with-worker
 
 lint: $(STAMP)
 	$(BIN)/ruff check sdm_service migrations tests bench setup.py

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
 from litestar import Litestar, Response, get
@@ -24,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sdm_service import __version__, ratelimit
 from sdm_service.api import fhir as fhir_api
+from sdm_service.api import jwks as jwks_api
 from sdm_service.api import smart as smart_api
 from sdm_service.api import v1 as api_v1
 from sdm_service.api.auth import SECURITY_SCHEME, SECURITY_SCHEME_NAME
@@ -32,6 +34,8 @@ from sdm_service.api.fhir import tasks as fhir_tasks
 from sdm_service.api.schemas import ClosedModelsSchemaPlugin
 from sdm_service.content import ContentLibrary, load_library
 from sdm_service.db import create_engine, database_is_reachable, sqlalchemy_config
+from sdm_service.delivery.keys import load_signing_keys, public_jwks
+from sdm_service.delivery.queue import DeliveryQueue
 from sdm_service.middleware import allow_header_hook, middleware_stack, security_headers_hook
 from sdm_service.models import utcnow
 from sdm_service.observability import health as health_checks
@@ -117,6 +121,10 @@ def create_app(
         jwks=JwksCache(production=settings.is_production, limits=rate_limit_store, clock=clock),
         clock=clock,
     )
+    # Write-back to the EHR: our signing keys (published as our JWKS) and, only when an EHR is
+    # configured, the queue that deliveries are handed to after the completing commit.
+    our_jwks = public_jwks(load_signing_keys(settings.ehr_private_key_file))
+    delivery_queue = DeliveryQueue(settings) if settings.ehr_enabled else None
 
     def provide_settings() -> Settings:
         return settings
@@ -136,8 +144,16 @@ def create_app(
     def provide_smart() -> SmartAuthority:
         return smart
 
+    def provide_our_jwks() -> dict[str, Any]:
+        return our_jwks
+
+    def provide_delivery_queue() -> DeliveryQueue | None:
+        return delivery_queue
+
     # /health/ready: one entry per dependency; a part with its own (a delivery queue) appends one.
     readiness_checks = [health_checks.database_check(side_engine), health_checks.content_check(library)]
+    if delivery_queue is not None:
+        readiness_checks.append(health_checks.queue_check(delivery_queue.pending_jobs))
 
     def provide_readiness_checks() -> list[health_checks.ReadinessCheck]:
         return readiness_checks
@@ -166,6 +182,7 @@ def create_app(
             *api_v1.routes,
             *fhir_api.routes,
             *smart_api.routes,
+            *jwks_api.routes,
         ],
         dependencies={
             "settings": Provide(provide_settings, sync_to_thread=False),
@@ -174,6 +191,8 @@ def create_app(
             "rate_limits": Provide(provide_rate_limits, sync_to_thread=False),
             "password_hashing": Provide(provide_password_hashing, sync_to_thread=False),
             "smart": Provide(provide_smart, sync_to_thread=False),
+            "our_jwks": Provide(provide_our_jwks, sync_to_thread=False),
+            "delivery_queue": Provide(provide_delivery_queue, sync_to_thread=False),
             "readiness_checks": Provide(provide_readiness_checks, sync_to_thread=False),
         },
         plugins=[

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from sdm_service.commands.environment import settings_or_exit
+from sdm_service.settings import Settings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -31,25 +32,29 @@ def main() -> None:
     default=None,
     help="Log one line per request with its route template and request id (default: SDM_ACCESS_LOG, off).",
 )
-def run(host: str, port: int, workers: int, reload: bool, access_log: bool | None) -> None:
+@click.option(
+    "--with-worker",
+    is_flag=True,
+    help="Also run one delivery worker (`sdm worker`) while serving, when an EHR is configured.",
+)
+def run(host: str, port: int, workers: int, reload: bool, access_log: bool | None, with_worker: bool) -> None:
     """Serve the application with uvicorn."""
     import atexit
     import os
     import shutil
+    import subprocess
     import tempfile
 
-    import uvicorn
-
     from sdm_service.content import ContentError, load_library
-    from sdm_service.observability.logs import uvicorn_log_config
     from sdm_service.paths import questionnaire_path
 
     if access_log is not None:
         # The app's own request line (route template, request id) replaces uvicorn's, which shows
         # raw paths; the worker processes read the choice from the environment.
         os.environ["SDM_ACCESS_LOG"] = "true" if access_log else "false"
-    if workers > 1 and not reload and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
-        # Each worker is a process with its own metrics: prometheus_client's multiprocess mode
+    if (workers > 1 or with_worker) and not reload and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        # Each worker (and the delivery worker) is a process with its own metrics:
+        # prometheus_client's multiprocess mode
         # writes them to files here, and /metrics in any worker adds them all up.
         metrics_dir = tempfile.mkdtemp(prefix="sdm-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
@@ -65,6 +70,23 @@ def run(host: str, port: int, workers: int, reload: bool, access_log: bool | Non
     click.echo(f"  Patient questionnaire: {local}{questionnaire_path(settings.questionnaire_slug)}")
     click.echo(f"  Clinician workspace:   {local}/clinician")
     click.echo(f"  Health:                {local}/health   API schema: {local}/schema")
+    delivery_worker = None
+    if with_worker and settings.ehr_enabled:
+        click.echo(f"  Delivering summaries to {settings.ehr_fhir_base_url} (one `sdm worker` alongside)")
+        delivery_worker = subprocess.Popen([sys.executable, "-m", "sdm_service.cli", "worker"])
+    try:
+        _serve(settings, host, port, workers, reload)
+    finally:
+        if delivery_worker is not None:
+            delivery_worker.terminate()
+            delivery_worker.wait(timeout=30)
+
+
+def _serve(settings: Settings, host: str, port: int, workers: int, reload: bool) -> None:
+    import uvicorn
+
+    from sdm_service.observability.logs import uvicorn_log_config
+
     uvicorn.run(
         "sdm_service.app:create_app",
         factory=True,
@@ -77,7 +99,7 @@ def run(host: str, port: int, workers: int, reload: bool, access_log: bool | Non
         log_level=settings.log_level.lower(),
         # Masks link tokens and query strings, stamps request ids, and formats (SDM_LOG_FORMAT).
         log_config=uvicorn_log_config(settings.log_format_in_use),
-        access_log=False,
+        access_log=False,  # the app writes its own request line (SDM_ACCESS_LOG)
         server_header=False,
     )
 

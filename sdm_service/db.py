@@ -40,7 +40,11 @@ def make_private(db_file: Path) -> None:
     and SQLite gives its -wal and -shm files the database file's mode."""
     if not db_file.parent.exists():
         db_file.parent.mkdir(mode=PRIVATE_DIRECTORY_MODE, parents=True, exist_ok=True)
-    os.close(os.open(db_file, os.O_CREAT | os.O_RDWR, PRIVATE_FILE_MODE))
+    if not db_file.exists():
+        # Only when missing: closing any descriptor of an open SQLite file drops every POSIX lock this
+        # process holds on it, so an engine made while another one has connections open (a delivery
+        # worker's threads) would let other processes read half-written pages ("disk I/O error").
+        os.close(os.open(db_file, os.O_CREAT | os.O_RDWR, PRIVATE_FILE_MODE))
     for path in (db_file, Path(f"{db_file}-wal"), Path(f"{db_file}-shm")):
         try:
             mode = stat.S_IMODE(path.stat().st_mode)

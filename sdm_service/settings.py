@@ -174,6 +174,24 @@ class Settings(BaseSettings):
     # bearer tokens (`sdm api-clients create NAME --scopes ...` without a JWKS) can be switched off.
     static_api_tokens: bool = True
     smart_token_seconds: int = Field(default=300, ge=1, le=300)
+    # Write-back to the EHR (sdm_service/delivery/): unset base URL = nothing is sent or queued.
+    ehr_fhir_base_url: str = ""
+    ehr_client_id: str = Field(default="", max_length=200)
+    # One PEM or JWK file, or a comma list: the first signs, all are published at /.well-known/jwks.json
+    # (a new key is added before the old one is removed).
+    ehr_private_key_file: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+    ehr_token_url: str = ""  # empty: read from {base}/.well-known/smart-configuration
+    ehr_scope: str = "system/DocumentReference.c system/Binary.c system/QuestionnaireResponse.c"
+    ehr_attachment: Literal["inline", "binary"] = "inline"  # PDF in attachment.data, or a Binary first
+    ehr_send_questionnaire_response: bool = False
+    ehr_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    # The job queue: empty = a SQLite file beside the app (one machine); redis://... for many machines.
+    delivery_queue_url: str = ""
+    delivery_max_attempts: int = Field(default=10, ge=1, le=100)
+    delivery_backoff_seconds: float = Field(default=30.0, gt=0, le=3600)  # first retry; doubles each time
+    delivery_backoff_max_seconds: float = Field(default=3600.0, gt=0, le=7 * 24 * 3600)
+    # A claimed delivery not finished by then (its worker died) is taken up again by the sweep.
+    delivery_lease_seconds: float = Field(default=300.0, gt=0, le=24 * 3600)
 
     @field_validator("database_url")
     @classmethod
@@ -207,6 +225,47 @@ class Settings(BaseSettings):
                 except ValueError:
                     raise ValueError(f"{network!r} is not an address or CIDR network") from None
         return value
+
+    @field_validator("ehr_private_key_file", mode="before")
+    @classmethod
+    def _split_key_files(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [Path(part.strip()) for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("ehr_fhir_base_url", "ehr_token_url")
+    @classmethod
+    def _http_url_or_empty(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("delivery_queue_url")
+    @classmethod
+    def _known_queue(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("sqlite:///", "redis://", "rediss://")):
+            raise ValueError("must be a sqlite:///FILE or redis:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _ehr_needs_client_and_key(self) -> Settings:
+        if self.ehr_fhir_base_url:
+            if not self.ehr_client_id:
+                raise ValueError("SDM_EHR_CLIENT_ID is required when SDM_EHR_FHIR_BASE_URL is set")
+            if not self.ehr_private_key_file:
+                raise ValueError("SDM_EHR_PRIVATE_KEY_FILE is required when SDM_EHR_FHIR_BASE_URL is set")
+        for path in self.ehr_private_key_file:
+            if not path.is_file():
+                raise ValueError(f"SDM_EHR_PRIVATE_KEY_FILE: {path} is not a readable file")
+        if self.delivery_queue_url.startswith("redis") and importlib.util.find_spec("redis") is None:
+            raise ValueError("SDM_DELIVERY_QUEUE_URL=redis://... needs the 'redis' extra installed")
+        return self
+
+    @property
+    def ehr_enabled(self) -> bool:
+        return bool(self.ehr_fhir_base_url)
 
     @field_validator("base_url")
     @classmethod

@@ -22,7 +22,8 @@ SUMMARIES_RENDERED = Counter(f"{PREFIX}_summaries_rendered", "Summary PDFs rende
 RATE_LIMIT_REFUSALS = Counter(
     f"{PREFIX}_rate_limit_refusals", "Requests refused by a rate limit (429).", ["limit"]
 )
-# For the delivery queue (write-back to the EHR): outcome is "delivered" or "failed".
+# The delivery queue (write-back to the EHR), by attempt outcome: delivered, retry_scheduled,
+# failed, dead_lettered.
 DELIVERIES = Counter(f"{PREFIX}_deliveries", "Deliveries attempted, by outcome.", ["outcome"])
 DB_POOL_CONNECTIONS = Gauge(
     f"{PREFIX}_db_pool_connections",

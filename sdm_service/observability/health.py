@@ -45,6 +45,16 @@ def content_check(library: ContentLibrary) -> ReadinessCheck:
     return ReadinessCheck("content", loaded)
 
 
+def queue_check(pending_jobs: Callable[[], int]) -> ReadinessCheck:
+    """The delivery queue's storage answers (Huey on SQLite or Redis; its client is blocking)."""
+
+    async def answers() -> bool:
+        await asyncio.to_thread(pending_jobs)
+        return True
+
+    return ReadinessCheck("queue", answers)
+
+
 async def run_checks(checks: list[ReadinessCheck]) -> dict[str, str]:
     """Each check's result ("ok" or "failing"), run together, each within the timeout."""
 

@@ -20,6 +20,7 @@ from sqlmodel import col
 from sdm_service.content import Content
 from sdm_service.content.logic import enabled_answers, enabled_items, is_enabled, missing_required
 from sdm_service.content.schema import Item, Questionnaire
+from sdm_service.delivery.outbox import record_pending
 from sdm_service.models import Invitation, PatientResponse, ResponseStatus, utcnow
 from sdm_service.observability import counters
 from sdm_service.security import hash_token, new_token
@@ -346,5 +347,7 @@ async def complete_response(
     await record_questionnaire_version(session, content)
     if response.invitation_id is not None:
         await task_status.response_completed(session, response.id, now=now)
+    # Same transaction: an acknowledged completion always has its delivery to the EHR (if any).
+    await record_pending(session, settings, response)
     counters.QUESTIONNAIRE_COMPLETIONS.labels(response.source).inc()
     return response

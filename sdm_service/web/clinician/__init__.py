@@ -11,7 +11,14 @@ from typing import Any
 from litestar import Router
 
 from sdm_service.web import auth
-from sdm_service.web.clinician import admin_api_clients, invitations, responses, signin, signin_mfa
+from sdm_service.web.clinician import (
+    admin_api_clients,
+    admin_deliveries,
+    invitations,
+    responses,
+    signin,
+    signin_mfa,
+)
 from sdm_service.web.clinician.account import account_router
 from sdm_service.web.clinician.admin import admin_router
 
@@ -29,4 +36,5 @@ routes: list[Any] = [
         exception_handlers=auth.exception_handlers,
     ),
     *admin_api_clients.routes,
+    *admin_deliveries.routes,
 ]
