@@ -63,3 +63,14 @@ def test_the_image_and_compose_probe_readiness() -> None:
     assert "http://127.0.0.1:8000/health/ready" in healthcheck.splitlines()[1]
     compose = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())
     assert "http://127.0.0.1:8000/health/ready" in " ".join(compose["services"]["app"]["healthcheck"]["test"])
+
+
+async def test_the_queue_check_fails_when_the_queue_storage_does_not_answer() -> None:
+    from sdm_service.observability.health import queue_check, run_checks
+
+    def unreachable() -> int:
+        raise ConnectionError("redis down")
+
+    checks = [queue_check(lambda: 3), ReadinessCheck("queue2", queue_check(unreachable).check)]
+    results = await run_checks(checks)
+    assert results == {"queue": "ok", "queue2": "failing"}
