@@ -19,8 +19,9 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # Dependencies first, so code changes do not reinstall them: exactly the runtime lock, every hash checked.
-COPY requirements.lock /tmp/requirements.lock
-RUN pip install --require-hashes -r /tmp/requirements.lock && rm /tmp/requirements.lock
+COPY requirements-pip.lock requirements.lock /tmp/
+RUN pip install --require-hashes -r /tmp/requirements-pip.lock \
+    && pip install --require-hashes -r /tmp/requirements.lock && rm /tmp/requirements*.lock
 
 # The service itself, without resolving anything further.
 COPY --from=build /wheels /tmp/wheels
