@@ -27,7 +27,7 @@ PRIVATE_DIRECTORY_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
 
 
-def _sqlite_file(url: str) -> Path | None:
+def sqlite_file(url: str) -> Path | None:
     path = url.split(":///", 1)[1] if ":///" in url else ""
     if not path or path.startswith(":memory:"):
         return None
@@ -57,7 +57,7 @@ def make_private(db_file: Path) -> None:
 def create_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
     url = settings.database_url
     if settings.is_sqlite:
-        db_file = _sqlite_file(url)
+        db_file = sqlite_file(url)
         if db_file is not None:
             make_private(db_file)
         pool_options: dict[str, Any] = {"poolclass": NullPool} if db_file is None else {}

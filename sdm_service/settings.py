@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 import itertools
 import json
 import math
@@ -33,6 +34,15 @@ PATIENT_COOKIE = "sdm_patient"  # the patient's own questionnaire
 CSRF_COOKIE = "sdm_csrf"
 MFA_PENDING_COOKIE = "sdm_mfa"  # between a right password and the second factor
 API_REQUESTS_PER_IP_FACTOR = 3  # default per-address API ceiling, as a multiple of the per-token limit
+# Loopback and private networks: a Prometheus server inside the hospital's network or cluster.
+DEFAULT_METRICS_ALLOW = (
+    "127.0.0.0/8",
+    "::1/128",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "fc00::/7",
+)
 
 
 @dataclass(frozen=True)
@@ -130,6 +140,16 @@ class Settings(BaseSettings):
     password_hash_memory_kib: int = Field(default=65536, ge=8, le=4 * 1024 * 1024)
     password_hash_parallelism: int = Field(default=4, ge=1, le=64)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # json: one JSON object per line for a log pipeline; text: for people. Unset: json in
+    # production, text elsewhere (see log_format_in_use).
+    log_format: Literal["json", "text"] | None = None
+    # /metrics answers these networks (comma-separated CIDRs), or a request with the bearer token.
+    metrics_allow: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_METRICS_ALLOW))
+    metrics_token: SecretStr | None = None
+    # Traces: OTLP/HTTP to this collector (the standard OpenTelemetry variable); unset: no tracing.
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
     # One log line per request from the server (uvicorn). Off by default: the app logs its own
     # errors and audit events, and the per-request line costs time on every request.
     access_log: bool = False
@@ -191,6 +211,19 @@ class Settings(BaseSettings):
                 return [host.strip().lower() for host in value.split(",") if host.strip()]
         if isinstance(value, list):
             return [str(host).strip().lower() for host in value if str(host).strip()]
+        return value
+
+    @field_validator("metrics_allow", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            for network in value:
+                try:
+                    ipaddress.ip_network(str(network), strict=False)
+                except ValueError:
+                    raise ValueError(f"{network!r} is not an address or CIDR network") from None
         return value
 
     @field_validator("ehr_private_key_file", mode="before")
@@ -278,6 +311,10 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def log_format_in_use(self) -> str:
+        return self.log_format or ("json" if self.is_production else "text")
 
     @property
     def api_address_limit(self) -> int:

@@ -22,6 +22,7 @@ from sqlmodel import col
 from sdm_service.audit import Actor, record
 from sdm_service.delivery.policy import AttemptResult, backoff_seconds
 from sdm_service.models import Delivery, DeliveryStatus, PatientResponse, utcnow
+from sdm_service.observability import counters
 from sdm_service.settings import Settings
 
 WORKER = Actor("system", "delivery-worker", "delivery worker")
@@ -160,6 +161,9 @@ async def finish(
             },
         )
         await session.commit()
+    # Counted in the worker's process: /metrics shows it when the worker shares the app's
+    # PROMETHEUS_MULTIPROC_DIR (as with `sdm run --with-worker`).
+    counters.DELIVERIES.labels(action.removeprefix("delivery.")).inc()
     return Finished(str(values["status"]), retry_in)
 
 
