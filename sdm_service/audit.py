@@ -200,11 +200,8 @@ async def record_refusal(
     action: str,
     *,
     key: str,
-    ip: str = "",
-    entity_type: str = "",
-    entity_id: str = "",
-    detail: dict[str, Any] | None = None,
     window_seconds: int = REFUSAL_WINDOW_SECONDS,
+    **fields: Unpack[EventFields],
 ) -> None:
     """Record a refusal that an attacker can repeat at will without flooding the log.
 
@@ -230,12 +227,5 @@ async def record_refusal(
         "window_started_at": datetime.fromtimestamp(int(ends_at) - window_seconds, UTC).isoformat(),
         "window_seconds": window_seconds,
     }
-    await record_now(
-        engine,
-        actor,
-        action,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        ip=ip,
-        detail={**(detail or {}), **window},
-    )
+    fields["detail"] = {**(fields.get("detail") or {}), **window}
+    await record_now(engine, actor, action, **fields)
