@@ -14,7 +14,7 @@ from litestar.response import Response as HttpResponse
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from sdm_service.audit import Actor, record
-from sdm_service.content import Content, ContentLibrary
+from sdm_service.content import ContentLibrary
 from sdm_service.content.logic import (
     enabled_answers,
     enabled_items,
@@ -52,13 +52,14 @@ from sdm_service.web.patient.visit import (
     BAD_COOKIE_LIMIT,
     PAGE_OPTIONS,
     START_LIMIT,
+    STEP_VISIT,
     VISIT,
     LinkProblem,
     PatientVisit,
+    StepVisit,
     content_or_404,
     page,
     patient_cookie,
-    patient_response,
 )
 
 
@@ -161,27 +162,14 @@ async def resume_link(token: FromPath[str], open_link: NamedDependency[LinkOpene
     return await open_link(patient_links.open_resume_link, token)
 
 
-def _step_index(content: Content, number: int) -> int:
-    if not 1 <= number <= question_step_count(content.questionnaire):
-        raise NotFoundException()
-    return number - 1
-
-
-@get("/q/{slug:str}/step/{number:int}", **PAGE_OPTIONS, name="patient-step")
+@get("/q/{slug:str}/step/{number:int}", **PAGE_OPTIONS, dependencies=STEP_VISIT, name="patient-step")
 async def show_step(
-    request: Request[Any, Any, Any],
-    slug: FromPath[str],
     number: FromPath[int],
-    library: NamedDependency[ContentLibrary],
+    step: NamedDependency[StepVisit],
     settings: NamedDependency[Settings],
-    db_session: NamedDependency[AsyncSession],
-    rate_limits: NamedDependency[RateLimitStore],
     notice: FromQuery[str | None] = None,
 ) -> Template | Redirect:
-    content = content_or_404(library, slug)
-    step_index = _step_index(content, number)
-    response, token = await patient_response(request, db_session, rate_limits, content)
-    content = use_language(request, content, response.language)
+    step_index, (content, response, token) = step
     if response_service.is_done(response) or step_index > response.current_step:
         return Redirect(place_path(content, response), status_code=303)
     questionnaire = content.questionnaire
@@ -207,20 +195,21 @@ async def show_step(
     )
 
 
-@post("/q/{slug:str}/step/{number:int}", **PAGE_OPTIONS, name="patient-step-save", status_code=303)
+@post(
+    "/q/{slug:str}/step/{number:int}",
+    **PAGE_OPTIONS,
+    dependencies=STEP_VISIT,
+    name="patient-step-save",
+    status_code=303,
+)
 async def save_step(
     request: Request[Any, Any, Any],
-    slug: FromPath[str],
     number: FromPath[int],
-    library: NamedDependency[ContentLibrary],
+    step: NamedDependency[StepVisit],
     settings: NamedDependency[Settings],
     db_session: NamedDependency[AsyncSession],
-    rate_limits: NamedDependency[RateLimitStore],
 ) -> Template | Redirect:
-    content = content_or_404(library, slug)
-    step_index = _step_index(content, number)
-    response, token = await patient_response(request, db_session, rate_limits, content)
-    content = use_language(request, content, response.language)
+    step_index, (content, response, token) = step
     questionnaire = content.questionnaire
     today = utcnow().date()
     step_form = await read_step_form(request, questionnaire, step_index, today)
