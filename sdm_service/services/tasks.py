@@ -24,7 +24,7 @@ from sdm_service.fhirmap.task import TaskRecord
 from sdm_service.models import FhirTask, Invitation, PatientResponse, TaskStatus, utcnow
 from sdm_service.services import patient_links
 from sdm_service.services.invitations import NewInvitation, create_invitation
-from sdm_service.services.search import MAX_PAGE_SIZE, Cursor, as_utc, encode_cursor
+from sdm_service.services.search import MAX_PAGE_SIZE, Cursor, as_utc, encode_cursor, filter_common
 from sdm_service.settings import Settings
 
 
@@ -146,26 +146,14 @@ class TaskFilter:
     updated: tuple[tuple[str, datetime], ...] = field(default_factory=tuple)  # (ge|lt|..., instant)
 
 
-_COMPARE = {
-    "ge": lambda column, moment: column >= moment,
-    "gt": lambda column, moment: column > moment,
-    "le": lambda column, moment: column <= moment,
-    "lt": lambda column, moment: column < moment,
-}
-
-
 def _filtered(statement: Select[Any], where: TaskFilter) -> Select[Any]:
-    if where.patient_system is not None:
-        statement = statement.where(col(PatientResponse.patient_system) == where.patient_system)
-    if where.patient_value is not None:
-        statement = statement.where(col(PatientResponse.patient_value) == where.patient_value)
-    if where.statuses is not None:
-        statement = statement.where(col(FhirTask.status).in_(where.statuses or ("-none-",)))
-    if where.ids is not None:
-        statement = statement.where(col(FhirTask.id).in_(where.ids or (uuid.UUID(int=0),)))
-    for operator, moment in where.updated:
-        statement = statement.where(_COMPARE[operator](col(FhirTask.updated_at), as_utc(moment)))
-    return statement
+    return filter_common(
+        statement,
+        where,
+        status=col(FhirTask.status),
+        id_=col(FhirTask.id),
+        updated_at=col(FhirTask.updated_at),
+    )
 
 
 @dataclass(frozen=True)
