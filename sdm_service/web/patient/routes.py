@@ -13,7 +13,7 @@ from litestar.response import Redirect, Template
 from litestar.response import Response as HttpResponse
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from sdm_service.audit import Actor, record
+from sdm_service.audit import record_patient_event
 from sdm_service.content import ContentLibrary
 from sdm_service.content.logic import (
     enabled_answers,
@@ -169,7 +169,7 @@ async def show_step(
     settings: NamedDependency[Settings],
     notice: FromQuery[str | None] = None,
 ) -> Template | Redirect:
-    step_index, (content, response, token) = step
+    step_index, (content, response, _token) = step
     if response_service.is_done(response) or step_index > response.current_step:
         return Redirect(place_path(content, response), status_code=303)
     questionnaire = content.questionnaire
@@ -184,15 +184,7 @@ async def show_step(
             "Thank you. The answer to the quick check is below. Choose Continue when you are ready."
         ),
     }
-    return step_page(
-        content,
-        settings,
-        token,
-        step_index,
-        fields,
-        lock_version=response.lock_version,
-        notice=notices.get(notice or ""),
-    )
+    return step_page(step, settings, fields, notice=notices.get(notice or ""))
 
 
 @post(
@@ -209,7 +201,7 @@ async def save_step(
     settings: NamedDependency[Settings],
     db_session: NamedDependency[AsyncSession],
 ) -> Template | Redirect:
-    step_index, (content, response, token) = step
+    step_index, (content, response, _token) = step
     questionnaire = content.questionnaire
     today = utcnow().date()
     step_form = await read_step_form(request, questionnaire, step_index, today)
@@ -232,23 +224,12 @@ async def save_step(
     if isinstance(outcome, response_service.StepConflict):
         step_form.errors = {}  # changed elsewhere meanwhile: keep what they typed (unsaved), let them choose
         fields = fields_from_form(outcome.items, step_form)
-        return step_page(
-            content,
-            settings,
-            token,
-            step_index,
-            fields,
-            lock_version=response.lock_version,
-            status_code=409,
-            conflict=True,
-        )
+        return step_page(step, settings, fields, status_code=409, conflict=True)
     if isinstance(outcome, response_service.StepNotSaved):
         for item_id in outcome.missing:
             step_form.errors[item_id] = REQUIRED_MESSAGES[questionnaire.item(item_id).type]
         fields = fields_from_form(outcome.items, step_form)
-        return step_page(
-            content, settings, token, step_index, fields, lock_version=response.lock_version, status_code=422
-        )
+        return step_page(step, settings, fields, status_code=422)
     if step_form.action == "save":
         return Redirect(f"{base_path(content)}/saved", status_code=303)
     if step_form.action == "back":
@@ -317,14 +298,7 @@ async def submit(
         if response_service.is_done(response):
             return Redirect(summary_path, status_code=303)
         return review_page(content, settings, token, response, status_code=409, notice=changed)
-    await record(
-        db_session,
-        Actor("patient", str(response.id)),
-        "response.completed",
-        entity_type="response",
-        entity_id=str(response.id),
-        ip=request_ip(request),
-    )
+    await record_patient_event(db_session, response.id, "response.completed", ip=request_ip(request))
     after = completion_background(db_session, delivery_queue, response)
     return Redirect(summary_path, status_code=303, background=after)
 
