@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import secrets
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -153,6 +154,20 @@ async def record(
         )
     )
     logger.info("audit %s %s:%s %s %s", action, actor.type, actor.id, entity_type, entity_id)
+
+
+async def record_patient_event(
+    session: AsyncSession, response_id: uuid.UUID, action: str, *, ip: str
+) -> None:
+    """What a patient did with their own response (the patient is known only by that response)."""
+    await record(
+        session,
+        Actor("patient", str(response_id)),
+        action,
+        entity_type="response",
+        entity_id=str(response_id),
+        ip=ip,
+    )
 
 
 class EventFields(TypedDict, total=False):

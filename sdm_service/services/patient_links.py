@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
-from sdm_service.audit import Actor, record, record_now
+from sdm_service.audit import Actor, record, record_now, record_patient_event
 from sdm_service.models import Invitation, PatientResponse, ResponseStatus, utcnow
 from sdm_service.services import responses, task_status
 from sdm_service.services.invitations import InvitationUnusable, find_usable_invitation
@@ -138,14 +138,7 @@ async def open_invitation_link(
     except LookupError:
         raise LinkUnusable("unknown") from None
     await mark_opened(session, response, now=now)
-    await record(
-        session,
-        Actor("patient", str(response.id)),
-        "invitation.opened",
-        entity_type="response",
-        entity_id=str(response.id),
-        ip=ip,
-    )
+    await record_patient_event(session, response.id, "invitation.opened", ip=ip)
     return response, cookie_token
 
 
