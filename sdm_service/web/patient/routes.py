@@ -137,9 +137,8 @@ def _provide_link_opener(
 
     async def open_link(open_with: Any, token: str) -> Redirect:
         try:
-            response, cookie_token = await open_with(
-                db_session, side_engine, settings, token, library, ip=request_ip(request)
-            )
+            link = patient_links.LinkRequest(db_session, side_engine, settings, library, request_ip(request))
+            response, cookie_token = await open_with(link, token)
         except patient_links.LinkUnusable as exc:
             raise LinkProblem(exc.reason) from None
         content = library.get(response.questionnaire_slug)
