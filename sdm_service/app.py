@@ -37,6 +37,7 @@ from sdm_service.paths import CSRF_EXEMPT_PATHS, HEALTH_PATH, STATIC_PREFIX
 from sdm_service.refusal_audit import RefusalAuditMiddleware
 from sdm_service.security import PasswordHashing
 from sdm_service.services import users
+from sdm_service.services.oidc import OidcProvider
 from sdm_service.settings import Settings, get_settings
 from sdm_service.smart.jwks import JwksCache
 from sdm_service.smart.replay import replay_store_from_settings
@@ -67,6 +68,8 @@ def _template_engine(settings: Settings, library: ContentLibrary) -> TemplateCon
         env.globals["clinic_name"] = settings.clinic_name
         env.globals["app_version"] = __version__
         env.globals["questionnaires"] = library
+        env.globals["oidc_enabled"] = settings.oidc_enabled
+        env.globals["local_login"] = settings.local_login
         env.autoescape = True
         env.trim_blocks = True
         env.lstrip_blocks = True
@@ -103,6 +106,12 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
         clock=clock,
     )
 
+    # Sign-in through the organisation's identity provider, when SDM_OIDC_ISSUER is set.
+    oidc = OidcProvider(settings) if settings.oidc_enabled else None
+
+    def provide_oidc() -> OidcProvider | None:
+        return oidc
+
     def provide_settings() -> Settings:
         return settings
 
@@ -129,6 +138,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
         await replay_store.close()
         await engine.dispose()
         await side_engine.dispose()
+        if oidc is not None:
+            await oidc.aclose()
 
     app = Litestar(
         route_handlers=[
@@ -149,6 +160,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
             "rate_limits": Provide(provide_rate_limits, sync_to_thread=False),
             "password_hashing": Provide(provide_password_hashing, sync_to_thread=False),
             "smart": Provide(provide_smart, sync_to_thread=False),
+            "oidc": Provide(provide_oidc, sync_to_thread=False),
         },
         plugins=[SQLAlchemyPlugin(config=sqlalchemy_config(settings, engine)), ClosedModelsSchemaPlugin()],
         template_config=_template_engine(settings, library),

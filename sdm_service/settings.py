@@ -32,6 +32,7 @@ SESSION_COOKIE = "sdm_session"  # clinician sign-in
 PATIENT_COOKIE = "sdm_patient"  # the patient's own questionnaire
 CSRF_COOKIE = "sdm_csrf"
 MFA_PENDING_COOKIE = "sdm_mfa"  # between a right password and the second factor
+OIDC_STATE_COOKIE = "sdm_oidc"  # between leaving for the identity provider and coming back
 API_REQUESTS_PER_IP_FACTOR = 3  # default per-address API ceiling, as a multiple of the per-token limit
 
 
@@ -45,6 +46,7 @@ class CookieNames:
     patient: str
     csrf: str
     mfa_pending: str
+    oidc_state: str
 
     @property
     def host_only(self) -> bool:
@@ -125,6 +127,18 @@ class Settings(BaseSettings):
     mfa_required_for_all: bool = False
     # Only for test suites of unrelated features; refused in production.
     mfa_required_for_admins: bool = True
+    # OpenID Connect sign-in (services/oidc.py), on when SDM_OIDC_ISSUER is set. Accounts get the
+    # admin role when the role claim holds one of the admin values, else clinician for a clinician
+    # value; without either, sign-in is refused (and a known account deactivated).
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: SecretStr = SecretStr("")
+    oidc_scopes: str = "openid profile email"
+    oidc_role_claim: str = Field(default="roles", min_length=1, max_length=200)  # a.b reads nested claims
+    oidc_clinician_values: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    oidc_admin_values: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Off: the password form is hidden and refused; everyone signs in through the identity provider.
+    local_login: bool = True
     # argon2id cost for clinician passwords: the library's recommended parameters (RFC 9106).
     password_hash_time_cost: int = Field(default=3, ge=1, le=20)
     password_hash_memory_kib: int = Field(default=65536, ge=8, le=4 * 1024 * 1024)
@@ -175,6 +189,51 @@ class Settings(BaseSettings):
             return [str(host).strip().lower() for host in value if str(host).strip()]
         return value
 
+    @field_validator("oidc_clinician_values", "oidc_admin_values", mode="before")
+    @classmethod
+    def _split_values(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _issuer_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be the identity provider's https:// issuer URL")
+        return value
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Settings:
+        if not self.oidc_issuer:
+            if not self.local_login:
+                raise ValueError(
+                    "SDM_LOCAL_LOGIN=false needs OpenID Connect sign-in: set SDM_OIDC_ISSUER, "
+                    "SDM_OIDC_CLIENT_ID and SDM_OIDC_CLIENT_SECRET"
+                )
+            return self
+        missing = [
+            name
+            for name, value in (
+                ("SDM_OIDC_CLIENT_ID", self.oidc_client_id),
+                ("SDM_OIDC_CLIENT_SECRET", self.oidc_client_secret.get_secret_value()),
+            )
+            if not value
+        ]
+        if missing:
+            raise ValueError(f"SDM_OIDC_ISSUER is set, so {' and '.join(missing)} must be set too")
+        if not self.oidc_clinician_values and not self.oidc_admin_values:
+            raise ValueError(
+                "SDM_OIDC_ISSUER is set, so SDM_OIDC_CLINICIAN_VALUES or SDM_OIDC_ADMIN_VALUES must name "
+                f"the values of the {self.oidc_role_claim!r} claim that give access"
+            )
+        if "openid" not in self.oidc_scopes.split():
+            raise ValueError("SDM_OIDC_SCOPES must include openid")
+        if self.env == "production" and not self.oidc_issuer.startswith("https://"):
+            raise ValueError("SDM_OIDC_ISSUER must use https:// when SDM_ENV=production")
+        return self
+
     @field_validator("base_url")
     @classmethod
     def _absolute_base_url(cls, value: str) -> str:
@@ -215,6 +274,10 @@ class Settings(BaseSettings):
                 "SDM_RATE_LIMIT_STORE to count rate limits in the database"
             )
         return self
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer)
 
     @property
     def is_production(self) -> bool:
@@ -264,6 +327,7 @@ class Settings(BaseSettings):
             patient=prefix + PATIENT_COOKIE,
             csrf=prefix + CSRF_COOKIE,
             mfa_pending=prefix + MFA_PENDING_COOKIE,
+            oidc_state=prefix + OIDC_STATE_COOKIE,
         )
 
 

@@ -11,7 +11,14 @@ from typing import Any
 from litestar import Router
 
 from sdm_service.web import auth
-from sdm_service.web.clinician import admin_api_clients, invitations, responses, signin, signin_mfa
+from sdm_service.web.clinician import (
+    admin_api_clients,
+    invitations,
+    responses,
+    signin,
+    signin_mfa,
+    signin_oidc,
+)
 from sdm_service.web.clinician.account import account_router
 from sdm_service.web.clinician.admin import admin_router
 
@@ -24,7 +31,7 @@ _workspace = Router(
 routes: list[Any] = [
     Router(
         path="/clinician",
-        route_handlers=[*signin.routes, *signin_mfa.routes, account_router, _workspace],
+        route_handlers=[*signin.routes, *signin_mfa.routes, *signin_oidc.routes, account_router, _workspace],
         dependencies={"current_user": auth.current_user_dependency},
         exception_handlers=auth.exception_handlers,
     ),
