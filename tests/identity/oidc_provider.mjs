@@ -19,7 +19,7 @@ const ACCOUNTS = {
   'dr.admin': { name: 'Dr Sam Admin', roles: ['sdm-clinician', 'sdm-admin'], amr: ['pwd', 'mfa', 'otp'] },
   'dr.nomfa': { name: 'Dr Noel Nomfa', roles: ['sdm-admin'], amr: ['pwd'] },
   'visitor': { name: 'Val Visitor', roles: ['library-staff'], amr: ['pwd'] },
-  // Loses the role: the tests sign in once, then this account's roles are emptied (see below).
+  // Loses the role: the tests set its roles through /test/set-roles (below) between sign-ins.
   'dr.leaver': { name: 'Dr Lee Leaver', roles: ['sdm-clinician'], amr: ['pwd'] },
 };
 
@@ -106,10 +106,10 @@ const server = createServer(async (req, res) => {
       return;
     }
   }
-  // Test control: take an account's roles away (the "leaver" whose role claim disappears).
-  if (url.pathname === '/test/revoke-roles' && req.method === 'POST') {
+  // Test control: set an account's roles, e.g. none (the "leaver" whose role claim disappears).
+  if (url.pathname === '/test/set-roles' && req.method === 'POST') {
     const account = ACCOUNTS[url.searchParams.get('login')];
-    if (account) account.roles = [];
+    if (account) account.roles = (url.searchParams.get('roles') || '').split(',').filter(Boolean);
     res.writeHead(account ? 204 : 404).end();
     return;
   }

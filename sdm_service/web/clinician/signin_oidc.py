@@ -115,12 +115,11 @@ async def oidc_callback(
     db_session: NamedDependency[AsyncSession],
     settings: NamedDependency[Settings],
     side_engine: NamedDependency[AsyncEngine],
-    state: FromQuery[str | None] = None,
-    code: FromQuery[str | None] = None,
-    error: FromQuery[str | None] = None,
 ) -> Redirect | Template:
     provider = _provider(oidc)
-    state = state or ""
+    # Read from the query directly: Litestar reserves the parameter name `state`.
+    query = request.query_params
+    state, code, error = query.get("state") or "", query.get("code") or "", query.get("error") or ""
     # The state must be the one this browser was sent with (no sign-in planted from elsewhere) and
     # still pending: taken (deleted) here on its own commit, so a replay finds nothing.
     if not state or request.cookies.get(settings.cookies.oidc_state) != state:
