@@ -34,7 +34,7 @@ const configuration = {
     token_endpoint_auth_method: 'client_secret_basic',
   }],
   claims: {
-    openid: ['sub'],
+    openid: ['sub', 'amr'],  // amr: which methods the provider checked (the service reads "mfa")
     profile: ['name', 'preferred_username', 'roles'],
   },
   // Put the scope's claims in the ID token too (as Entra ID and Keycloak do for roles).

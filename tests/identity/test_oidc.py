@@ -47,7 +47,7 @@ async def test_first_sign_in_creates_a_clinician_and_lands_on_the_worklist(
     answer = await sign_in_with_provider(client, "dr.okafor")
     assert answer.status_code == 303, answer.text
     assert answer.headers["location"] == "/clinician"
-    worklist = await client.get("/clinician")
+    worklist = await client.get("/clinician", follow_redirects=False)
     assert worklist.status_code == 200
     assert "<h1>Worklist</h1>" in worklist.text
     assert "Signed in as Dr Ada Okafor" in worklist.text and "(administrator)" not in worklist.text
@@ -74,11 +74,13 @@ async def test_admin_values_map_to_admin_and_provider_mfa_replaces_totp(client: 
     answer = await sign_in_with_provider(client, "dr.admin")
     assert answer.status_code == 303, answer.text
     # The provider's amr says "mfa": no TOTP enrolment is asked, although admins need a second factor.
-    accounts = await client.get("/clinician/admin/users")
+    accounts = await client.get("/clinician/admin/users", follow_redirects=False)
     assert accounts.status_code == 200, accounts.text
     assert "(administrator)" in accounts.text
     user = await _account(app, "dr.admin")
     assert user is not None and user.role == Role.ADMIN
+    signed = await audit_events(app, "auth.sign_in")
+    assert signed[-1].detail == {"method": "oidc", "provider_mfa": True}
 
 
 async def test_admin_without_provider_mfa_must_enrol_totp(client: Client) -> None:
