@@ -21,12 +21,12 @@ endef
 
 # Development environment: the dev lock (which pins the runtime set at the same versions), then the
 # project itself, editable, without resolving anything further.
-$(STAMP): pyproject.toml $(DEV_LOCK)
+$(STAMP): pyproject.toml $(DEV_LOCK) package-lock.json
 	$(check_python)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --require-hashes -r $(DEV_LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps -e .
-	# axe-core for the browser accessibility tests (pinned in package-lock.json)
+	# axe-core (browser accessibility tests) and oidc-provider (the identity tests' OpenID provider), pinned in package-lock.json
 	if command -v npm >/dev/null 2>&1 && [ -f package-lock.json ]; then npm ci --silent; fi
 	touch $(STAMP)
 

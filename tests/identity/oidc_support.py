@@ -27,7 +27,7 @@ REQUIRED = os.environ.get("SDM_REQUIRE_BROWSER") == "1" or os.environ.get("SDM_R
 APP_URL = "http://testserver.local"  # the in-process app of the `client` fixture
 CALLBACK = "/clinician/sign-in/oidc/callback"
 CLIENT_ID = "sdm-service-tests"
-CLIENT_SECRET = "test-only-client-secret-0123456789abcdef"  # noqa: S105 - the test provider's own
+CLIENT_SECRET = "test-only-client-secret-0123456789abcdef"
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,9 @@ class IdentityProvider:
         }
 
     def set_roles(self, login: str, *roles: str) -> None:
-        answer = httpx.post(f"{self.issuer}/test/set-roles", params={"login": login, "roles": ",".join(roles)})
+        answer = httpx.post(
+            f"{self.issuer}/test/set-roles", params={"login": login, "roles": ",".join(roles)}
+        )
         assert answer.status_code == 204, answer.text
 
 

@@ -50,14 +50,21 @@ async def test_first_sign_in_creates_a_clinician_and_lands_on_the_worklist(
     worklist = await client.get("/clinician", follow_redirects=False)
     assert worklist.status_code == 200
     assert "<h1>Worklist</h1>" in worklist.text
-    assert "Signed in as Dr Ada Okafor" in worklist.text and "(administrator)" not in worklist.text
+    assert "Signed in as Dr Ada Okafor" in worklist.text
+    assert "(administrator)" not in worklist.text
     user = await _account(app, "dr.okafor")
     assert user is not None
-    assert (user.role, user.oidc_issuer, user.oidc_subject) == (Role.CLINICIAN, identity_provider.issuer, "dr.okafor")
+    assert (user.role, user.oidc_issuer, user.oidc_subject) == (
+        Role.CLINICIAN,
+        identity_provider.issuer,
+        "dr.okafor",
+    )
     # The account has no password: the password form cannot open it.
     assert (await sign_in(client, "dr.okafor", "!oidc")).status_code == 401
     created = await audit_events(app, "user.create")
-    assert [event.detail for event in created] == [{"username": "dr.okafor", "role": "clinician", "via": "oidc"}]
+    assert [event.detail for event in created] == [
+        {"username": "dr.okafor", "role": "clinician", "via": "oidc"}
+    ]
     signed = await audit_events(app, "auth.sign_in")
     assert signed[-1].detail == {"method": "oidc", "provider_mfa": False}
 
@@ -65,12 +72,15 @@ async def test_first_sign_in_creates_a_clinician_and_lands_on_the_worklist(
     await client.post("/clinician/sign-out", data={"_csrf_token": client.cookies.get("sdm_csrf")})
     client.cookies.delete("sdm_session")
     again = await sign_in_with_provider(client, "dr.okafor", next_path="/clinician/invitations/new")
-    assert again.status_code == 303 and again.headers["location"] == "/clinician/invitations/new"
+    assert again.status_code == 303
+    assert again.headers["location"] == "/clinician/invitations/new"
     async with db(app) as session:
         assert len((await session.execute(select(User))).scalars().all()) == 1
 
 
-async def test_admin_values_map_to_admin_and_provider_mfa_replaces_totp(client: Client, app: Litestar) -> None:
+async def test_admin_values_map_to_admin_and_provider_mfa_replaces_totp(
+    client: Client, app: Litestar
+) -> None:
     answer = await sign_in_with_provider(client, "dr.admin")
     assert answer.status_code == 303, answer.text
     # The provider's amr says "mfa": no TOTP enrolment is asked, although admins need a second factor.
@@ -78,7 +88,8 @@ async def test_admin_values_map_to_admin_and_provider_mfa_replaces_totp(client: 
     assert accounts.status_code == 200, accounts.text
     assert "(administrator)" in accounts.text
     user = await _account(app, "dr.admin")
-    assert user is not None and user.role == Role.ADMIN
+    assert user is not None
+    assert user.role == Role.ADMIN
     signed = await audit_events(app, "auth.sign_in")
     assert signed[-1].detail == {"method": "oidc", "provider_mfa": True}
 
@@ -91,14 +102,17 @@ async def test_admin_without_provider_mfa_must_enrol_totp(client: Client) -> Non
     assert worklist.headers["location"] == "/clinician/account/mfa"
 
 
-async def test_a_person_without_the_role_is_refused_and_no_account_is_made(client: Client, app: Litestar) -> None:
+async def test_a_person_without_the_role_is_refused_and_no_account_is_made(
+    client: Client, app: Litestar
+) -> None:
     answer = await sign_in_with_provider(client, "visitor")
     assert answer.status_code == 403
     assert "does not give you access" in answer.text
     assert "sdm_session" not in answer.cookies
     assert await _account(app, "visitor") is None
     refused = await audit_events(app, "auth.oidc.refused")
-    assert refused[-1].detail is not None and refused[-1].detail["reason"] == "no_role"
+    assert refused[-1].detail is not None
+    assert refused[-1].detail["reason"] == "no_role"
     assert (await client.get("/clinician", follow_redirects=False)).status_code == 303
 
 
@@ -112,23 +126,30 @@ async def test_losing_the_role_deactivates_and_regaining_it_restores(
         refused = await sign_in_with_provider(client, "dr.leaver")
         assert refused.status_code == 403
         user = await _account(app, "dr.leaver")
-        assert user is not None and not user.is_active and user.deactivated_by_provider
+        assert user is not None
+        assert not user.is_active
+        assert user.deactivated_by_provider
         # Deactivation also ended the session the earlier sign-in started.
         assert (await client.get("/clinician", follow_redirects=False)).status_code == 303
         deactivated = await audit_events(app, "user.deactivate")
-        assert deactivated and deactivated[-1].detail is not None
+        assert deactivated
+        assert deactivated[-1].detail is not None
         assert deactivated[-1].detail["username"] == "dr.leaver"
         # The role comes back (e.g. a leaver who returned): the provider's deactivation is undone.
         identity_provider.set_roles("dr.leaver", "sdm-admin")
         back = await sign_in_with_provider(client, "dr.leaver")
         assert back.status_code == 303
         user = await _account(app, "dr.leaver")
-        assert user is not None and user.is_active and user.role == Role.ADMIN
+        assert user is not None
+        assert user.is_active
+        assert user.role == Role.ADMIN
     finally:
         identity_provider.set_roles("dr.leaver", "sdm-clinician")
 
 
-async def test_an_account_deactivated_here_is_not_reactivated_by_the_provider(client: Client, app: Litestar) -> None:
+async def test_an_account_deactivated_here_is_not_reactivated_by_the_provider(
+    client: Client, app: Litestar
+) -> None:
     assert (await sign_in_with_provider(client, "dr.okafor")).status_code == 303
     async with db(app) as session:
         user = (await session.execute(select(User).where(col(User.username) == "dr.okafor"))).scalar_one()
@@ -138,7 +159,8 @@ async def test_an_account_deactivated_here_is_not_reactivated_by_the_provider(cl
     assert answer.status_code == 403
     assert "deactivated here" in answer.text
     still = await _account(app, "dr.okafor")
-    assert still is not None and not still.is_active
+    assert still is not None
+    assert not still.is_active
 
 
 async def test_a_local_account_with_the_same_name_is_not_taken_over(client: Client, app: Litestar) -> None:
@@ -146,7 +168,8 @@ async def test_a_local_account_with_the_same_name_is_not_taken_over(client: Clie
     answer = await sign_in_with_provider(client, "dr.okafor")
     assert answer.status_code == 403
     local = await _account(app, "dr.okafor")
-    assert local is not None and local.oidc_subject is None
+    assert local is not None
+    assert local.oidc_subject is None
 
 
 async def test_a_replayed_state_is_refused(client: Client, app: Litestar) -> None:

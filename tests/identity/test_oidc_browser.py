@@ -25,7 +25,9 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def oidc_server(tmp_path_factory: pytest.TempPathFactory, identity_provider: IdentityProvider) -> Iterator[str]:
+def oidc_server(
+    tmp_path_factory: pytest.TempPathFactory, identity_provider: IdentityProvider
+) -> Iterator[str]:
     """`sdm run` with OpenID Connect sign-in, on the port whose redirect URI the provider knows."""
     need_browser()
     workdir = tmp_path_factory.mktemp("oidc-live")

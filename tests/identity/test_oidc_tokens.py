@@ -38,7 +38,9 @@ def _part(token: str, index: int) -> dict[str, Any]:
     return decoded
 
 
-async def _real_token(client: Client, settings: Settings, provider: OidcProvider, login: str) -> tuple[str, str]:
+async def _real_token(
+    client: Client, settings: Settings, provider: OidcProvider, login: str
+) -> tuple[str, str]:
     """(a real ID token for `login`, the state it was issued for), without the app's callback."""
     callback = await through_provider(client, login)
     query = parse_qs(urlsplit(callback).query)
@@ -60,7 +62,8 @@ async def test_a_real_token_passes_and_an_altered_one_is_refused(
     id_token, state = await _real_token(client, settings, provider, "dr.okafor")
     nonce = nonce_for(settings, state)
     claims = await provider.verify_id_token(id_token, nonce=nonce)
-    assert claims["sub"] == "dr.okafor" and claims["roles"] == ["sdm-clinician"]
+    assert claims["sub"] == "dr.okafor"
+    assert claims["roles"] == ["sdm-clinician"]
 
     # The same signature over claims that give the admin role.
     header, payload, signature = id_token.split(".")
@@ -94,7 +97,9 @@ async def test_a_token_for_another_sign_in_or_signed_elsewhere_is_refused(
         await provider.verify_id_token(forged, nonce=nonce_for(settings, state))
     # Another client's token (aud), even signed right, is refused: here via a provider configured
     # for another client id, with the same issuer and keys.
-    other = OidcProvider(make_settings(settings.database_url, **{**_settings_of(settings), "oidc_client_id": "x"}))
+    other = OidcProvider(
+        make_settings(settings.database_url, **{**_settings_of(settings), "oidc_client_id": "x"})
+    )
     try:
         with pytest.raises(OidcError, match="aud"):
             await other.verify_id_token(id_token, nonce=nonce_for(settings, state))
@@ -114,13 +119,17 @@ def _settings_of(settings: Settings) -> dict[str, object]:
 
 def test_role_mapping_reads_lists_strings_and_nested_claims(sqlite_url: str) -> None:
     base = {"oidc_issuer": "https://idp.example.org", "oidc_client_id": "c", "oidc_client_secret": "s"}
-    settings = make_settings(sqlite_url, **base, oidc_clinician_values="staff,doctors", oidc_admin_values="it-admin")
+    settings = make_settings(
+        sqlite_url, **base, oidc_clinician_values="staff,doctors", oidc_admin_values="it-admin"
+    )
     assert oidc_accounts.role_from_claims({"roles": ["doctors"]}, settings) == Role.CLINICIAN
     assert oidc_accounts.role_from_claims({"roles": ["doctors", "it-admin"]}, settings) == Role.ADMIN
     assert oidc_accounts.role_from_claims({"roles": "staff"}, settings) == Role.CLINICIAN
     assert oidc_accounts.role_from_claims({"roles": ["Staff"]}, settings) is None  # values are exact
     assert oidc_accounts.role_from_claims({}, settings) is None
-    nested = make_settings(sqlite_url, **base, oidc_role_claim="realm_access.roles", oidc_clinician_values="staff")
+    nested = make_settings(
+        sqlite_url, **base, oidc_role_claim="realm_access.roles", oidc_clinician_values="staff"
+    )
     assert oidc_accounts.role_from_claims({"realm_access": {"roles": ["staff"]}}, nested) == Role.CLINICIAN
     assert oidc_accounts.role_from_claims({"realm_access": "staff"}, nested) is None
 
