@@ -19,17 +19,19 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # Dependencies first, so code changes do not reinstall them: exactly the runtime lock, every hash checked.
-COPY requirements.lock /tmp/requirements.lock
-RUN pip install --require-hashes -r /tmp/requirements.lock && rm /tmp/requirements.lock
+COPY requirements-pip.lock requirements.lock /tmp/
+RUN pip install --require-hashes -r /tmp/requirements-pip.lock \
+    && pip install --require-hashes -r /tmp/requirements.lock && rm /tmp/requirements*.lock
 
 # The service itself, without resolving anything further.
 COPY --from=build /wheels /tmp/wheels
 RUN pip install --no-deps /tmp/wheels/*.whl && rm -rf /tmp/wheels && useradd --system --uid 10001 sdm
 
-ENV SDM_ENV=production
+# JSON logs (one object per line) and the per-request line, for the hospital's log pipeline.
+ENV SDM_ENV=production SDM_LOG_FORMAT=json SDM_ACCESS_LOG=true
 WORKDIR /app
 USER sdm
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --retries=3 \
-  CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/health').status != 200)"
+  CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/health/ready').status != 200)"
 CMD ["sdm", "run", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]

@@ -10,6 +10,9 @@ RUN_VENV := .venv-run
 RUN_STAMP := $(RUN_VENV)/.installed
 LOCK := requirements.lock
 DEV_LOCK := requirements-dev.lock
+# pip itself, pinned and hashed: the pip that `python -m venv` bundles (23.2 on Python 3.11.7) wrongly
+# refuses hashed locks whose packages ask for an extra (pip-audit's CacheControl[filecache]).
+PIP_LOCK := requirements-pip.lock
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -21,27 +24,30 @@ endef
 
 # Development environment: the dev lock (which pins the runtime set at the same versions), then the
 # project itself, editable, without resolving anything further.
-$(STAMP): pyproject.toml $(DEV_LOCK) package-lock.json
+$(STAMP): pyproject.toml $(DEV_LOCK) $(PIP_LOCK) package-lock.json
 	$(check_python)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(PIP_LOCK)
 	$(BIN)/python -m pip install --quiet --require-hashes -r $(DEV_LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps -e .
-	# axe-core (browser accessibility tests) and oidc-provider (the identity tests' OpenID provider), pinned in package-lock.json
+	# axe-core for the browser accessibility tests; Medplum's FHIR router and oidc-provider for the
+	# write-back tests (all pinned in package-lock.json)
 	if command -v npm >/dev/null 2>&1 && [ -f package-lock.json ]; then npm ci --silent; fi
 	touch $(STAMP)
 
 # Runtime environment for `make run`: only what production installs (rebuilt whole when the lock changes,
 # so nothing outside the lock lingers). Editable, so a restart picks up code and content edits.
-$(RUN_STAMP): pyproject.toml $(LOCK)
+$(RUN_STAMP): pyproject.toml $(LOCK) $(PIP_LOCK)
 	$(check_python)
 	rm -rf $(RUN_VENV) && $(PYTHON) -m venv $(RUN_VENV)
+	$(RUN_VENV)/bin/python -m pip install --quiet --require-hashes -r $(PIP_LOCK)
 	$(RUN_VENV)/bin/python -m pip install --quiet --require-hashes -r $(LOCK)
 	$(RUN_VENV)/bin/python -m pip install --quiet --no-deps -e .
 	touch $(RUN_STAMP)
 
 run: $(RUN_STAMP)
 	$(RUN_VENV)/bin/sdm db upgrade
-	$(RUN_VENV)/bin/sdm run --host $(HOST) --port $(PORT)
+	$(RUN_VENV)/bin/sdm run --host $(HOST) --port $(PORT) --with-worker
 
 lint: $(STAMP)
 	$(BIN)/ruff check sdm_service migrations tests bench setup.py
@@ -74,6 +80,7 @@ sample-pdf: $(STAMP)
 LOCK_FLAGS := --quiet --generate-hashes --python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
 	--custom-compile-command 'make lock' $(LOCK_ARGS)
 lock: $(STAMP)
+	echo 'pip>=25.1' | $(BIN)/uv pip compile - $(LOCK_FLAGS) -o $(PIP_LOCK)
 	$(BIN)/uv pip compile pyproject.toml --extra redis $(LOCK_FLAGS) -o $(LOCK)
 	$(BIN)/uv pip compile pyproject.toml --extra dev --constraint $(LOCK) $(LOCK_FLAGS) -o $(DEV_LOCK)
 

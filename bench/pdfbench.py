@@ -32,7 +32,7 @@ def render_ceiling_pdf() -> bytes:
 
 def realistic_snapshot() -> SummarySnapshot:
     """A completed response's stored summary, made the way the seeded database's are."""
-    from bench.seed import SLUG, response_rows
+    from bench.answers import SLUG, response_rows
     from sdm_service.content import load_library
     from sdm_service.settings import PROJECT_ROOT
 

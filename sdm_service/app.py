@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
 from litestar import Litestar, Response, get
@@ -19,10 +20,12 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from litestar.template.config import TemplateConfig
+from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sdm_service import __version__, ratelimit
 from sdm_service.api import fhir as fhir_api
+from sdm_service.api import jwks as jwks_api
 from sdm_service.api import smart as smart_api
 from sdm_service.api import v1 as api_v1
 from sdm_service.api.auth import SECURITY_SCHEME, SECURITY_SCHEME_NAME
@@ -31,8 +34,13 @@ from sdm_service.api.fhir import tasks as fhir_tasks
 from sdm_service.api.schemas import ClosedModelsSchemaPlugin
 from sdm_service.content import ContentLibrary, load_library
 from sdm_service.db import create_engine, database_is_reachable, sqlalchemy_config
+from sdm_service.delivery.keys import load_signing_keys, public_jwks
+from sdm_service.delivery.queue import DeliveryQueue
 from sdm_service.middleware import allow_header_hook, middleware_stack, security_headers_hook
 from sdm_service.models import utcnow
+from sdm_service.observability import health as health_checks
+from sdm_service.observability import metrics, tracing
+from sdm_service.observability.logs import RequestContextMiddleware, app_logging_config, request_log_hook
 from sdm_service.paths import CSRF_EXEMPT_PATHS, HEALTH_PATH, STATIC_PREFIX
 from sdm_service.refusal_audit import RefusalAuditMiddleware
 from sdm_service.security import PasswordHashing
@@ -82,8 +90,15 @@ def _template_engine(settings: Settings, library: ContentLibrary) -> TemplateCon
     )
 
 
-def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime] = utcnow) -> Litestar:
-    """`clock` is the time SMART tokens and assertions are judged by (tests move it forward)."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    tracer_provider: TracerProvider | None = None,
+) -> Litestar:
+    """`clock` is the time SMART tokens and assertions are judged by (tests move it forward).
+    `tracer_provider` turns tracing on with that provider (tests); otherwise tracing is on when
+    OTEL_EXPORTER_OTLP_ENDPOINT is set (observability/tracing.py)."""
     settings = settings or get_settings()
     # Invalid content refuses to start, with every problem listed.
     library = load_library(settings.content_dir)
@@ -95,6 +110,10 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
     # SQLite has one writer at a time, so its side pool is one connection that callers queue for.
     side_engine = create_engine(settings, pool_size=1 if settings.is_sqlite else SIDE_POOL_SIZE)
     rate_limit_store = ratelimit.store_from_settings(settings, side_engine)
+    own_tracer_provider = None if tracer_provider else tracing.tracer_provider_from_settings(settings)
+    tracer_provider = tracer_provider or own_tracer_provider
+    if tracer_provider is not None:
+        tracing.instrument_engines(tracer_provider, [engine, side_engine])
     intake = library.get(settings.questionnaire_slug)  # the questionnaire the API's examples answer
     password_hashing = users.hashing_for(settings)
     replay_store = replay_store_from_settings(settings, side_engine)
@@ -105,6 +124,10 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
         jwks=JwksCache(production=settings.is_production, limits=rate_limit_store, clock=clock),
         clock=clock,
     )
+    # Write-back to the EHR: our signing keys (published as our JWKS) and, only when an EHR is
+    # configured, the queue that deliveries are handed to after the completing commit.
+    our_jwks = public_jwks(load_signing_keys(settings.ehr_private_key_file))
+    delivery_queue = DeliveryQueue(settings) if settings.ehr_enabled else None
 
     # Sign-in through the organisation's identity provider, when SDM_OIDC_ISSUER is set.
     oidc = OidcProvider(settings) if settings.oidc_enabled else None
@@ -130,10 +153,26 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
     def provide_smart() -> SmartAuthority:
         return smart
 
+    def provide_our_jwks() -> dict[str, Any]:
+        return our_jwks
+
+    def provide_delivery_queue() -> DeliveryQueue | None:
+        return delivery_queue
+
+    # /health/ready: one entry per dependency; a part with its own (a delivery queue) appends one.
+    readiness_checks = [health_checks.database_check(side_engine), health_checks.content_check(library)]
+    if delivery_queue is not None:
+        readiness_checks.append(health_checks.queue_check(delivery_queue.pending_jobs))
+
+    def provide_readiness_checks() -> list[health_checks.ReadinessCheck]:
+        return readiness_checks
+
     async def record_versions() -> None:
         await register_questionnaire_versions(engine, library)
 
     async def dispose_engine() -> None:
+        if own_tracer_provider is not None:
+            own_tracer_provider.shutdown()  # sends the spans still queued
         await rate_limit_store.close()
         await replay_store.close()
         await engine.dispose()
@@ -144,6 +183,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
     app = Litestar(
         route_handlers=[
             health,
+            *health_checks.routes,
+            metrics.metrics_controller(settings, {"request": engine, "side": side_engine}),
             create_static_files_router(
                 path=STATIC_PREFIX.rstrip("/"), directories=[settings.static_dir], name="static"
             ),
@@ -152,6 +193,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
             *api_v1.routes,
             *fhir_api.routes,
             *smart_api.routes,
+            *jwks_api.routes,
         ],
         dependencies={
             "settings": Provide(provide_settings, sync_to_thread=False),
@@ -161,8 +203,15 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
             "password_hashing": Provide(provide_password_hashing, sync_to_thread=False),
             "smart": Provide(provide_smart, sync_to_thread=False),
             "oidc": Provide(provide_oidc, sync_to_thread=False),
+            "our_jwks": Provide(provide_our_jwks, sync_to_thread=False),
+            "delivery_queue": Provide(provide_delivery_queue, sync_to_thread=False),
+            "readiness_checks": Provide(provide_readiness_checks, sync_to_thread=False),
         },
-        plugins=[SQLAlchemyPlugin(config=sqlalchemy_config(settings, engine)), ClosedModelsSchemaPlugin()],
+        plugins=[
+            SQLAlchemyPlugin(config=sqlalchemy_config(settings, engine)),
+            ClosedModelsSchemaPlugin(),
+            *([tracing.opentelemetry_plugin(tracer_provider)] if tracer_provider else []),
+        ],
         template_config=_template_engine(settings, library),
         csrf_config=CSRFConfig(
             secret=settings.secret_key.get_secret_value(),
@@ -190,6 +239,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
             ),
         ),
         logging_config=LoggingConfig(
+            **app_logging_config(settings.log_format_in_use),
             root={"level": settings.log_level, "handlers": ["queue_listener"]},
             loggers={"sdm_service": {"level": settings.log_level, "propagate": True}},
             log_exceptions="never",  # unexpected errors are logged once, by the 500 handler
@@ -202,12 +252,23 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
                 "side_engine": side_engine,
                 "rate_limit_store": rate_limit_store,
                 "smart": smart,
+                "readiness_checks": readiness_checks,
             }
         ),
         on_startup=[record_versions],
         on_shutdown=[dispose_engine],
-        middleware=[RefusalAuditMiddleware(), *middleware_stack(settings)],
-        before_send=[security_headers_hook(settings), allow_header_hook()],
+        middleware=[
+            RequestContextMiddleware(),
+            metrics.prometheus_config().middleware,
+            RefusalAuditMiddleware(),
+            *middleware_stack(settings),
+        ],
+        before_send=[
+            request_log_hook(settings.access_log),
+            security_headers_hook(settings),
+            allow_header_hook(),
+            *([tracing.name_span_after_route] if tracer_provider else []),
+        ],
         # Backstop for any content type; BodySizeLimitMiddleware applies the per-type limits first.
         request_max_body_size=max(settings.max_form_body_bytes, settings.max_json_body_bytes),
         debug=False,

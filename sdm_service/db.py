@@ -27,7 +27,7 @@ PRIVATE_DIRECTORY_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
 
 
-def _sqlite_file(url: str) -> Path | None:
+def sqlite_file(url: str) -> Path | None:
     path = url.split(":///", 1)[1] if ":///" in url else ""
     if not path or path.startswith(":memory:"):
         return None
@@ -40,7 +40,11 @@ def make_private(db_file: Path) -> None:
     and SQLite gives its -wal and -shm files the database file's mode."""
     if not db_file.parent.exists():
         db_file.parent.mkdir(mode=PRIVATE_DIRECTORY_MODE, parents=True, exist_ok=True)
-    os.close(os.open(db_file, os.O_CREAT | os.O_RDWR, PRIVATE_FILE_MODE))
+    if not db_file.exists():
+        # Only when missing: closing any descriptor of an open SQLite file drops every POSIX lock this
+        # process holds on it, so an engine made while another one has connections open (a delivery
+        # worker's threads) would let other processes read half-written pages ("disk I/O error").
+        os.close(os.open(db_file, os.O_CREAT | os.O_RDWR, PRIVATE_FILE_MODE))
     for path in (db_file, Path(f"{db_file}-wal"), Path(f"{db_file}-shm")):
         try:
             mode = stat.S_IMODE(path.stat().st_mode)
@@ -53,7 +57,7 @@ def make_private(db_file: Path) -> None:
 def create_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
     url = settings.database_url
     if settings.is_sqlite:
-        db_file = _sqlite_file(url)
+        db_file = sqlite_file(url)
         if db_file is not None:
             make_private(db_file)
         pool_options: dict[str, Any] = {"poolclass": NullPool} if db_file is None else {}

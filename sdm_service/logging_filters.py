@@ -7,7 +7,6 @@ so log lines show `/i/[link]` and the path without its query instead.
 
 from __future__ import annotations
 
-import copy
 import logging
 import re
 from typing import Any
@@ -56,15 +55,3 @@ def install(*logger_names: str) -> None:
         for handler in target.handlers:
             if not any(isinstance(existing, LinkTokenFilter) for existing in handler.filters):
                 handler.addFilter(link_filter)
-
-
-def uvicorn_log_config() -> dict[str, Any]:
-    """uvicorn's default logging config with the filter on its handlers (access log included).
-    Passed as `uvicorn.run(log_config=...)` it applies in every worker process."""
-    from uvicorn.config import LOGGING_CONFIG
-
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config.setdefault("filters", {})["mask_links"] = {"()": LinkTokenFilter}
-    for handler in config["handlers"].values():
-        handler.setdefault("filters", []).append("mask_links")
-    return config

@@ -30,7 +30,7 @@ from litestar.routes import HTTPRoute
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from sdm_service import ratelimit
-from sdm_service.paths import API_PREFIXES, HEALTH_PATH, LINK_PREFIXES, STATIC_PREFIX
+from sdm_service.paths import API_PREFIXES, HEALTH_PATH, LINK_PREFIXES, PROBE_PATHS, STATIC_PREFIX
 from sdm_service.security import hash_token
 from sdm_service.settings import Settings
 
@@ -60,7 +60,7 @@ HSTS = "max-age=63072000; includeSubDomains"
 CACHEABLE_PREFIXES = (STATIC_PREFIX,)
 CACHEABLE_PATHS = frozenset({HEALTH_PATH})
 
-HOST_CHECK_EXEMPT = frozenset({HEALTH_PATH})
+HOST_CHECK_EXEMPT = PROBE_PATHS
 TOO_MANY_LINK_ATTEMPTS = "Too many link attempts from this address; try again later."
 LINK_FAILURE_STATUSES = frozenset({400, 403, 404, 410})  # a wrong, expired or withdrawn link
 
@@ -148,8 +148,8 @@ class TrustedHostMiddleware(ASGIMiddleware):
     """Our own check rather than Litestar's AllowedHostsConfig, which compares the Host header
     including its port (so ``127.0.0.1:8000`` would not match ``127.0.0.1``).
 
-    /health is answered on any host: container and load-balancer probes call it by internal
-    address, and it carries nothing built from the Host header."""
+    /health, its live and ready checks and /metrics are answered on any host: probes and scrapers
+    call them by internal address, and they carry nothing built from the Host header."""
 
     scopes = (ScopeType.HTTP,)
     should_bypass_for_scope = staticmethod(lambda scope: scope["path"] in HOST_CHECK_EXEMPT)

@@ -341,3 +341,39 @@ class SmartAssertionId(SQLModel, table=True):
 
     key: str = Field(primary_key=True, max_length=64)
     expires_at: int = Field(sa_type=BigInteger, index=True)
+
+
+class DeliveryStatus:
+    PENDING = "pending"  # waiting for its first or next attempt
+    SENDING = "sending"  # claimed by a worker until lease_until
+    DELIVERED = "delivered"
+    FAILED = "failed"  # refused by the EHR (a 4xx other than 408/429) or by its token endpoint
+    DEAD = "dead"  # dead-lettered: the last allowed attempt failed too
+    ALL = (PENDING, SENDING, DELIVERED, FAILED, DEAD)
+    OPEN = (PENDING, SENDING)
+
+
+class Delivery(SQLModel, table=True):
+    """The outbox: one row per completed response to write back into the EHR, written in the same
+    transaction that completes the response, so an acknowledged completion cannot lose it. The job
+    queue only carries its id; this row is the durable record, and `response_id` the dedup key."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_due", "status", "next_attempt_at"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    response_id: uuid.UUID = Field(foreign_key="responses.id", unique=True)
+    status: str = Field(default=DeliveryStatus.PENDING, max_length=16)
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=DateTimeUTC)
+    lease_until: datetime | None = Field(default=None, sa_type=DateTimeUTC)
+    last_error: str = Field(default="", max_length=1000)
+    # The EHR's OperationOutcome for the last refusal, kept as it came.
+    outcome: dict[str, Any] | None = Field(default=None, sa_column=Column(JsonDoc, nullable=True))
+    # What the EHR created (e.g. "DocumentReference/123"); a Binary made first is reused by a retry.
+    document_reference: str = Field(default="", max_length=200)
+    binary_reference: str = Field(default="", max_length=200)
+    response_reference: str = Field(default="", max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTimeUTC)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTimeUTC)
+    delivered_at: datetime | None = Field(default=None, sa_type=DateTimeUTC)

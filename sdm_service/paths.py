@@ -15,6 +15,9 @@ AUTH_PREFIX = "/auth/"  # OAuth endpoints for machine clients (SMART Backend Ser
 SMART_TOKEN_PATH = "/auth/token"  # noqa: S105 - a path, not a secret
 SMART_CONFIGURATION_PATH = "/.well-known/smart-configuration"  # under FHIR_PREFIX
 HEALTH_PATH = "/health"
+LIVE_PATH = "/health/live"  # the process answers (a Kubernetes liveness probe)
+READY_PATH = "/health/ready"  # database, content and queue are usable (readiness probe)
+METRICS_PATH = "/metrics"  # Prometheus; only from SDM_METRICS_ALLOW or with SDM_METRICS_TOKEN
 SCHEMA_PREFIX = "/schema"
 STATIC_PREFIX = "/static/"
 
@@ -22,7 +25,10 @@ LINK_PREFIXES = (INVITATION_PREFIX, RESUME_PREFIX)
 # Machine clients: bearer tokens (or signed assertions), rate-limited per token and address.
 API_PREFIXES = (API_PREFIX, FHIR_PREFIX, AUTH_PREFIX)
 # Answered with JSON (or FHIR), never with an HTML page.
-MACHINE_PREFIXES = (*API_PREFIXES, HEALTH_PATH, SCHEMA_PREFIX)
+MACHINE_PREFIXES = (*API_PREFIXES, HEALTH_PATH, SCHEMA_PREFIX, METRICS_PATH)
+# Probes and scrapers call by internal address (a pod IP), so these are answered on any Host; none
+# builds anything from the Host header.
+PROBE_PATHS = frozenset({HEALTH_PATH, LIVE_PATH, READY_PATH, METRICS_PATH})
 # Machine clients authenticate with bearer tokens, not cookies, so CSRF does not apply to them.
 CSRF_EXEMPT_PATHS = [
     f"^{API_PREFIX}",

@@ -25,6 +25,7 @@ from sqlalchemy import delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from sdm_service.models import RateCounter, utcnow
+from sdm_service.observability import counters
 
 if TYPE_CHECKING:
     from sdm_service.settings import Settings
@@ -388,7 +389,10 @@ async def take_back(store: RateLimitStore, limit: Limit, raw_key: str) -> None:
 async def admit(store: RateLimitStore, limit: Limit, raw_key: str) -> int | None:
     """Count this hit unless the key is over its limit, in one step (see the stores' enforce());
     the seconds to wait when it is over, the hit then not counted."""
-    return await store.enforce(limit, raw_key)
+    wait = await store.enforce(limit, raw_key)
+    if wait is not None:
+        counters.RATE_LIMIT_REFUSALS.labels(limit.bucket).inc()
+    return wait
 
 
 async def enforce(
@@ -397,4 +401,5 @@ async def enforce(
     """Raise RateLimited when over the limit; otherwise count this hit."""
     wait = await (store.enforce(limit, raw_key) if count else store.retry_after(limit, raw_key))
     if wait is not None:
+        counters.RATE_LIMIT_REFUSALS.labels(limit.bucket).inc()
         raise RateLimited(wait, detail) if detail else RateLimited(wait)

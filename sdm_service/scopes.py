@@ -17,7 +17,7 @@ from dataclasses import dataclass
 INTERACTIONS = "cruds"  # the SMART v2 order of the letters
 V1_ACTIONS = {"read": "rs", "write": "cud", "*": "cruds"}
 # The resource types a client can be granted scopes on (Task: the SDC workflow).
-RESOURCES = ("Questionnaire", "QuestionnaireResponse", "DocumentReference", "Binary", "Task")
+RESOURCES = ("Questionnaire", "QuestionnaireResponse", "DocumentReference", "Binary", "Task", "AuditEvent")
 RESOURCE_HELP: dict[str, str] = {
     "Questionnaire": "the questionnaire definitions (also readable without a token)",
     "QuestionnaireResponse": "patients' answers (JSON /api/v1/responses and FHIR); c pushes a response",
@@ -27,6 +27,7 @@ RESOURCE_HELP: dict[str, str] = {
         "SDC Tasks asking a patient to fill in the questionnaire (FHIR Task and JSON /api/v1/invitations): "
         "c creates one, r reads, s searches, u cancels one (ending the patient's link)"
     ),
+    "AuditEvent": "the audit log for a SIEM (FHIR AuditEvent): s searches it, r reads one event",
 }
 # Scope names of the static tokens issued before SMART, and what each grants now.
 LEGACY_SCOPES: dict[str, str] = {

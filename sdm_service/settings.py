@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 import itertools
 import json
 import math
@@ -14,10 +15,11 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from sdm_service.paths import SMART_TOKEN_PATH
 from sdm_service.resources import CHECKOUT_ROOT, resource_path
+from sdm_service.settings_oidc import OidcSettings
 
 PROJECT_ROOT = CHECKOUT_ROOT  # the source tree (tests and bench read it); the app uses resource_path
 DEVELOPMENT_SECRET = "development-only-secret-change-me-0123456789"  # noqa: S105 - refused in production
@@ -34,6 +36,15 @@ CSRF_COOKIE = "sdm_csrf"
 MFA_PENDING_COOKIE = "sdm_mfa"  # between a right password and the second factor
 OIDC_STATE_COOKIE = "sdm_oidc"  # between leaving for the identity provider and coming back
 API_REQUESTS_PER_IP_FACTOR = 3  # default per-address API ceiling, as a multiple of the per-token limit
+# Loopback and private networks: a Prometheus server inside the hospital's network or cluster.
+DEFAULT_METRICS_ALLOW = (
+    "127.0.0.0/8",
+    "::1/128",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "fc00::/7",
+)
 
 
 @dataclass(frozen=True)
@@ -88,7 +99,7 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
-class Settings(BaseSettings):
+class Settings(OidcSettings):
     model_config = SettingsConfigDict(env_prefix="SDM_", extra="ignore", frozen=True)
 
     env: Literal["development", "test", "production"] = "development"
@@ -127,23 +138,21 @@ class Settings(BaseSettings):
     mfa_required_for_all: bool = False
     # Only for test suites of unrelated features; refused in production.
     mfa_required_for_admins: bool = True
-    # OpenID Connect sign-in (services/oidc.py), on when SDM_OIDC_ISSUER is set. Accounts get the
-    # admin role when the role claim holds one of the admin values, else clinician for a clinician
-    # value; without either, sign-in is refused (and a known account deactivated).
-    oidc_issuer: str = ""
-    oidc_client_id: str = ""
-    oidc_client_secret: SecretStr = SecretStr("")
-    oidc_scopes: str = "openid profile email"
-    oidc_role_claim: str = Field(default="roles", min_length=1, max_length=200)  # a.b reads nested claims
-    oidc_clinician_values: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    oidc_admin_values: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    # Off: the password form is hidden and refused; everyone signs in through the identity provider.
-    local_login: bool = True
     # argon2id cost for clinician passwords: the library's recommended parameters (RFC 9106).
     password_hash_time_cost: int = Field(default=3, ge=1, le=20)
     password_hash_memory_kib: int = Field(default=65536, ge=8, le=4 * 1024 * 1024)
     password_hash_parallelism: int = Field(default=4, ge=1, le=64)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # json: one JSON object per line for a log pipeline; text: for people. Unset: json in
+    # production, text elsewhere (see log_format_in_use).
+    log_format: Literal["json", "text"] | None = None
+    # /metrics answers these networks (comma-separated CIDRs), or a request with the bearer token.
+    metrics_allow: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_METRICS_ALLOW))
+    metrics_token: SecretStr | None = None
+    # Traces: OTLP/HTTP to this collector (the standard OpenTelemetry variable); unset: no tracing.
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
     # One log line per request from the server (uvicorn). Off by default: the app logs its own
     # errors and audit events, and the per-request line costs time on every request.
     access_log: bool = False
@@ -168,6 +177,24 @@ class Settings(BaseSettings):
     # bearer tokens (`sdm api-clients create NAME --scopes ...` without a JWKS) can be switched off.
     static_api_tokens: bool = True
     smart_token_seconds: int = Field(default=300, ge=1, le=300)
+    # Write-back to the EHR (sdm_service/delivery/): unset base URL = nothing is sent or queued.
+    ehr_fhir_base_url: str = ""
+    ehr_client_id: str = Field(default="", max_length=200)
+    # One PEM or JWK file, or a comma list: the first signs, all are published at /.well-known/jwks.json
+    # (a new key is added before the old one is removed).
+    ehr_private_key_file: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+    ehr_token_url: str = ""  # empty: read from {base}/.well-known/smart-configuration
+    ehr_scope: str = "system/DocumentReference.c system/Binary.c system/QuestionnaireResponse.c"
+    ehr_attachment: Literal["inline", "binary"] = "inline"  # PDF in attachment.data, or a Binary first
+    ehr_send_questionnaire_response: bool = False
+    ehr_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    # The job queue: empty = a SQLite file beside the app (one machine); redis://... for many machines.
+    delivery_queue_url: str = ""
+    delivery_max_attempts: int = Field(default=10, ge=1, le=100)
+    delivery_backoff_seconds: float = Field(default=30.0, gt=0, le=3600)  # first retry; doubles each time
+    delivery_backoff_max_seconds: float = Field(default=3600.0, gt=0, le=7 * 24 * 3600)
+    # A claimed delivery not finished by then (its worker died) is taken up again by the sweep.
+    delivery_lease_seconds: float = Field(default=300.0, gt=0, le=24 * 3600)
 
     @field_validator("database_url")
     @classmethod
@@ -189,50 +216,59 @@ class Settings(BaseSettings):
             return [str(host).strip().lower() for host in value if str(host).strip()]
         return value
 
-    @field_validator("oidc_clinician_values", "oidc_admin_values", mode="before")
+    @field_validator("metrics_allow", mode="before")
     @classmethod
-    def _split_values(cls, value: object) -> object:
+    def _split_networks(cls, value: object) -> object:
         if isinstance(value, str):
-            return [item.strip() for item in value.split(",") if item.strip()]
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            for network in value:
+                try:
+                    ipaddress.ip_network(str(network), strict=False)
+                except ValueError:
+                    raise ValueError(f"{network!r} is not an address or CIDR network") from None
         return value
 
-    @field_validator("oidc_issuer")
+    @field_validator("ehr_private_key_file", mode="before")
     @classmethod
-    def _issuer_url(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
+    def _split_key_files(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [Path(part.strip()) for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("ehr_fhir_base_url", "ehr_token_url")
+    @classmethod
+    def _http_url_or_empty(cls, value: str) -> str:
+        value = value.strip()
         if value and not value.startswith(("http://", "https://")):
-            raise ValueError("must be the identity provider's https:// issuer URL")
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("delivery_queue_url")
+    @classmethod
+    def _known_queue(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("sqlite:///", "redis://", "rediss://")):
+            raise ValueError("must be a sqlite:///FILE or redis:// URL")
         return value
 
     @model_validator(mode="after")
-    def _oidc_complete(self) -> Settings:
-        if not self.oidc_issuer:
-            if not self.local_login:
-                raise ValueError(
-                    "SDM_LOCAL_LOGIN=false needs OpenID Connect sign-in: set SDM_OIDC_ISSUER, "
-                    "SDM_OIDC_CLIENT_ID and SDM_OIDC_CLIENT_SECRET"
-                )
-            return self
-        missing = [
-            name
-            for name, value in (
-                ("SDM_OIDC_CLIENT_ID", self.oidc_client_id),
-                ("SDM_OIDC_CLIENT_SECRET", self.oidc_client_secret.get_secret_value()),
-            )
-            if not value
-        ]
-        if missing:
-            raise ValueError(f"SDM_OIDC_ISSUER is set, so {' and '.join(missing)} must be set too")
-        if not self.oidc_clinician_values and not self.oidc_admin_values:
-            raise ValueError(
-                "SDM_OIDC_ISSUER is set, so SDM_OIDC_CLINICIAN_VALUES or SDM_OIDC_ADMIN_VALUES must name "
-                f"the values of the {self.oidc_role_claim!r} claim that give access"
-            )
-        if "openid" not in self.oidc_scopes.split():
-            raise ValueError("SDM_OIDC_SCOPES must include openid")
-        if self.env == "production" and not self.oidc_issuer.startswith("https://"):
-            raise ValueError("SDM_OIDC_ISSUER must use https:// when SDM_ENV=production")
+    def _ehr_needs_client_and_key(self) -> Settings:
+        if self.ehr_fhir_base_url:
+            if not self.ehr_client_id:
+                raise ValueError("SDM_EHR_CLIENT_ID is required when SDM_EHR_FHIR_BASE_URL is set")
+            if not self.ehr_private_key_file:
+                raise ValueError("SDM_EHR_PRIVATE_KEY_FILE is required when SDM_EHR_FHIR_BASE_URL is set")
+        for path in self.ehr_private_key_file:
+            if not path.is_file():
+                raise ValueError(f"SDM_EHR_PRIVATE_KEY_FILE: {path} is not a readable file")
+        if self.delivery_queue_url.startswith("redis") and importlib.util.find_spec("redis") is None:
+            raise ValueError("SDM_DELIVERY_QUEUE_URL=redis://... needs the 'redis' extra installed")
         return self
+
+    @property
+    def ehr_enabled(self) -> bool:
+        return bool(self.ehr_fhir_base_url)
 
     @field_validator("base_url")
     @classmethod
@@ -261,6 +297,8 @@ class Settings(BaseSettings):
                 )
             if not self.base_url.startswith("https://"):
                 raise ValueError("SDM_BASE_URL must use https:// when SDM_ENV=production")
+            if self.oidc_issuer and not self.oidc_issuer.startswith("https://"):
+                raise ValueError("SDM_OIDC_ISSUER must use https:// when SDM_ENV=production")
             if not self.mfa_required_for_admins:
                 raise ValueError("SDM_MFA_REQUIRED_FOR_ADMINS cannot be turned off when SDM_ENV=production")
         return self
@@ -276,12 +314,12 @@ class Settings(BaseSettings):
         return self
 
     @property
-    def oidc_enabled(self) -> bool:
-        return bool(self.oidc_issuer)
-
-    @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def log_format_in_use(self) -> str:
+        return self.log_format or ("json" if self.is_production else "text")
 
     @property
     def api_address_limit(self) -> int:

@@ -178,7 +178,7 @@ def test_make_run_serves_from_a_runtime_only_install_and_make_test_from_the_dev_
     assert not any("requirements-dev.lock" in line or "[dev]" in line for line in run_plan), run_plan
     assert run_plan[-2:] == [
         ".venv-run/bin/sdm db upgrade",
-        ".venv-run/bin/sdm run --host 127.0.0.1 --port 8000",
+        ".venv-run/bin/sdm run --host 127.0.0.1 --port 8000 --with-worker",
     ]
     test_plan = make_plan("test")
     assert ".venv/bin/python -m pip install --quiet --require-hashes -r requirements-dev.lock" in test_plan

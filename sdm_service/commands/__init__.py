@@ -14,6 +14,7 @@ GROUPS = {
     "sample": "sample_pdf",
     "data": "export_command,import_command",
     "audit": "audit",
+    "deliveries": "worker,deliveries",
 }
 
 

@@ -13,7 +13,7 @@ def searchset(
     resources: Sequence[dict[str, Any]],
     *,
     base_url: str,
-    total: int,
+    total: int | None,
     self_url: str,
     next_url: str | None = None,
     timestamp: datetime | None = None,
@@ -36,6 +36,8 @@ def searchset(
             for resource in resources
         ],
     }
+    if total is None:  # not counted (a log searched page by page)
+        del bundle["total"]
     if timestamp is not None:
         bundle["timestamp"] = fhir_instant(timestamp)
     if not bundle["entry"]:

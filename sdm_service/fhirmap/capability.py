@@ -43,6 +43,12 @@ SEARCH_PARAMETERS: dict[str, tuple[tuple[str, str, str], ...]] = {
         ("_id", "token", "The Task id."),
         ("_count", "number", _COUNT_DOC),
     ),
+    "AuditEvent": (
+        ("date", "date", "When the event was recorded. " + _LAST_UPDATED_DOC),
+        ("patient", "reference", "Only patient:identifier=system|value (or just value) is supported."),
+        ("agent", "reference", "Who acted: a username, an API client's name, or their id."),
+        ("_count", "number", _COUNT_DOC),
+    ),
 }
 
 _INTERACTIONS: dict[str, tuple[str, ...]] = {
@@ -51,6 +57,7 @@ _INTERACTIONS: dict[str, tuple[str, ...]] = {
     "DocumentReference": ("read", "search-type"),
     "Binary": ("read",),
     "Task": ("read", "search-type", "create", "patch"),
+    "AuditEvent": ("read", "search-type"),
 }
 
 _DOCUMENTATION: dict[str, str] = {
@@ -77,6 +84,10 @@ _DOCUMENTATION: dict[str, str] = {
         "(QuestionnaireResponse) and summary-document (DocumentReference of the PDF). Patch "
         "(system/Task.u): a JSON Patch replacing /status with cancelled ends the patient's link; no other "
         "change is accepted. Read needs system/Task.r, search system/Task.s."
+    ),
+    "AuditEvent": (
+        "The audit log, shaped after IHE Basic Audit Log Patterns, newest first. Search needs scope "
+        "system/AuditEvent.s, read system/AuditEvent.r."
     ),
 }
 

@@ -32,6 +32,7 @@ from sqlmodel import col
 
 from sdm_service.decision.snapshot import SummarySnapshot
 from sdm_service.models import PatientResponse, SummaryDocument, utcnow
+from sdm_service.observability import counters
 from sdm_service.report import pdf as report_pdf
 
 logger = logging.getLogger("sdm_service.documents")
@@ -84,6 +85,7 @@ def snapshot_of(response: PatientResponse) -> SummarySnapshot:
 async def render(snapshot: SummarySnapshot) -> SummaryPdf:
     """The summary rendered by the report's public renderer, off the event loop (not stored)."""
     content = await report_pdf.render_summary_pdf_async(snapshot)
+    counters.SUMMARIES_RENDERED.inc()
     return SummaryPdf(content=content, filename=report_pdf.pdf_filename(snapshot), facts=describe(content))
 
 

@@ -20,7 +20,9 @@ from sqlmodel import col
 from sdm_service.content import Content
 from sdm_service.content.logic import enabled_answers, enabled_items, is_enabled, missing_required
 from sdm_service.content.schema import Item, Questionnaire
+from sdm_service.delivery.outbox import record_pending
 from sdm_service.models import Invitation, PatientResponse, ResponseStatus, utcnow
+from sdm_service.observability import counters
 from sdm_service.security import hash_token, new_token
 from sdm_service.services import task_status
 from sdm_service.settings import Settings
@@ -97,6 +99,7 @@ async def start_response(
     )
     session.add(response)
     await session.flush()
+    counters.QUESTIONNAIRE_STARTS.labels(source).inc()
     return response, token
 
 
@@ -269,6 +272,7 @@ async def answer_step(
         await session.rollback()  # the failed flush leaves the session needing a rollback
         await session.refresh(response)
         return StepConflict(_items_now(questionnaire, response, step_index))
+    counters.STEPS_SAVED.inc()
     return StepSaved(added=added, checks_changed=checks_changed)
 
 
@@ -343,4 +347,7 @@ async def complete_response(
     await record_questionnaire_version(session, content)
     if response.invitation_id is not None:
         await task_status.response_completed(session, response.id, now=now)
+    # Same transaction: an acknowledged completion always has its delivery to the EHR (if any).
+    await record_pending(session, settings, response)
+    counters.QUESTIONNAIRE_COMPLETIONS.labels(response.source).inc()
     return response

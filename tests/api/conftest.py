@@ -37,7 +37,9 @@ def bearer(token: str) -> dict[str, str]:
 def make_token(app: Litestar) -> MakeToken:
     async def make(scopes: str = ALL_SCOPES, name: str | None = None) -> str:
         async with db(app) as session:
-            created = await api_clients.create_api_client(session, name or f"EHR {scopes}", scopes)
+            created = await api_clients.create_api_client(
+                session, name or (f"EHR {scopes}" if len(scopes) < 100 else "EHR with every scope"), scopes
+            )
             await session.commit()
         return created.token
 

@@ -29,7 +29,14 @@ async def test_metadata_lists_what_is_supported(client: Client) -> None:
     statement = response.json()
     validate_fhir(statement)
     resources = {r["type"]: r for r in statement["rest"][0]["resource"]}
-    assert set(resources) == {"Questionnaire", "QuestionnaireResponse", "DocumentReference", "Binary", "Task"}
+    assert set(resources) == {
+        "Questionnaire",
+        "QuestionnaireResponse",
+        "DocumentReference",
+        "Binary",
+        "Task",
+        "AuditEvent",
+    }
     assert {i["code"] for i in resources["QuestionnaireResponse"]["interaction"]} == {
         "read",
         "search-type",

@@ -49,10 +49,13 @@ def expect(response: httpx.Response, status: int, where: str) -> None:
 
 
 class LiveServer:
-    def __init__(self, database_url: str, log_path: Path, *, workers: int = 2) -> None:
+    def __init__(
+        self, database_url: str, log_path: Path, *, workers: int = 2, env: dict[str, str] | None = None
+    ) -> None:
         self.database_url = database_url
         self.log_path = log_path
         self.workers = workers
+        self.extra_env = env or {}
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -69,6 +72,7 @@ class LiveServer:
             "SDM_BASE_URL": self.base_url,
             "SDM_LOG_LEVEL": "WARNING",
             "SDM_DB_POOL_SIZE": "10",
+            **self.extra_env,
         }
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(

@@ -9,7 +9,8 @@ import pytest
 from litestar import Litestar, Request
 from litestar.testing import AsyncTestClient
 
-from sdm_service.logging_filters import LinkTokenFilter, mask_path, uvicorn_log_config
+from sdm_service.logging_filters import LinkTokenFilter, mask_path
+from sdm_service.observability.logs import uvicorn_log_config
 from sdm_service.web import errors
 
 Client = AsyncTestClient[Litestar]

@@ -1,6 +1,6 @@
 """FHIR R4 endpoints under /fhir: metadata, Questionnaire, QuestionnaireResponse (read, search,
 create), DocumentReference and Binary (the stored PDF summary), Task (SDC complete-questionnaire:
-create, read, search, cancel by patch).
+create, read, search, cancel by patch), AuditEvent (the audit log).
 
 Conventions: bodies are application/fhir+json (application/json and `_format=json` accepted);
 every error is an OperationOutcome with the right status (errors.py); unknown search parameters are
@@ -16,7 +16,7 @@ from litestar import Router
 
 from sdm_service.api import smart
 from sdm_service.api.auth import API_CLIENT_DEPENDENCY, SECURITY, require_api_client
-from sdm_service.api.fhir import documents, openapi, questionnaires, responses, tasks
+from sdm_service.api.fhir import audit_events, documents, openapi, questionnaires, responses, tasks
 from sdm_service.api.fhir.common import CALL_DEPENDENCY
 from sdm_service.api.fhir.errors import FHIR_EXCEPTION_HANDLERS, FHIR_PREFIX, is_fhir_path, with_fhir_outcomes
 
@@ -31,6 +31,7 @@ routes: list[Any] = [
             *responses.routes,
             *documents.routes,
             *tasks.routes,
+            *audit_events.routes,
         ],
         guards=[require_api_client],
         dependencies={**API_CLIENT_DEPENDENCY, **CALL_DEPENDENCY},

@@ -26,6 +26,8 @@ JSON_FORMATS = frozenset({"json", "application/json", "application/fhir+json", "
 # Parameters every interaction accepts besides its own search parameters.
 COMMON_PARAMETERS = frozenset({"_format"})
 PAGING_PARAMETER = "_cursor"
+# Date parameters may be given twice to make a range (ge... and lt...).
+REPEATABLE_PARAMETERS = frozenset({"_lastUpdated", "date"})
 
 QueryItems = Iterable[tuple[str, str]]
 
@@ -60,7 +62,7 @@ def check_parameters(query: QueryItems, allowed: frozenset[str]) -> None:
                 supported = ", ".join(sorted(permitted)) or "none"
                 message = f"Unknown or unsupported search parameter {key!r}. Supported here: {supported}."
             raise FhirError(400, message, (key,))
-        if key != "_lastUpdated" and seen[key] > 1:
+        if key not in REPEATABLE_PARAMETERS and seen[key] > 1:
             raise FhirError(400, f"Give {key!r} once (use a comma for several values).", (key,))
 
 

@@ -7,7 +7,6 @@ from typing import Annotated
 
 from litestar import Response as HttpResponse
 from litestar import get, post
-from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.status_codes import HTTP_201_CREATED
@@ -31,11 +30,12 @@ from sdm_service.audit import record
 from sdm_service.content import ContentLibrary
 from sdm_service.content.fhir import questionnaire_to_fhir
 from sdm_service.content.schema import Questionnaire
+from sdm_service.delivery.dispatch import completion_background
+from sdm_service.delivery.queue import DeliveryQueue
 from sdm_service.fhirmap.common import FHIR_JSON
 from sdm_service.fhirmap.questionnaire_response import ResponseRecord, to_questionnaire_response
 from sdm_service.middleware import request_ip
 from sdm_service.models import PatientResponse
-from sdm_service.services import documents
 from sdm_service.services.intake import store_questionnaire_response
 from sdm_service.services.questionnaires import pinned_questionnaire
 from sdm_service.settings import Settings
@@ -139,7 +139,9 @@ async def read_questionnaire_response(
     "configured JSON limit. Needs system/QuestionnaireResponse.c.",
 )
 async def create_questionnaire_response(
-    call: NamedDependency[FhirCall], library: NamedDependency[ContentLibrary]
+    call: NamedDependency[FhirCall],
+    library: NamedDependency[ContentLibrary],
+    delivery_queue: NamedDependency[DeliveryQueue | None],
 ) -> HttpResponse[FhirPayload]:
     request, db_session, settings = call.request, call.db_session, call.settings
     check_request(request)
@@ -160,7 +162,7 @@ async def create_questionnaire_response(
     location = f"{fhir_base(settings)}/QuestionnaireResponse/{row.id}"
     answer = fhir_response(created, HTTP_201_CREATED, headers={"Location": location})
     if row.summary:  # completed: its document is stored once this request has committed
-        answer.background = BackgroundTask(documents.after_completion(db_session, row))
+        answer.background = completion_background(db_session, delivery_queue, row)
     return answer
 
 

@@ -13,6 +13,7 @@ from litestar import Router
 from sdm_service.web import auth
 from sdm_service.web.clinician import (
     admin_api_clients,
+    admin_deliveries,
     invitations,
     responses,
     signin,
@@ -36,4 +37,5 @@ routes: list[Any] = [
         exception_handlers=auth.exception_handlers,
     ),
     *admin_api_clients.routes,
+    *admin_deliveries.routes,
 ]

@@ -6,7 +6,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar import Request, get, post
-from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
@@ -21,10 +20,12 @@ from sdm_service.content.logic import (
     enabled_items,
 )
 from sdm_service.decision.snapshot import SummarySnapshot
+from sdm_service.delivery.dispatch import completion_background
+from sdm_service.delivery.queue import DeliveryQueue
 from sdm_service.middleware import request_ip
 from sdm_service.models import PatientResponse, utcnow
 from sdm_service.ratelimit import RateLimitStore, enforce
-from sdm_service.services import documents, patient_links
+from sdm_service.services import patient_links
 from sdm_service.services import responses as response_service
 from sdm_service.settings import Settings
 from sdm_service.web.downloads import summary_pdf_download
@@ -288,6 +289,7 @@ async def submit(
     visit: NamedDependency[PatientVisit],
     settings: NamedDependency[Settings],
     db_session: NamedDependency[AsyncSession],
+    delivery_queue: NamedDependency[DeliveryQueue | None],
 ) -> Template | Redirect:
     content, response, token = visit
     form = await request.form()
@@ -321,8 +323,8 @@ async def submit(
         entity_id=str(response.id),
         ip=request_ip(request),
     )
-    store_document = BackgroundTask(documents.after_completion(db_session, response))
-    return Redirect(summary_path, status_code=303, background=store_document)
+    after = completion_background(db_session, delivery_queue, response)
+    return Redirect(summary_path, status_code=303, background=after)
 
 
 def _snapshot(response: PatientResponse) -> SummarySnapshot:
