@@ -19,7 +19,8 @@ from sdm_service.services import oidc_accounts
 from sdm_service.services.oidc import OidcError, OidcProvider, nonce_for
 from sdm_service.settings import Settings, SettingsError
 from tests.conftest import make_settings
-from tests.identity.oidc_support import IdentityProvider, through_provider
+from tests.identity.oidc_support import APP_URL, IdentityProvider, through_provider
+from tests.live import free_port
 from tests.web.clinician_support import Client
 
 
@@ -159,3 +160,34 @@ def test_incomplete_oidc_settings_are_refused_at_start(
 ) -> None:
     with pytest.raises(SettingsError, match=message):
         make_settings(sqlite_url, **overrides)
+
+
+async def test_without_a_provider_the_routes_do_not_exist(sqlite_url: str) -> None:
+    from litestar.testing import AsyncTestClient
+
+    from sdm_service.app import create_app
+
+    async with AsyncTestClient(app=create_app(make_settings(sqlite_url)), base_url=APP_URL) as plain:
+        page = await plain.get("/clinician/sign-in")
+        assert "Sign in with your organisation" not in page.text
+        assert (await plain.get("/clinician/sign-in/oidc", follow_redirects=False)).status_code == 404
+        assert (await plain.get("/clinician/sign-in/oidc/callback?state=x&code=y")).status_code == 404
+
+
+async def test_an_unreachable_provider_gets_a_clear_page(sqlite_url: str) -> None:
+    from litestar.testing import AsyncTestClient
+
+    from sdm_service.app import create_app
+
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    settings = make_settings(
+        sqlite_url,
+        oidc_issuer=closed,
+        oidc_client_id="c",
+        oidc_client_secret="s",
+        oidc_clinician_values="staff",
+    )
+    async with AsyncTestClient(app=create_app(settings), base_url=APP_URL) as client:
+        answer = await client.get("/clinician/sign-in/oidc", follow_redirects=False)
+        assert answer.status_code == 503
+        assert "could not be reached" in answer.text
