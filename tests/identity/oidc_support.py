@@ -1,7 +1,8 @@
 """A real OpenID provider for the identity tests: npm `oidc-provider` run by oidc_provider.mjs.
 
 Started once per test session (tests/identity/conftest.py). It skips with a reason when Node or the
-package (npm ci) is missing, except when SDM_REQUIRE_BROWSER=1 (as in .ci/run), where that fails.
+package (npm ci) is missing, except when SDM_REQUIRE_NODE=1 or SDM_REQUIRE_BROWSER=1 (as in
+.ci/run), where that fails.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from tests.live import free_port
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("oidc_provider.mjs")
 PACKAGE = ROOT / "node_modules" / "oidc-provider" / "package.json"
-REQUIRED = os.environ.get("SDM_REQUIRE_BROWSER") == "1" or os.environ.get("SDM_REQUIRE_OIDC") == "1"
+REQUIRED = os.environ.get("SDM_REQUIRE_NODE") == "1" or os.environ.get("SDM_REQUIRE_BROWSER") == "1"
 APP_URL = "http://testserver.local"  # the in-process app of the `client` fixture
 CALLBACK = "/clinician/sign-in/oidc/callback"
 CLIENT_ID = "sdm-service-tests"
