@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from sdm_service.audit import Actor, record
 from sdm_service.models import Role, User
 from sdm_service.services import users
 from sdm_service.settings import Settings
@@ -23,6 +24,9 @@ from sdm_service.settings import Settings
 MFA_METHODS = frozenset({"mfa", "mca", "otp", "hwk", "swk", "sc", "fpt", "face", "iris", "retina", "vbm"})
 # Never a password: no password hash can match it, so the password form cannot open this account.
 NO_PASSWORD = "!oidc"  # noqa: S105 - a marker that no password can match
+
+
+PROVIDER_ACTOR = Actor("system", "", "identity provider")  # who made the account changes below
 
 
 def provider_did_mfa(amr: object) -> bool:
@@ -85,8 +89,23 @@ async def find_linked(session: AsyncSession, issuer: str, subject: str) -> User 
     ).scalar_one_or_none()
 
 
-async def sign_in(session: AsyncSession, settings: Settings, claims: dict[str, Any]) -> Accepted | Refused:
-    """Find, create or update the account for checked ID token claims (flushed, not committed)."""
+async def _audit(session: AsyncSession, action: str, user: User, ip: str, **detail: object) -> None:
+    await record(
+        session,
+        PROVIDER_ACTOR,
+        action,
+        entity_type="user",
+        entity_id=str(user.id),
+        ip=ip,
+        detail={"username": user.username, **detail},
+    )
+
+
+async def sign_in(
+    session: AsyncSession, settings: Settings, claims: dict[str, Any], *, ip: str
+) -> Accepted | Refused:
+    """Find, create or update the account for checked ID token claims, auditing each change
+    (flushed, not committed)."""
     issuer, subject = settings.oidc_issuer, str(claims["sub"])
     role = role_from_claims(claims, settings)
     user = await find_linked(session, issuer, subject)
@@ -110,6 +129,7 @@ async def sign_in(session: AsyncSession, settings: Settings, claims: dict[str, A
         )
         session.add(user)
         await session.flush()
+        await _audit(session, "user.create", user, ip, role=role, via="oidc")
         return Accepted(user, ["created"])
     if not user.is_active and not user.deactivated_by_provider:
         return Refused("deactivated", user)
@@ -118,15 +138,19 @@ async def sign_in(session: AsyncSession, settings: Settings, claims: dict[str, A
         user.deactivated_by_provider = True
         session.add(user)
         await session.flush()
+        if deactivated:
+            await _audit(session, "user.deactivate", user, ip, reason="role claim no longer maps to a role")
         return Refused("no_role", user, deactivated_now=deactivated)
     changes: list[str] = []
     previous = user.role
     if not user.is_active:
         user.is_active, user.deactivated_at, user.deactivated_by_provider = True, None, False
         changes.append("reactivated")
+        await _audit(session, "user.reactivate", user, ip)
     if user.role != role:
         user.role = role
         changes.append("role")
+        await _audit(session, "user.role.change", user, ip, **{"from": previous, "to": role})
     if changes:
         session.add(user)
         await session.flush()

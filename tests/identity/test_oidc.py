@@ -143,6 +143,10 @@ async def test_losing_the_role_deactivates_and_regaining_it_restores(
         assert user is not None
         assert user.is_active
         assert user.role == Role.ADMIN
+        reactivated = await audit_events(app, "user.reactivate")
+        assert [event.detail for event in reactivated] == [{"username": "dr.leaver"}]
+        changed = [event.detail for event in await audit_events(app, "user.role.change")]
+        assert changed == [{"username": "dr.leaver", "from": "clinician", "to": "admin"}]
     finally:
         identity_provider.set_roles("dr.leaver", "sdm-clinician")
 

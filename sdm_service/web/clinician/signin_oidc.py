@@ -26,7 +26,6 @@ from sdm_service.web.clinician.common import client_ip, page
 from sdm_service.web.clinician.signin_mfa import MFA_PATH, pending_cookie
 
 logger = logging.getLogger(__name__)
-PROVIDER_ACTOR = Actor("system", "", "identity provider")  # account changes the provider's claims made
 
 UNREACHABLE = "Your organisation's sign-in service could not be reached. Try again in a few minutes."
 FAILED = "Signing in with your organisation did not work. Start again from this page."
@@ -136,21 +135,11 @@ async def oidc_callback(
     except OidcError as exc:
         logger.warning("OpenID Connect sign-in failed: %s", exc)
         return await _refuse(request, side_engine, settings, "token_rejected", problem=str(exc)[:300])
-    outcome = await oidc_accounts.sign_in(db_session, settings, claims)
+    ip = client_ip(request)
+    outcome = await oidc_accounts.sign_in(db_session, settings, claims, ip=ip)
     if isinstance(outcome, oidc_accounts.Refused):
-        user = outcome.user
-        if outcome.deactivated_now and user is not None:
-            await record(
-                db_session,
-                PROVIDER_ACTOR,
-                "user.deactivate",
-                entity_type="user",
-                entity_id=str(user.id),
-                ip=client_ip(request),
-                detail={"username": user.username, "reason": "role claim no longer maps to a role"},
-            )
-        # The deactivation stands although this answer is a refusal (which rolls back).
-        user_id, username = (str(user.id), user.username) if user else ("", "")
+        user_id, username = (str(outcome.user.id), outcome.user.username) if outcome.user else ("", "")
+        # A deactivation stands although this answer is a refusal (which rolls back).
         await db_session.commit()
         return await _refuse(
             request,
@@ -163,25 +152,6 @@ async def oidc_callback(
         )
     user = outcome.user
     provider_mfa = oidc_accounts.provider_did_mfa(claims.get("amr"))
-    ip = client_ip(request)
-    if "created" in outcome.changes:
-        await record(
-            db_session,
-            PROVIDER_ACTOR,
-            "user.create",
-            entity_type="user",
-            entity_id=str(user.id),
-            ip=ip,
-            detail={"username": user.username, "role": user.role, "via": "oidc"},
-        )
-    for change in outcome.changes:
-        if change == "role":
-            detail = {"username": user.username, "from": outcome.previous_role, "to": user.role}
-            await record(db_session, PROVIDER_ACTOR, "user.role.change", entity_type="user",
-                         entity_id=str(user.id), ip=ip, detail=detail)  # fmt: skip
-        elif change == "reactivated":
-            await record(db_session, PROVIDER_ACTOR, "user.reactivate", entity_type="user",
-                         entity_id=str(user.id), ip=ip, detail={"username": user.username})  # fmt: skip
     clear_state = _state_cookie(settings, "", max_age=0)
     if mfa_service.enabled(user) and not provider_mfa:
         # The account has its own second factor and the provider did not check one: ask for it.
