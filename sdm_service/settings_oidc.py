@@ -20,8 +20,8 @@ class OidcSettings(BaseSettings):
     oidc_client_secret: SecretStr = SecretStr("")
     oidc_scopes: str = "openid profile email"
     oidc_role_claim: str = Field(default="roles", min_length=1, max_length=200)  # a.b reads nested claims
-    oidc_clinician_values: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    oidc_admin_values: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    oidc_clinician_values: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["clinician"])
+    oidc_admin_values: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["admin"])
     # Off: the password form is hidden and refused; everyone signs in through the identity provider.
     local_login: bool = True
 

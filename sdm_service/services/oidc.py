@@ -41,7 +41,7 @@ from sdm_service.settings import Settings
 
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 START_PATH = f"{CLINICIAN_PREFIX}/sign-in/oidc"
-CALLBACK_PATH = f"{START_PATH}/callback"
+CALLBACK_PATH = f"{CLINICIAN_PREFIX}/oidc/callback"  # the redirect URI registered at the provider (DESIGN.md)
 SIGNED_OUT_PATH = f"{CLINICIAN_PREFIX}/sign-in?signed_out=1"
 PENDING_SECONDS = 10 * 60  # time to sign in at the provider and come back
 LEEWAY_SECONDS = 60  # clock difference tolerated on exp / iat

@@ -26,7 +26,7 @@ SCRIPT = Path(__file__).with_name("oidc_provider.mjs")
 PACKAGE = ROOT / "node_modules" / "oidc-provider" / "package.json"
 REQUIRED = os.environ.get("SDM_REQUIRE_NODE") == "1" or os.environ.get("SDM_REQUIRE_BROWSER") == "1"
 APP_URL = "http://testserver.local"  # the in-process app of the `client` fixture
-CALLBACK = "/clinician/sign-in/oidc/callback"
+CALLBACK = "/clinician/oidc/callback"
 CLIENT_ID = "sdm-service-tests"
 CLIENT_SECRET = "test-only-client-secret-0123456789abcdef"
 

@@ -120,6 +120,9 @@ def _settings_of(settings: Settings) -> dict[str, object]:
 
 def test_role_mapping_reads_lists_strings_and_nested_claims(sqlite_url: str) -> None:
     base = {"oidc_issuer": "https://idp.example.org", "oidc_client_id": "c", "oidc_client_secret": "s"}
+    defaults = make_settings(sqlite_url, **base)  # role values "clinician" and "admin" (DESIGN.md)
+    assert oidc_accounts.role_from_claims({"roles": ["clinician"]}, defaults) == Role.CLINICIAN
+    assert oidc_accounts.role_from_claims({"roles": ["admin"]}, defaults) == Role.ADMIN
     settings = make_settings(
         sqlite_url, **base, oidc_clinician_values="staff,doctors", oidc_admin_values="it-admin"
     )
@@ -148,7 +151,13 @@ def test_provider_mfa_is_read_from_amr() -> None:
     [
         ({"oidc_issuer": "https://idp.example.org"}, "SDM_OIDC_CLIENT_ID and SDM_OIDC_CLIENT_SECRET"),
         (
-            {"oidc_issuer": "https://idp.example.org", "oidc_client_id": "c", "oidc_client_secret": "s"},
+            {
+                "oidc_issuer": "https://idp.example.org",
+                "oidc_client_id": "c",
+                "oidc_client_secret": "s",
+                "oidc_clinician_values": "",
+                "oidc_admin_values": " , ",
+            },
             "SDM_OIDC_CLINICIAN_VALUES or SDM_OIDC_ADMIN_VALUES",
         ),
         ({"local_login": False}, "SDM_LOCAL_LOGIN=false needs OpenID Connect"),
@@ -171,7 +180,7 @@ async def test_without_a_provider_the_routes_do_not_exist(sqlite_url: str) -> No
         page = await plain.get("/clinician/sign-in")
         assert "Sign in with your organisation" not in page.text
         assert (await plain.get("/clinician/sign-in/oidc", follow_redirects=False)).status_code == 404
-        assert (await plain.get("/clinician/sign-in/oidc/callback?state=x&code=y")).status_code == 404
+        assert (await plain.get("/clinician/oidc/callback?state=x&code=y")).status_code == 404
 
 
 async def test_an_unreachable_provider_gets_a_clear_page(sqlite_url: str) -> None:

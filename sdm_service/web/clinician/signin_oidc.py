@@ -107,7 +107,7 @@ async def _refuse(
     return _refused(settings, message, 403 if reason in REFUSALS else 400)
 
 
-@get("/sign-in/oidc/callback", name="clinician:sign-in-oidc-callback", include_in_schema=False)
+@get("/oidc/callback", name="clinician:oidc-callback", include_in_schema=False)
 async def oidc_callback(
     request: Request[Any, Any, Any],
     oidc: NamedDependency[OidcProvider | None],
