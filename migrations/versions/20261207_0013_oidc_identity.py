@@ -1,7 +1,7 @@
 """oidc identity: accounts linked to an OpenID provider's (issuer, sub), pending sign-ins, provider MFA
 
 Revision ID: 0013_oidc_identity
-Revises: 0012_deliveries
+Revises: 0011_language
 Create Date: 2026-12-07 16:00:00
 """
 
@@ -14,7 +14,7 @@ from advanced_alchemy.types import DateTimeUTC
 from alembic import op
 
 revision: str = "0013_oidc_identity"
-down_revision: str | None = "0012_deliveries"
+down_revision: str | None = "0011_language"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
