@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import secrets
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -155,6 +156,20 @@ async def record(
     logger.info("audit %s %s:%s %s %s", action, actor.type, actor.id, entity_type, entity_id)
 
 
+async def record_patient_event(
+    session: AsyncSession, response_id: uuid.UUID, action: str, *, ip: str
+) -> None:
+    """What a patient did with their own response (the patient is known only by that response)."""
+    await record(
+        session,
+        Actor("patient", str(response_id)),
+        action,
+        entity_type="response",
+        entity_id=str(response_id),
+        ip=ip,
+    )
+
+
 class EventFields(TypedDict, total=False):
     """The optional fields of an event, as record() takes them."""
 
@@ -200,11 +215,8 @@ async def record_refusal(
     action: str,
     *,
     key: str,
-    ip: str = "",
-    entity_type: str = "",
-    entity_id: str = "",
-    detail: dict[str, Any] | None = None,
     window_seconds: int = REFUSAL_WINDOW_SECONDS,
+    **fields: Unpack[EventFields],
 ) -> None:
     """Record a refusal that an attacker can repeat at will without flooding the log.
 
@@ -230,12 +242,5 @@ async def record_refusal(
         "window_started_at": datetime.fromtimestamp(int(ends_at) - window_seconds, UTC).isoformat(),
         "window_seconds": window_seconds,
     }
-    await record_now(
-        engine,
-        actor,
-        action,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        ip=ip,
-        detail={**(detail or {}), **window},
-    )
+    fields["detail"] = {**(fields.get("detail") or {}), **window}
+    await record_now(engine, actor, action, **fields)

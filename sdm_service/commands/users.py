@@ -10,7 +10,7 @@ import click
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from sdm_service import ratelimit
-from sdm_service.audit import SYSTEM, record
+from sdm_service.audit import SYSTEM
 from sdm_service.commands.environment import settings_or_exit
 from sdm_service.commands.unit_of_work import run_unit_of_work
 from sdm_service.models import Role, User
@@ -71,14 +71,7 @@ def create(username: str, role: str, display_name: str, password_stdin: bool) ->
             display_name=display_name,
             hashing=service.hashing_for(settings_or_exit()),
         )
-        await record(
-            session,
-            SYSTEM,
-            "user.create",
-            entity_type="user",
-            entity_id=str(user.id),
-            detail={"username": user.username, "role": user.role},
-        )
+        await service.record_account_event(session, SYSTEM, "user.create", user, role=user.role)
         return user.username, user.role
 
     name, created_role = _run(work)
@@ -96,14 +89,7 @@ def deactivate(username: str) -> None:
             raise service.UserError(f"There is no account named {service.normalise_username(username)!r}.")
         changed = await service.deactivate_user(session, user)
         if changed:
-            await record(
-                session,
-                SYSTEM,
-                "user.deactivate",
-                entity_type="user",
-                entity_id=str(user.id),
-                detail={"username": user.username},
-            )
+            await service.record_account_event(session, SYSTEM, "user.deactivate", user)
         return changed
 
     if _run(work):
@@ -158,14 +144,7 @@ def set_password(username: str, password_stdin: bool) -> None:
             session, user, password, hashing=service.hashing_for(settings), must_change=True
         )
         ended = await service.end_sessions(session, user.id)
-        await record(
-            session,
-            SYSTEM,
-            "user.password.reset",
-            entity_type="user",
-            entity_id=str(user.id),
-            detail={"username": user.username, "sessions_ended": ended},
-        )
+        await service.record_account_event(session, SYSTEM, "user.password.reset", user, sessions_ended=ended)
         return ended
 
     ended = _run(work)
@@ -189,14 +168,7 @@ def unlock(username: str) -> None:
             was_locked = await signin.unlock(store, user.username)
         finally:
             await store.close()
-        await record(
-            session,
-            SYSTEM,
-            "user.unlock",
-            entity_type="user",
-            entity_id=str(user.id),
-            detail={"username": user.username, "was_locked": was_locked},
-        )
+        await service.record_account_event(session, SYSTEM, "user.unlock", user, was_locked=was_locked)
         return was_locked
 
     name = service.normalise_username(username)

@@ -20,9 +20,7 @@ from sdm_service.delivery.resources import (
     outbound_document,
     outbound_response,
 )
-from sdm_service.fhirmap.document import document_reference
 from sdm_service.models import Delivery, PatientResponse
-from sdm_service.report.pdf import pdf_filename
 from sdm_service.services import documents
 from sdm_service.settings import Settings
 
@@ -44,20 +42,7 @@ async def _local_resources(
         if row is None:  # pragma: no cover - the outbox row references it
             raise LookupError(f"response {response_id} is gone")
         pdf = await documents.summary_pdf(session, row)  # stores it first if completion did not
-        snapshot = documents.snapshot_of(row)
-        local_document = document_reference(
-            response_id=str(row.id),
-            base_url=_fhir_base(settings),
-            patient_system=row.patient_system,
-            patient_value=row.patient_value,
-            patient_name=row.patient_name,
-            completed_at=row.completed_at or row.updated_at,
-            updated_at=row.updated_at,
-            title=f"{snapshot.questionnaire_title}: summary for the care-team visit",
-            filename=pdf_filename(snapshot),
-            size=pdf.facts.size,
-            sha1_base64=pdf.facts.sha1_base64,
-        )
+        local_document = documents.summary_document_reference(row, pdf.facts, _fhir_base(settings))
         local_response = None
         if settings.ehr_send_questionnaire_response:
             [local_response] = await questionnaire_responses([row], session, library, settings)

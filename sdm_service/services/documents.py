@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import col
 
 from sdm_service.decision.snapshot import SummarySnapshot
+from sdm_service.fhirmap.document import document_reference
 from sdm_service.models import PatientResponse, SummaryDocument, utcnow
 from sdm_service.observability import counters
 from sdm_service.report import pdf as report_pdf
@@ -80,6 +81,26 @@ def snapshot_of(response: PatientResponse) -> SummarySnapshot:
     if not response.summary:
         raise NoSummaryYet(f"Response {response.id} is {response.status}; it has no summary yet.")
     return SummarySnapshot.model_validate(response.summary)
+
+
+def summary_document_reference(row: PatientResponse, facts: DocumentFacts, base_url: str) -> dict[str, Any]:
+    """The FHIR DocumentReference of a completed response's stored PDF (base_url: the FHIR base), the
+    same for the API and for the copy delivered to the EHR."""
+    snapshot = snapshot_of(row)
+    return document_reference(
+        response_id=str(row.id),
+        base_url=base_url,
+        patient_system=row.patient_system,
+        patient_value=row.patient_value,
+        patient_name=row.patient_name,
+        completed_at=row.completed_at or row.updated_at,
+        updated_at=row.updated_at,
+        title=f"{snapshot.questionnaire_title}: summary for the care-team visit",
+        filename=report_pdf.pdf_filename(snapshot),
+        size=facts.size,
+        sha1_base64=facts.sha1_base64,
+        language=snapshot.language,
+    )
 
 
 async def render(snapshot: SummarySnapshot) -> SummaryPdf:

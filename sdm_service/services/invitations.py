@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any, TypedDict
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,6 +45,18 @@ class NewInvitation:
     response: PatientResponse
     token: str  # shown once, inside the link
     url: str
+
+
+class InvitationFields(TypedDict, total=False):
+    """The optional parts of an invitation, as create_invitation() takes them (a caller that adds to
+    an invitation, such as a Task, passes them on)."""
+
+    patient_system: str
+    patient_name: str
+    consult_date: date | None
+    language: str | None
+    ttl_days: int | None
+    expires_at: datetime | None
 
 
 def invitation_url(settings: Settings, token: str) -> str:
@@ -95,32 +108,31 @@ async def create_invitation(
     if language is not None and language not in content.languages:
         raise InvitationError(f"Language must be one of: {', '.join(content.languages)}.")
     language = language or content.languages[0]
+    patient: dict[str, Any] = {  # the response and the invitation both keep who it is for
+        "patient_system": system,
+        "patient_value": value,
+        "patient_name": name,
+        "consult_date": consult_date,
+        "language": language,
+    }
     response = PatientResponse(
         questionnaire_slug=content.slug,
         questionnaire_version=content.version,
         status=ResponseStatus.INVITED,
         source="web",
-        patient_system=system,
-        patient_value=value,
-        patient_name=name,
-        consult_date=consult_date,
-        language=language,
         created_at=now,
         updated_at=now,
+        **patient,
     )
     invitation = Invitation(
         token_hash=hash_token(token),
         questionnaire_slug=content.slug,
-        patient_system=system,
-        patient_value=value,
-        patient_name=name,
-        consult_date=consult_date,
-        language=language,
         expires_at=expires,
         created_by_user_id=created_by_user_id,
         created_by_client_id=created_by_client_id,
         response_id=response.id,
         created_at=now,
+        **patient,
     )
     response.invitation_id = invitation.id
     session.add(response)

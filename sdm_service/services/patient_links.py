@@ -11,6 +11,7 @@ when a clinician or the API ends it (`end_access`). An unopened invitation lives
 from __future__ import annotations
 
 from collections.abc import Container
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
-from sdm_service.audit import Actor, record, record_now
+from sdm_service.audit import Actor, record, record_now, record_patient_event
 from sdm_service.models import Invitation, PatientResponse, ResponseStatus, utcnow
 from sdm_service.services import responses, task_status
 from sdm_service.services.invitations import InvitationUnusable, find_usable_invitation
@@ -115,20 +116,26 @@ async def mark_opened(
     set_committed_value(response, "last_opened_at", opened)
 
 
+@dataclass(frozen=True)
+class LinkRequest:
+    """A request opening a patient's link: its unit of work, the engine that records a refusal on
+    its own, the questionnaires served, and the client's address."""
+
+    session: AsyncSession
+    engine: AsyncEngine
+    settings: Settings
+    known_slugs: Container[str]
+    ip: str
+
+
 async def open_invitation_link(
-    session: AsyncSession,
-    engine: AsyncEngine,
-    settings: Settings,
-    token: str,
-    known_slugs: Container[str],
-    *,
-    ip: str,
-    now: datetime | None = None,
+    link: LinkRequest, token: str, *, now: datetime | None = None
 ) -> tuple[PatientResponse, str]:
     """Open the response behind an invitation link (on the record as `invitation.opened`)."""
     now = now or utcnow()
+    session, engine, settings, ip = link.session, link.engine, link.settings, link.ip
     invitation = await find_usable_invitation(session, token, now=now)
-    if invitation.questionnaire_slug not in known_slugs:
+    if invitation.questionnaire_slug not in link.known_slugs:
         raise LinkUnusable("unknown")
     existing = await session.get(PatientResponse, invitation.response_id) if invitation.response_id else None
     if existing is not None:  # an invitation link never outlives the patient's access
@@ -138,32 +145,19 @@ async def open_invitation_link(
     except LookupError:
         raise LinkUnusable("unknown") from None
     await mark_opened(session, response, now=now)
-    await record(
-        session,
-        Actor("patient", str(response.id)),
-        "invitation.opened",
-        entity_type="response",
-        entity_id=str(response.id),
-        ip=ip,
-    )
+    await record_patient_event(session, response.id, "invitation.opened", ip=ip)
     return response, cookie_token
 
 
 async def open_resume_link(
-    session: AsyncSession,
-    engine: AsyncEngine,
-    settings: Settings,
-    token: str,
-    known_slugs: Container[str],
-    *,
-    ip: str,
-    now: datetime | None = None,
+    link: LinkRequest, token: str, *, now: datetime | None = None
 ) -> tuple[PatientResponse, str]:
     """The response a resume link belongs to. An invitation link used as a resume link opens the
     invitation first."""
     now = now or utcnow()
+    session, engine, settings, ip = link.session, link.engine, link.settings, link.ip
     response = await responses.load_by_token(session, token)
-    if response is None or response.questionnaire_slug not in known_slugs:
+    if response is None or response.questionnaire_slug not in link.known_slugs:
         raise LinkUnusable("unknown")
     await check_access(engine, response, settings, ip=ip, now=now)
     if response.status == ResponseStatus.INVITED:

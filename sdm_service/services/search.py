@@ -14,7 +14,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -109,17 +109,47 @@ _COMPARE = {
 }
 
 
-def _filtered(statement: Select[Any], where: ResponseFilter) -> Select[Any]:
+class CommonFilter(Protocol):
+    """What the response and the Task searches both filter on."""
+
+    @property
+    def patient_system(self) -> str | None: ...
+    @property
+    def patient_value(self) -> str | None: ...
+    @property
+    def statuses(self) -> tuple[str, ...] | None: ...
+    @property
+    def ids(self) -> tuple[uuid.UUID, ...] | None: ...
+    @property
+    def updated(self) -> tuple[tuple[str, datetime], ...]: ...
+
+
+def filter_common(
+    statement: Select[Any], where: CommonFilter, *, status: Any, id_: Any, updated_at: Any
+) -> Select[Any]:
+    """`where`'s patient (on PatientResponse), status, id and _lastUpdated conditions, on the searched
+    table's `status`, `id_` and `updated_at` columns. An empty tuple of statuses or ids matches nothing."""
     if where.patient_system is not None:
         statement = statement.where(col(PatientResponse.patient_system) == where.patient_system)
     if where.patient_value is not None:
         statement = statement.where(col(PatientResponse.patient_value) == where.patient_value)
     if where.statuses is not None:
-        statement = statement.where(col(PatientResponse.status).in_(where.statuses or ("-none-",)))
+        statement = statement.where(status.in_(where.statuses or ("-none-",)))
     if where.ids is not None:
-        statement = statement.where(col(PatientResponse.id).in_(where.ids or (uuid.UUID(int=0),)))
+        statement = statement.where(id_.in_(where.ids or (uuid.UUID(int=0),)))
     for operator, moment in where.updated:
-        statement = statement.where(_COMPARE[operator](col(PatientResponse.updated_at), as_utc(moment)))
+        statement = statement.where(_COMPARE[operator](updated_at, as_utc(moment)))
+    return statement
+
+
+def _filtered(statement: Select[Any], where: ResponseFilter) -> Select[Any]:
+    statement = filter_common(
+        statement,
+        where,
+        status=col(PatientResponse.status),
+        id_=col(PatientResponse.id),
+        updated_at=col(PatientResponse.updated_at),
+    )
     if where.with_summary:
         statement = statement.where(col(PatientResponse.completed_at).is_not(None))
     return statement

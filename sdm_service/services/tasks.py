@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import Any
+from datetime import datetime
+from typing import Any, Unpack
 
 from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,8 +23,8 @@ from sdm_service.content.fhir import questionnaire_url
 from sdm_service.fhirmap.task import TaskRecord
 from sdm_service.models import FhirTask, Invitation, PatientResponse, TaskStatus, utcnow
 from sdm_service.services import patient_links
-from sdm_service.services.invitations import NewInvitation, create_invitation
-from sdm_service.services.search import MAX_PAGE_SIZE, Cursor, as_utc, encode_cursor
+from sdm_service.services.invitations import InvitationFields, NewInvitation, create_invitation
+from sdm_service.services.search import MAX_PAGE_SIZE, Cursor, as_utc, encode_cursor, filter_common
 from sdm_service.settings import Settings
 
 
@@ -53,30 +53,15 @@ async def create_task(
     content: Content,
     *,
     patient_value: str,
-    patient_system: str = "",
-    patient_name: str = "",
-    consult_date: date | None = None,
-    ttl_days: int | None = None,
-    link_expires_at: datetime | None = None,
     owner: dict[str, Any] | None = None,
     requester: dict[str, Any] | None = None,
     client_id: uuid.UUID | None = None,
     client_name: str = "",
-    language: str | None = None,
+    **invitation: Unpack[InvitationFields],
 ) -> NewTask:
     """The invitation (InvitationError for bad input) and the Task asking for its completion."""
     created = await create_invitation(
-        session,
-        settings,
-        content,
-        patient_value=patient_value,
-        patient_system=patient_system,
-        patient_name=patient_name,
-        consult_date=consult_date,
-        ttl_days=ttl_days,
-        expires_at=link_expires_at,
-        created_by_client_id=client_id,
-        language=language,
+        session, settings, content, patient_value=patient_value, created_by_client_id=client_id, **invitation
     )
     now = created.invitation.created_at
     task = FhirTask(
@@ -146,26 +131,14 @@ class TaskFilter:
     updated: tuple[tuple[str, datetime], ...] = field(default_factory=tuple)  # (ge|lt|..., instant)
 
 
-_COMPARE = {
-    "ge": lambda column, moment: column >= moment,
-    "gt": lambda column, moment: column > moment,
-    "le": lambda column, moment: column <= moment,
-    "lt": lambda column, moment: column < moment,
-}
-
-
 def _filtered(statement: Select[Any], where: TaskFilter) -> Select[Any]:
-    if where.patient_system is not None:
-        statement = statement.where(col(PatientResponse.patient_system) == where.patient_system)
-    if where.patient_value is not None:
-        statement = statement.where(col(PatientResponse.patient_value) == where.patient_value)
-    if where.statuses is not None:
-        statement = statement.where(col(FhirTask.status).in_(where.statuses or ("-none-",)))
-    if where.ids is not None:
-        statement = statement.where(col(FhirTask.id).in_(where.ids or (uuid.UUID(int=0),)))
-    for operator, moment in where.updated:
-        statement = statement.where(_COMPARE[operator](col(FhirTask.updated_at), as_utc(moment)))
-    return statement
+    return filter_common(
+        statement,
+        where,
+        status=col(FhirTask.status),
+        id_=col(FhirTask.id),
+        updated_at=col(FhirTask.updated_at),
+    )
 
 
 @dataclass(frozen=True)

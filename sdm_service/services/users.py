@@ -9,12 +9,14 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 import anyio.to_thread
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from sdm_service.audit import Actor, record
 from sdm_service.models import Role, User, UserSession, utcnow
 from sdm_service.security import PasswordHashing
 from sdm_service.services import passwords
@@ -190,4 +192,19 @@ async def count_active_admins(session: AsyncSession) -> int:
                 select(func.count()).where(col(User.role) == Role.ADMIN, col(User.is_active).is_(True))
             )
         ).scalar_one()
+    )
+
+
+async def record_account_event(
+    session: AsyncSession, actor: Actor, action: str, account: User, *, ip: str = "", **detail: Any
+) -> None:
+    """An administrator's (or the command line's) action on an account, naming it by its username."""
+    await record(
+        session,
+        actor,
+        action,
+        entity_type="user",
+        entity_id=str(account.id),
+        ip=ip,
+        detail={"username": account.username, **detail},
     )

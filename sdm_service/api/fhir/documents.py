@@ -23,31 +23,9 @@ from sdm_service.api.fhir.common import (
 )
 from sdm_service.api.fhir.errors import FhirPayload, fhir_response
 from sdm_service.api.fhir.params import SearchRequest, wants_pdf
-from sdm_service.fhirmap.document import binary, document_reference
+from sdm_service.fhirmap.document import binary
 from sdm_service.models import PatientResponse
-from sdm_service.report.pdf import pdf_filename
 from sdm_service.services import documents
-from sdm_service.settings import Settings
-
-
-def _document_reference(
-    row: PatientResponse, facts: documents.DocumentFacts, settings: Settings
-) -> FhirPayload:
-    snapshot = documents.snapshot_of(row)
-    return document_reference(
-        response_id=str(row.id),
-        base_url=fhir_base(settings),
-        patient_system=row.patient_system,
-        patient_value=row.patient_value,
-        patient_name=row.patient_name,
-        completed_at=row.completed_at or row.updated_at,
-        updated_at=row.updated_at,
-        title=f"{snapshot.questionnaire_title}: summary for the care-team visit",
-        filename=pdf_filename(snapshot),
-        size=facts.size,
-        sha1_base64=facts.sha1_base64,
-        language=snapshot.language,
-    )
 
 
 @get(
@@ -63,7 +41,9 @@ async def search_document_references(
 ) -> HttpResponse[FhirPayload]:
     async def to_resources(rows: list[PatientResponse]) -> list[FhirPayload]:
         facts = await documents.document_facts(call.db_session, rows)
-        return [_document_reference(row, facts[row.id], call.settings) for row in rows]
+        return [
+            documents.summary_document_reference(row, facts[row.id], fhir_base(call.settings)) for row in rows
+        ]
 
     return await searchset_response(
         call, search, "DocumentReference", to_resources, via="fhir-document-search"
@@ -81,7 +61,7 @@ async def read_document_reference(
 ) -> HttpResponse[FhirPayload]:
     row = await audited_read(call, "DocumentReference", resource_id, via="fhir-document")
     facts = await documents.document_facts(call.db_session, [row])
-    return fhir_response(_document_reference(row, facts[row.id], call.settings))
+    return fhir_response(documents.summary_document_reference(row, facts[row.id], fhir_base(call.settings)))
 
 
 @get(

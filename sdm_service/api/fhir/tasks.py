@@ -208,7 +208,7 @@ async def create_task(
             patient_value=order.patient_value,
             patient_system=order.patient_system,
             patient_name=order.patient_name,
-            link_expires_at=order.link_expires_at,
+            expires_at=order.link_expires_at,
             # The patient's language (es-MX -> es; one the content lacks -> its default).
             language=content.choose_language(order.language) if order.language else None,
             owner=order.owner,

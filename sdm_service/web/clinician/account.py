@@ -21,7 +21,7 @@ from sdm_service.services import passwords, sessions, users
 from sdm_service.settings import Settings
 from sdm_service.web import auth
 from sdm_service.web.clinician import account_mfa
-from sdm_service.web.clinician.common import FormError, audit, field, page, read_form
+from sdm_service.web.clinician.common import FormError, audit_own_account, field, page, read_form
 
 SESSIONS_PATH = "/clinician/account/sessions"
 
@@ -64,14 +64,8 @@ async def change_password(
     # Whoever else knew the old password is signed out; this browser stays signed in.
     token = request.cookies.get(settings.cookies.session) or ""
     ended = await users.end_sessions(db_session, current_user.id, keep_token_hash=hash_token(token))
-    await audit(
-        request,
-        db_session,
-        current_user,
-        "user.password.change",
-        entity_type="user",
-        entity_id=str(current_user.id),
-        detail={"other_sessions_ended": ended},
+    await audit_own_account(
+        request, db_session, current_user, "user.password.change", other_sessions_ended=ended
     )
     return Redirect(f"{auth.PASSWORD_PATH}?changed=1", status_code=303)
 
@@ -109,14 +103,7 @@ async def end_one_session(
 ) -> Redirect:
     if len(session_id) > 64 or not await sessions.end_by_public_id(db_session, current_user.id, session_id):
         raise NotFoundException("You have no such session; it may have ended already.")
-    await audit(
-        request,
-        db_session,
-        current_user,
-        "auth.session.end",
-        entity_type="user",
-        entity_id=str(current_user.id),
-    )
+    await audit_own_account(request, db_session, current_user, "auth.session.end")
     return Redirect(f"{SESSIONS_PATH}?ended=1", status_code=303)
 
 
@@ -129,15 +116,7 @@ async def end_all_sessions(
 ) -> Redirect:
     """Sign out everywhere, this browser included."""
     ended = await users.end_sessions(db_session, current_user.id)
-    await audit(
-        request,
-        db_session,
-        current_user,
-        "auth.session.end_all",
-        entity_type="user",
-        entity_id=str(current_user.id),
-        detail={"sessions_ended": ended},
-    )
+    await audit_own_account(request, db_session, current_user, "auth.session.end_all", sessions_ended=ended)
     return Redirect(
         f"{auth.SIGN_IN_PATH}?signed_out=1", status_code=303, cookies=[auth.expired_session_cookie(settings)]
     )

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sdm_service.models import User
 from sdm_service.services import mfa
 from sdm_service.settings import Settings
-from sdm_service.web.clinician.common import FormError, audit, field, page, read_form
+from sdm_service.web.clinician.common import FormError, audit_own_account, field, page, read_form
 
 
 async def _enrol_page(
@@ -64,14 +64,7 @@ async def mfa_enable(
     if codes is None:
         error = "That code does not match. Check the time on your phone and enter the code the app shows now."
         return await _enrol_page(db_session, settings, current_user, error=error, status_code=400)
-    await audit(
-        request,
-        db_session,
-        current_user,
-        "user.mfa.enable",
-        entity_type="user",
-        entity_id=str(current_user.id),
-    )
+    await audit_own_account(request, db_session, current_user, "user.mfa.enable")
     return page(
         "clinician/account_mfa.html",
         current_user,

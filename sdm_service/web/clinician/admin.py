@@ -25,6 +25,7 @@ from sdm_service.web.clinician import admin_accounts
 from sdm_service.web.clinician.common import (
     FormError,
     audit,
+    audit_account,
     field,
     page,
     parse_date,
@@ -96,15 +97,7 @@ async def create_account(
         return await _accounts_page(
             request, db_session, current_user, values=values, error=str(exc), status_code=400
         )
-    await audit(
-        request,
-        db_session,
-        current_user,
-        "user.create",
-        entity_type="user",
-        entity_id=str(account.id),
-        detail={"username": account.username, "role": account.role},
-    )
+    await audit_account(request, db_session, current_user, "user.create", account, role=account.role)
     return Redirect(f"/clinician/admin/users?created={quote(account.username)}", status_code=303)
 
 
@@ -127,15 +120,7 @@ async def deactivate_account(
             status_code=400,
         )
     if await users.deactivate_user(db_session, account):
-        await audit(
-            request,
-            db_session,
-            current_user,
-            "user.deactivate",
-            entity_type="user",
-            entity_id=str(account.id),
-            detail={"username": account.username},
-        )
+        await audit_account(request, db_session, current_user, "user.deactivate", account)
     return Redirect(f"/clinician/admin/users?deactivated={quote(account.username)}", status_code=303)
 
 

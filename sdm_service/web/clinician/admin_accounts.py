@@ -18,7 +18,7 @@ from sdm_service.ratelimit import RateLimitStore
 from sdm_service.security import PasswordHashing
 from sdm_service.services import passwords, sessions, signin, users
 from sdm_service.settings import Settings
-from sdm_service.web.clinician.common import FormError, audit, field, page, read_form
+from sdm_service.web.clinician.common import FormError, audit_account, field, page, read_form
 
 
 async def _account(db_session: AsyncSession, user_id: uuid.UUID) -> User:
@@ -81,15 +81,7 @@ async def unlock_account(
 ) -> Redirect:
     account = await _account(db_session, user_id)
     was_locked = await signin.unlock(rate_limits, account.username)
-    await audit(
-        request,
-        db_session,
-        current_user,
-        "user.unlock",
-        entity_type="user",
-        entity_id=str(account.id),
-        detail={"username": account.username, "was_locked": was_locked},
-    )
+    await audit_account(request, db_session, current_user, "user.unlock", account, was_locked=was_locked)
     return _back(account, "unlocked")
 
 
@@ -115,14 +107,8 @@ async def reset_password(
             request, db_session, settings, rate_limits, current_user, account, error=str(exc), status_code=400
         )
     ended = await users.end_sessions(db_session, account.id)
-    await audit(
-        request,
-        db_session,
-        current_user,
-        "user.password.reset",
-        entity_type="user",
-        entity_id=str(account.id),
-        detail={"username": account.username, "sessions_ended": ended},
+    await audit_account(
+        request, db_session, current_user, "user.password.reset", account, sessions_ended=ended
     )
     return _back(account, "password")
 
@@ -136,14 +122,8 @@ async def end_account_sessions(
 ) -> Redirect:
     account = await _account(db_session, user_id)
     ended = await users.end_sessions(db_session, account.id)
-    await audit(
-        request,
-        db_session,
-        current_user,
-        "auth.session.end_all",
-        entity_type="user",
-        entity_id=str(account.id),
-        detail={"username": account.username, "sessions_ended": ended},
+    await audit_account(
+        request, db_session, current_user, "auth.session.end_all", account, sessions_ended=ended
     )
     return _back(account, "sessions")
 

@@ -14,6 +14,7 @@ from sdm_service.audit import record
 from sdm_service.content import ContentLibrary
 from sdm_service.middleware import request_ip
 from sdm_service.models import ResponseStatus, Role, User
+from sdm_service.services import users
 from sdm_service.web import auth
 
 STATUS_LABELS = {
@@ -118,3 +119,24 @@ async def audit(
         ip=client_ip(request),
         detail=detail,
     )
+
+
+async def audit_account(
+    request: Request[Any, Any, Any],
+    db_session: AsyncSession,
+    user: User,
+    action: str,
+    account: User,
+    **detail: Any,
+) -> None:
+    """Record what an administrator did to `account` (named by its username)."""
+    await users.record_account_event(
+        db_session, auth.actor_for(user), action, account, ip=client_ip(request), **detail
+    )
+
+
+async def audit_own_account(
+    request: Request[Any, Any, Any], db_session: AsyncSession, user: User, action: str, **detail: Any
+) -> None:
+    """Record what a signed-in user did to their own account."""
+    await audit(request, db_session, user, action, entity_type="user", entity_id=str(user.id), detail=detail)

@@ -13,8 +13,8 @@ from litestar.response import Redirect, Template
 from litestar.response import Response as HttpResponse
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from sdm_service.audit import Actor, record
-from sdm_service.content import Content, ContentLibrary
+from sdm_service.audit import record_patient_event
+from sdm_service.content import ContentLibrary
 from sdm_service.content.logic import (
     enabled_answers,
     enabled_items,
@@ -52,13 +52,14 @@ from sdm_service.web.patient.visit import (
     BAD_COOKIE_LIMIT,
     PAGE_OPTIONS,
     START_LIMIT,
+    STEP_VISIT,
     VISIT,
     LinkProblem,
     PatientVisit,
+    StepVisit,
     content_or_404,
     page,
     patient_cookie,
-    patient_response,
 )
 
 
@@ -136,9 +137,8 @@ def _provide_link_opener(
 
     async def open_link(open_with: Any, token: str) -> Redirect:
         try:
-            response, cookie_token = await open_with(
-                db_session, side_engine, settings, token, library, ip=request_ip(request)
-            )
+            link = patient_links.LinkRequest(db_session, side_engine, settings, library, request_ip(request))
+            response, cookie_token = await open_with(link, token)
         except patient_links.LinkUnusable as exc:
             raise LinkProblem(exc.reason) from None
         content = library.get(response.questionnaire_slug)
@@ -161,27 +161,14 @@ async def resume_link(token: FromPath[str], open_link: NamedDependency[LinkOpene
     return await open_link(patient_links.open_resume_link, token)
 
 
-def _step_index(content: Content, number: int) -> int:
-    if not 1 <= number <= question_step_count(content.questionnaire):
-        raise NotFoundException()
-    return number - 1
-
-
-@get("/q/{slug:str}/step/{number:int}", **PAGE_OPTIONS, name="patient-step")
+@get("/q/{slug:str}/step/{number:int}", **PAGE_OPTIONS, dependencies=STEP_VISIT, name="patient-step")
 async def show_step(
-    request: Request[Any, Any, Any],
-    slug: FromPath[str],
     number: FromPath[int],
-    library: NamedDependency[ContentLibrary],
+    step: NamedDependency[StepVisit],
     settings: NamedDependency[Settings],
-    db_session: NamedDependency[AsyncSession],
-    rate_limits: NamedDependency[RateLimitStore],
     notice: FromQuery[str | None] = None,
 ) -> Template | Redirect:
-    content = content_or_404(library, slug)
-    step_index = _step_index(content, number)
-    response, token = await patient_response(request, db_session, rate_limits, content)
-    content = use_language(request, content, response.language)
+    step_index, (content, response, _token) = step
     if response_service.is_done(response) or step_index > response.current_step:
         return Redirect(place_path(content, response), status_code=303)
     questionnaire = content.questionnaire
@@ -196,31 +183,24 @@ async def show_step(
             "Thank you. The answer to the quick check is below. Choose Continue when you are ready."
         ),
     }
-    return step_page(
-        content,
-        settings,
-        token,
-        step_index,
-        fields,
-        lock_version=response.lock_version,
-        notice=notices.get(notice or ""),
-    )
+    return step_page(step, settings, fields, notice=notices.get(notice or ""))
 
 
-@post("/q/{slug:str}/step/{number:int}", **PAGE_OPTIONS, name="patient-step-save", status_code=303)
+@post(
+    "/q/{slug:str}/step/{number:int}",
+    **PAGE_OPTIONS,
+    dependencies=STEP_VISIT,
+    name="patient-step-save",
+    status_code=303,
+)
 async def save_step(
     request: Request[Any, Any, Any],
-    slug: FromPath[str],
     number: FromPath[int],
-    library: NamedDependency[ContentLibrary],
+    step: NamedDependency[StepVisit],
     settings: NamedDependency[Settings],
     db_session: NamedDependency[AsyncSession],
-    rate_limits: NamedDependency[RateLimitStore],
 ) -> Template | Redirect:
-    content = content_or_404(library, slug)
-    step_index = _step_index(content, number)
-    response, token = await patient_response(request, db_session, rate_limits, content)
-    content = use_language(request, content, response.language)
+    step_index, (content, response, _token) = step
     questionnaire = content.questionnaire
     today = utcnow().date()
     step_form = await read_step_form(request, questionnaire, step_index, today)
@@ -243,23 +223,12 @@ async def save_step(
     if isinstance(outcome, response_service.StepConflict):
         step_form.errors = {}  # changed elsewhere meanwhile: keep what they typed (unsaved), let them choose
         fields = fields_from_form(outcome.items, step_form)
-        return step_page(
-            content,
-            settings,
-            token,
-            step_index,
-            fields,
-            lock_version=response.lock_version,
-            status_code=409,
-            conflict=True,
-        )
+        return step_page(step, settings, fields, status_code=409, conflict=True)
     if isinstance(outcome, response_service.StepNotSaved):
         for item_id in outcome.missing:
             step_form.errors[item_id] = REQUIRED_MESSAGES[questionnaire.item(item_id).type]
         fields = fields_from_form(outcome.items, step_form)
-        return step_page(
-            content, settings, token, step_index, fields, lock_version=response.lock_version, status_code=422
-        )
+        return step_page(step, settings, fields, status_code=422)
     if step_form.action == "save":
         return Redirect(f"{base_path(content)}/saved", status_code=303)
     if step_form.action == "back":
@@ -328,14 +297,7 @@ async def submit(
         if response_service.is_done(response):
             return Redirect(summary_path, status_code=303)
         return review_page(content, settings, token, response, status_code=409, notice=changed)
-    await record(
-        db_session,
-        Actor("patient", str(response.id)),
-        "response.completed",
-        entity_type="response",
-        entity_id=str(response.id),
-        ip=request_ip(request),
-    )
+    await record_patient_event(db_session, response.id, "response.completed", ip=request_ip(request))
     after = completion_background(db_session, delivery_queue, response)
     return Redirect(summary_path, status_code=303, background=after)
 

@@ -29,7 +29,7 @@ from sdm_service.web.patient.flow import (
     total_step_count,
 )
 from sdm_service.web.patient.forms import CHOICE_TYPES, StepForm
-from sdm_service.web.patient.visit import page
+from sdm_service.web.patient.visit import StepVisit, page
 
 # Marked for the catalogs; the templates translate them when shown.
 REQUIRED_MESSAGES = {
@@ -160,17 +160,16 @@ def display_answer(item: Item, value: Any) -> str:
 
 
 def step_page(
-    content: Content,
+    step_visit: StepVisit,
     settings: Settings,
-    token: str,
-    step_index: int,
     fields: list[FieldView],
     *,
-    lock_version: int,
     status_code: int = 200,
     notice: str | None = None,
     conflict: bool = False,
 ) -> Template:
+    step_index, (content, response, token) = step_visit
+    lock_version = response.lock_version
     questionnaire = content.questionnaire
     step = questionnaire.steps[step_index]
     number = step_index + 1

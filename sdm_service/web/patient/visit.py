@@ -22,6 +22,7 @@ from sdm_service.services import patient_links
 from sdm_service.services import responses as response_service
 from sdm_service.settings import PATIENT_COOKIE as PATIENT_COOKIE  # its name outside production
 from sdm_service.settings import Settings
+from sdm_service.web.patient.flow import question_step_count
 from sdm_service.web.patient.language import use_language
 
 # Link lookups per client address: enough for real people, far too few to guess a 256-bit token.
@@ -131,6 +132,13 @@ class PatientVisit(NamedTuple):
     token: str
 
 
+async def _visit(
+    request: Request[Any, Any, Any], content: Content, db_session: AsyncSession, rate_limits: RateLimitStore
+) -> PatientVisit:
+    response, token = await patient_response(request, db_session, rate_limits, content)
+    return PatientVisit(use_language(request, content, response.language), response, token)
+
+
 async def provide_visit(
     request: Request[Any, Any, Any],
     slug: FromPath[str],
@@ -140,12 +148,33 @@ async def provide_visit(
 ) -> PatientVisit:
     """Dependency `visit`: the questionnaire of the page (404 if unknown), then the patient's own
     response and token (the no-session page without one)."""
+    return await _visit(request, content_or_404(library, slug), db_session, rate_limits)
+
+
+class StepVisit(NamedTuple):
+    """A question step's page: its index (from 0) and the patient's visit."""
+
+    step_index: int
+    visit: PatientVisit
+
+
+async def provide_step_visit(
+    request: Request[Any, Any, Any],
+    slug: FromPath[str],
+    number: FromPath[int],
+    library: NamedDependency[ContentLibrary],
+    db_session: NamedDependency[AsyncSession],
+    rate_limits: NamedDependency[RateLimitStore],
+) -> StepVisit:
+    """Dependency `step`: as `visit`, after a 404 for a step number the questionnaire does not have."""
     content = content_or_404(library, slug)
-    response, token = await patient_response(request, db_session, rate_limits, content)
-    return PatientVisit(use_language(request, content, response.language), response, token)
+    if not 1 <= number <= question_step_count(content.questionnaire):
+        raise NotFoundException()
+    return StepVisit(number - 1, await _visit(request, content, db_session, rate_limits))
 
 
 VISIT = {"visit": Provide(provide_visit)}
+STEP_VISIT = {"step": Provide(provide_step_visit)}
 
 
 # ---------------------------------------------------------------------------------------------
