@@ -1,4 +1,6 @@
-"""A real EHR for the write-back tests, started once per session from tests/ehr/*.mjs (npm ci):
+"""A real EHR for the write-back tests (tests/ehr/) and the scale-out proof (tests/reliability/),
+started once per test session from tests/ehr/*.mjs (npm ci), a pytest plugin that tests/conftest.py
+loads so both packages share one server set:
 Medplum's FHIR router (in-memory repository, validating) and oidc-provider issuing
 client_credentials tokens to our private_key_jwt client, which knows us by our published JWKS.
 
@@ -26,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from sdm_service.delivery.keys import load_signing_keys, public_jwks
 from sdm_service.settings import PROJECT_ROOT
 
-HERE = Path(__file__).parent
+HERE = PROJECT_ROOT / "tests" / "ehr"  # the Node servers' scripts
 CLIENT_ID = "sdm-service-test"
 SCOPES = "system/DocumentReference.c system/Binary.c system/QuestionnaireResponse.c"
 INTROSPECTION_CLIENT = "fhir-server:fhir-server-secret-0123456789"
