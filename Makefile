@@ -15,8 +15,9 @@ DEV_LOCK := requirements-dev.lock
 PIP_LOCK := requirements-pip.lock
 HOST ?= 127.0.0.1
 PORT ?= 8000
+LOCALES := sdm_service/locale
 
-.PHONY: run test lint typecheck audit pytest bench lock sample-pdf clean
+.PHONY: run test lint typecheck audit pytest bench lock sample-pdf clean messages
 
 define check_python
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed (found %s)" % sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -30,6 +31,7 @@ $(STAMP): pyproject.toml $(DEV_LOCK) $(PIP_LOCK) package-lock.json
 	$(BIN)/python -m pip install --quiet --require-hashes -r $(PIP_LOCK)
 	$(BIN)/python -m pip install --quiet --require-hashes -r $(DEV_LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/pybabel compile -d $(LOCALES) -D messages  # interface catalogs (.mo, not committed)
 	# axe-core for the browser accessibility tests; Medplum's FHIR router and oidc-provider for the
 	# write-back tests (all pinned in package-lock.json)
 	if command -v npm >/dev/null 2>&1 && [ -f package-lock.json ]; then npm ci --silent; fi
@@ -43,6 +45,7 @@ $(RUN_STAMP): pyproject.toml $(LOCK) $(PIP_LOCK)
 	$(RUN_VENV)/bin/python -m pip install --quiet --require-hashes -r $(PIP_LOCK)
 	$(RUN_VENV)/bin/python -m pip install --quiet --require-hashes -r $(LOCK)
 	$(RUN_VENV)/bin/python -m pip install --quiet --no-deps -e .
+	$(RUN_VENV)/bin/pybabel compile -d $(LOCALES) -D messages
 	touch $(RUN_STAMP)
 
 run: $(RUN_STAMP)
@@ -83,6 +86,14 @@ lock: $(STAMP)
 	echo 'pip>=25.1' | $(BIN)/uv pip compile - $(LOCK_FLAGS) -o $(PIP_LOCK)
 	$(BIN)/uv pip compile pyproject.toml --extra redis $(LOCK_FLAGS) -o $(LOCK)
 	$(BIN)/uv pip compile pyproject.toml --extra dev --constraint $(LOCK) $(LOCK_FLAGS) -o $(DEV_LOCK)
+
+# Interface text: extract messages.pot from the templates and Python (babel.cfg), update every
+# language's .po (translate the new entries), compile them for this checkout.
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k AnswerError --no-location --sort-output \
+		--project sdm-service --copyright-holder sdm-service -o $(LOCALES)/messages.pot .
+	$(BIN)/pybabel update -i $(LOCALES)/messages.pot -d $(LOCALES) -D messages --width 100 --no-fuzzy-matching
+	$(BIN)/pybabel compile -d $(LOCALES) -D messages --statistics
 
 clean:
 	rm -rf $(VENV) $(RUN_VENV) .mypy_cache .ruff_cache .pytest_cache build dist

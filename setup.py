@@ -11,6 +11,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from setuptools import setup
 from setuptools.command.build_py import build_py
 
@@ -25,7 +27,8 @@ class BuildPyWithContent(build_py):
     def run(self) -> None:
         super().run()
         if self.editable_mode:
-            return  # resources.py falls back to the checkout
+            return  # resources.py falls back to the checkout (make compiles its catalogs)
+        _compile_catalogs(Path(self.build_lib) / "sdm_service" / "locale")
         target = Path(self.build_lib) / BUNDLE
         shutil.rmtree(target, ignore_errors=True)  # never ship a file deleted since the last build
         target.mkdir(parents=True)
@@ -33,6 +36,15 @@ class BuildPyWithContent(build_py):
             shutil.copytree(ROOT / folder, target / folder, ignore=SKIP)
         for name in FILES:
             shutil.copy2(ROOT / name, target / name)
+
+
+def _compile_catalogs(locale_dir: Path) -> None:
+    """The interface catalogs: every .po compiled to .mo beside it (compiled files are not committed)."""
+    for po_path in locale_dir.glob("*/LC_MESSAGES/*.po"):
+        with po_path.open("rb") as source:
+            catalog = read_po(source)
+        with po_path.with_suffix(".mo").open("wb") as target:
+            write_mo(target, catalog)
 
 
 setup(cmdclass={"build_py": BuildPyWithContent})

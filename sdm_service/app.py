@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
+from babel import Locale
 from litestar import Litestar, Response, get
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
@@ -36,6 +37,8 @@ from sdm_service.content import ContentLibrary, load_library
 from sdm_service.db import create_engine, database_is_reachable, sqlalchemy_config
 from sdm_service.delivery.keys import load_signing_keys, public_jwks
 from sdm_service.delivery.queue import DeliveryQueue
+from sdm_service.i18n import Catalogs
+from sdm_service.i18n import install as install_translations
 from sdm_service.middleware import allow_header_hook, middleware_stack, security_headers_hook
 from sdm_service.models import utcnow
 from sdm_service.observability import health as health_checks
@@ -69,9 +72,16 @@ async def health(side_engine: NamedDependency[AsyncEngine]) -> Response[dict[str
     )
 
 
-def _template_engine(settings: Settings, library: ContentLibrary) -> TemplateConfig[JinjaTemplateEngine]:
+def _template_engine(
+    settings: Settings, library: ContentLibrary, catalogs: Catalogs
+) -> TemplateConfig[JinjaTemplateEngine]:
     def configure(engine: JinjaTemplateEngine) -> None:
         env = engine.engine
+        install_translations(env, catalogs)
+        # Clinician pages name each patient language in English ("Spanish").
+        env.globals["language_names"] = {
+            code: Locale.parse(code).get_display_name("en") for code in catalogs.languages
+        }
         env.globals["clinic_name"] = settings.clinic_name
         env.globals["app_version"] = __version__
         env.globals["questionnaires"] = library
@@ -99,6 +109,8 @@ def create_app(
     settings = settings or get_settings()
     # Invalid content refuses to start, with every problem listed.
     library = load_library(settings.content_dir)
+    catalogs = Catalogs()
+    _check_catalogs(library, catalogs)
     # Two pools. Request sessions (one unit of work per request) use `engine`. Work that must commit
     # on its own while a request holds its connection (rate-limit hits, audit of refused requests,
     # session and token lookups, health) uses `side_engine`, so it can never wait on a connection
@@ -200,7 +212,7 @@ def create_app(
             ClosedModelsSchemaPlugin(),
             *([tracing.opentelemetry_plugin(tracer_provider)] if tracer_provider else []),
         ],
-        template_config=_template_engine(settings, library),
+        template_config=_template_engine(settings, library, catalogs),
         csrf_config=CSRFConfig(
             secret=settings.secret_key.get_secret_value(),
             cookie_name=settings.cookies.csrf,
@@ -237,6 +249,7 @@ def create_app(
             {
                 "settings": settings,
                 "library": library,
+                "catalogs": catalogs,
                 "side_engine": side_engine,
                 "rate_limit_store": rate_limit_store,
                 "smart": smart,
@@ -263,6 +276,14 @@ def create_app(
     )
     _startup_log(settings, library)
     return app
+
+
+def _check_catalogs(library: ContentLibrary, catalogs: Catalogs) -> None:
+    """Every language the content offers needs the interface text too."""
+    for content in library.by_slug.values():
+        missing = sorted(set(content.languages) - set(catalogs.languages))
+        if missing:
+            raise RuntimeError(f"{content.slug} offers {', '.join(missing)} but no interface catalog has it")
 
 
 def _startup_log(settings: Settings, library: ContentLibrary) -> None:

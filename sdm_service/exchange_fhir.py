@@ -60,6 +60,7 @@ class FhirResponseWriter:
             updated_at=row["updated_at"],
             authored_at=row["completed_at"] or row["updated_at"],
             version_id=row["lock_version"],
+            language=row.get("language") or "en",
         )
         try:
             resource = to_questionnaire_response(record, form[0], form[1])

@@ -132,6 +132,8 @@ class Invitation(SQLModel, table=True):
     patient_value: str = Field(max_length=100)
     patient_name: str = Field(default="", max_length=200)
     consult_date: date | None = Field(default=None)
+    # The language the link opens in (the response keeps it).
+    language: str = Field(default="en", max_length=8, sa_column_kwargs={"server_default": "en"})
     expires_at: datetime = Field(sa_type=DateTimeUTC)
     revoked_at: datetime | None = Field(default=None, sa_type=DateTimeUTC)
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTimeUTC)
@@ -179,6 +181,8 @@ class PatientResponse(SQLModel, table=True):
     patient_value: str = Field(default="", max_length=100)
     patient_name: str = Field(default="", max_length=200)
     consult_date: date | None = Field(default=None)
+    # The patient's language: the questionnaire, the summary and its PDF are shown in it.
+    language: str = Field(default="en", max_length=8, sa_column_kwargs={"server_default": "en"})
     invitation_id: uuid.UUID | None = Field(default=None)
     resume_token_hash: str | None = Field(default=None, max_length=64, unique=True)
     current_step: int = Field(default=0)

@@ -99,6 +99,12 @@ class InvitationCreate(ApiModel):
     ttl_days: int | None = Field(
         default=None, ge=1, le=365, description="Days the link stays valid (default: the service's setting)."
     )
+    language: str | None = Field(
+        default=None,
+        description="The patient's language (`en`, `es`): the questionnaire, pages, summary and PDF "
+        "are in it; the patient can still switch. Default: the questionnaire's first language.",
+        examples=["es"],
+    )
 
     @field_validator("consult_date", mode="before")
     @classmethod
@@ -146,6 +152,7 @@ class ResponseListItem(ApiModel):
     questionnaire: QuestionnaireRef
     patient: PatientOut
     consult_date: date | None = None
+    language: str = Field(default="en", description="The patient's language.", examples=["es"])
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None = None
@@ -209,6 +216,7 @@ def _common(response: PatientResponse, base_url: str) -> dict[str, Any]:
             system=response.patient_system, value=response.patient_value, name=response.patient_name
         ),
         "consult_date": response.consult_date,
+        "language": response.language,
         "created_at": response.created_at,
         "updated_at": response.updated_at,
         "completed_at": response.completed_at,
@@ -227,6 +235,7 @@ EXAMPLE_INVITATION_REQUEST: dict[str, Any] = {
     "name": "Maria Lopez",
     "consult_date": "2026-12-03",
     "ttl_days": 14,
+    "language": "es",
 }
 EXAMPLE_INVITATION_CREATED: dict[str, Any] = {
     "invitation_id": EXAMPLE_INVITATION_ID,
@@ -242,6 +251,7 @@ EXAMPLE_LIST_ITEM: dict[str, Any] = {
     "questionnaire": {"slug": DEFAULT_QUESTIONNAIRE_SLUG, "version": "2.0.0"},
     "patient": {"system": EXAMPLE_SYSTEM, "value": "MRN-004211", "name": "Maria Lopez"},
     "consult_date": "2026-12-03",
+    "language": "es",
     "created_at": "2026-11-20T14:02:11Z",
     "updated_at": "2026-11-21T18:45:03Z",
     "completed_at": "2026-11-21T18:45:03Z",

@@ -158,6 +158,7 @@ async def post_invitation(
             patient_value=data.patient.value,
             patient_name=data.name,
             consult_date=data.consult_date,
+            language=data.language,
             ttl_days=data.ttl_days,
             client_id=api_client.id,
             client_name=api_client.name,

@@ -79,7 +79,8 @@ def export_fhir(slug: str, directory: Path | None, base_url: str | None) -> None
         from sdm_service.commands.environment import settings_or_exit
 
         base_url = settings_or_exit().base_url
-    resource = questionnaire_to_fhir(library.get(slug).questionnaire, base_url)
+    content = library.get(slug)
+    resource = questionnaire_to_fhir(content.questionnaire, base_url, content.translated_questionnaires())
     click.echo(json.dumps(resource, indent=2, ensure_ascii=False))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from sdm_service.content.problems import Problem
-from sdm_service.content.schema import EvidenceLibrary, Questionnaire
+from sdm_service.content.schema import DEFAULT_ANSWER_LABELS, EvidenceLibrary, Questionnaire
 
 Q = "questionnaire.yaml"
 E = "evidence.yaml"
@@ -14,6 +14,11 @@ CODED_TYPES = frozenset({"single_choice", "multiple_choice", "importance", "yes_
 
 def check_questionnaire(q: Questionnaire) -> list[Problem]:
     problems: list[Problem] = []
+    if len(q.languages) > 1 and "answer_labels" not in q.model_fields_set:
+        languages = ", ".join(q.languages)
+        problems.append(Problem(Q, "answer_labels", f"give the answer scale labels in {languages}"))
+    for code in sorted(set(DEFAULT_ANSWER_LABELS) - set(q.answer_labels)):
+        problems.append(Problem(Q, "answer_labels", f"missing the label of '{code}'"))
     step_ids = Counter(step.id for step in q.steps)
     for step_id, count in step_ids.items():
         if count > 1:

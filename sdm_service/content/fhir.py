@@ -7,7 +7,9 @@ Mapping:
   system per value set; multiple_choice is `choice` with `repeats: true`;
 - date -> `date`, text -> `text`, display -> `display`; help text is a child display item with the
   SDC itemControl `help`, which standard SDC renderers show as help;
-- enable_when -> enableWhen (answerCoding for codes, answerBoolean for `exists`) + enableBehavior.
+- enable_when -> enableWhen (answerCoding for codes, answerBoolean for `exists`) + enableBehavior;
+- `language` is the default language; every text in another language rides on its element as the
+  standard translation extension (`_text`, `_title`, `_description`, `_display`).
 Answers in a QuestionnaireResponse use the same codings (see `option_coding`).
 """
 
@@ -19,6 +21,8 @@ from typing import Any
 
 from sdm_service.content.schema import Condition, Item, Questionnaire, Step
 
+TRANSLATION_URL = "http://hl7.org/fhir/StructureDefinition/translation"
+TRANSLATED_KEYS = ("title", "description", "text", "display")
 ITEM_CONTROL_URL = "http://hl7.org/fhir/StructureDefinition/questionnaire-itemControl"
 ITEM_CONTROL_SYSTEM = "http://hl7.org/fhir/questionnaire-item-control"
 
@@ -62,22 +66,26 @@ def group_link_id(step: Step) -> str:
 # Mapped resources by (questionnaire object, base URL): every FHIR read of a response lays its
 # answers out on the mapped form, and the form only changes with the loaded content.
 _CACHE_SIZE = 32
-_mapped: OrderedDict[tuple[int, str], tuple[Questionnaire, dict[str, Any]]] = OrderedDict()
+_mapped: OrderedDict[tuple[int, str, tuple[int, ...]], tuple[Questionnaire, dict[str, Any]]] = OrderedDict()
 
 
-def questionnaire_to_fhir(questionnaire: Questionnaire, base_url: str) -> dict[str, Any]:
+def questionnaire_to_fhir(
+    questionnaire: Questionnaire, base_url: str, translations: tuple[Questionnaire, ...] = ()
+) -> dict[str, Any]:
     """A FHIR R4 Questionnaire resource as a JSON-ready dict.
 
     Built once per questionnaire object and base URL, then shared: callers must not change it
     (copy first, as `{**resource, ...}`). The key holds the questionnaire itself, so its id()
     cannot be reused while cached; questionnaires are frozen, so the mapping cannot go stale.
     """
-    key = (id(questionnaire), base_url)
+    key = (id(questionnaire), base_url, tuple(id(t) for t in translations))
     cached = _mapped.get(key)
     if cached is not None and cached[0] is questionnaire:
         _mapped.move_to_end(key)
         return cached[1]
     resource = _build_questionnaire(questionnaire, base_url)
+    for translated in translations:  # the same content in another language: same shape, other texts
+        _add_translations(resource, _build_questionnaire(translated, base_url), translated.language)
     _mapped[key] = (questionnaire, resource)
     while len(_mapped) > _CACHE_SIZE:
         _mapped.popitem(last=False)
@@ -164,6 +172,28 @@ def _enable_when(questionnaire: Questionnaire, condition: Condition, base_url: s
         code = "yes" if code else "no"
     out["answerCoding"] = {"system": option_system(base_url, questionnaire, target), "code": code}
     return out
+
+
+def _add_translations(node: Any, other: Any, language: str) -> None:
+    """Beside each text of `node`, the text of the same place in `other`, as a translation."""
+    if isinstance(node, dict) and isinstance(other, dict):
+        for key in TRANSLATED_KEYS:
+            text, translated = node.get(key), other.get(key)
+            if isinstance(text, str) and isinstance(translated, str):
+                extension = {
+                    "url": TRANSLATION_URL,
+                    "extension": [
+                        {"url": "lang", "valueCode": language},
+                        {"url": "content", "valueString": translated},
+                    ],
+                }
+                node.setdefault(f"_{key}", {}).setdefault("extension", []).append(extension)
+        for key, value in node.items():
+            if not key.startswith("_") and key in other:
+                _add_translations(value, other[key], language)
+    elif isinstance(node, list) and isinstance(other, list):
+        for mine, theirs in zip(node, other, strict=False):
+            _add_translations(mine, theirs, language)
 
 
 def _computable_name(slug: str) -> str:

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from sdm_service.content.checks import check_content
+from sdm_service.content.localized import DEFAULT_LANGUAGE, choose_language
 from sdm_service.content.problems import ContentError, Problem
 from sdm_service.content.schema import EvidenceLibrary, Questionnaire, RuleFile
 
@@ -30,13 +31,37 @@ RULES_FILE = "rules.yaml"
 
 @dataclass(frozen=True)
 class Content:
-    """One questionnaire with its evidence and rules, as validated at load time."""
+    """One questionnaire with its evidence and rules, as validated at load time, in one language
+    (the default, the first of `languages`); `in_language` gives the same content in another."""
 
     questionnaire: Questionnaire
     evidence: EvidenceLibrary
     rules: RuleFile
     content_hash: str
     directory: Path
+    translations: dict[str, Content] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def language(self) -> str:
+        return self.questionnaire.language
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return self.questionnaire.languages
+
+    def choose_language(self, wanted: str | None) -> str:
+        """The language shown for a wish such as "es-MX" (the fallback rules of localized.py)."""
+        return choose_language(self.languages, wanted, self.languages[0])
+
+    def translated_questionnaires(self) -> tuple[Questionnaire, ...]:
+        """The questionnaire in every other language (for FHIR's translation extensions)."""
+        return tuple(
+            self.translations[lang].questionnaire for lang in self.languages if lang != self.language
+        )
+
+    def in_language(self, wanted: str | None) -> Content:
+        language = self.choose_language(wanted)
+        return self if language == self.language else self.translations.get(language, self)
 
     @property
     def slug(self) -> str:
@@ -83,12 +108,14 @@ def _read_yaml(path: Path, problems: list[Problem]) -> Any:
     return None
 
 
-def _parse(model: type[M], data: Any, file: str, problems: list[Problem]) -> M | None:
+def _parse(
+    model: type[M], data: Any, file: str, problems: list[Problem], context: dict[str, Any]
+) -> M | None:
     if not isinstance(data, dict):
         problems.append(Problem(file, "", "expected a mapping of fields at the top of the file"))
         return None
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as exc:
         errors = exc.errors()
         failed = [error["loc"] for error in errors]
@@ -120,24 +147,46 @@ def load_content(directory: Path) -> Content:
     }
     if problems:
         raise ContentError(problems)
-    questionnaire = _parse(Questionnaire, raw[QUESTIONNAIRE_FILE], QUESTIONNAIRE_FILE, problems)
-    evidence = _parse(EvidenceLibrary, raw[EVIDENCE_FILE], EVIDENCE_FILE, problems)
-    rules = _parse(RuleFile, raw[RULES_FILE], RULES_FILE, problems)
-    if questionnaire is None or evidence is None or rules is None:
-        raise ContentError(problems)
-    problems.extend(check_content(questionnaire, evidence, rules))
-    if directory.name != questionnaire.id:
-        problems.append(Problem(QUESTIONNAIRE_FILE, "id", f"must match its folder name '{directory.name}'"))
-    if problems:
-        raise ContentError(problems)
+    languages = _languages(raw[QUESTIONNAIRE_FILE], problems)
     canonical = json.dumps(raw, sort_keys=True, default=str).encode()
-    return Content(
-        questionnaire=questionnaire,
-        evidence=evidence,
-        rules=rules,
-        content_hash=hashlib.sha256(canonical).hexdigest(),
-        directory=directory,
-    )
+    variants: dict[str, Content] = {}
+    for language in languages:  # the first, the default, reports every problem; the rest repeat it
+        context = {"language": language, "languages": languages}
+        questionnaire = _parse(Questionnaire, raw[QUESTIONNAIRE_FILE], QUESTIONNAIRE_FILE, problems, context)
+        evidence = _parse(EvidenceLibrary, raw[EVIDENCE_FILE], EVIDENCE_FILE, problems, context)
+        rules = _parse(RuleFile, raw[RULES_FILE], RULES_FILE, problems, context)
+        if questionnaire is None or evidence is None or rules is None:
+            raise ContentError(problems)
+        if not variants:
+            problems.extend(check_content(questionnaire, evidence, rules))
+            if directory.name != questionnaire.id:
+                problems.append(
+                    Problem(QUESTIONNAIRE_FILE, "id", f"must match its folder name '{directory.name}'")
+                )
+            if problems:
+                raise ContentError(problems)
+        variants[language] = Content(
+            questionnaire=questionnaire.model_copy(update={"language": language}),
+            evidence=evidence,
+            rules=rules,
+            content_hash=hashlib.sha256(canonical).hexdigest(),
+            directory=directory,
+        )
+    default = variants[languages[0]]
+    for variant in variants.values():
+        variant.translations.update(variants)
+    return default
+
+
+def _languages(data: Any, problems: list[Problem]) -> tuple[str, ...]:
+    """The languages questionnaire.yaml declares (`languages`, the first is the default)."""
+    declared = data.get("languages") if isinstance(data, dict) else None
+    if declared is None:
+        return (str(data.get("language", DEFAULT_LANGUAGE)) if isinstance(data, dict) else DEFAULT_LANGUAGE,)
+    if not isinstance(declared, list) or not declared or len(set(map(str, declared))) != len(declared):
+        problems.append(Problem(QUESTIONNAIRE_FILE, "languages", "give a list of distinct language codes"))
+        raise ContentError(problems)
+    return tuple(str(code) for code in declared)
 
 
 def load_library(content_dir: Path) -> ContentLibrary:

@@ -7,13 +7,34 @@ Content editors change YAML, never Python; these models are the contract those f
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    model_validator,
+)
+
+from sdm_service.content.localized import DEFAULT_LANGUAGE, localize
 
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
 LinkId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 PlainText = Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)]
+Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
+
+
+# --- Localized text ------------------------------------------------------------------------------
+# A patient-facing text is written in the files as {en: ..., es: ...}; see content/localized.py.
+
+_LOCALIZED = BeforeValidator(localize, json_schema_input_type=dict[str, str] | str)
+Text = Annotated[PlainText, _LOCALIZED]  # a required patient-facing text
+OptionalText = Annotated[str | None, _LOCALIZED]
+OptionalPlainText = Annotated[PlainText | None, _LOCALIZED]  # given or absent, never empty
 
 ItemType = Literal["single_choice", "multiple_choice", "importance", "yes_no", "date", "text", "display"]
 ANSWERABLE_TYPES: frozenset[str] = frozenset(
@@ -28,6 +49,7 @@ IMPORTANCE_SCALE: tuple[tuple[str, str], ...] = (
     ("very", "Very important"),
     ("extremely", "Extremely important"),
 )
+DEFAULT_ANSWER_LABELS: dict[str, str] = {**dict(IMPORTANCE_SCALE), "yes": "Yes", "no": "No"}
 IMPORTANCE_RANK: dict[str, int] = {code: rank for rank, (code, _label) in enumerate(IMPORTANCE_SCALE)}
 HIGH_IMPORTANCE: frozenset[str] = frozenset({"very", "extremely"})
 # The "matters most" item may offer this code besides the priority codes: the patient cannot say.
@@ -40,10 +62,10 @@ class Strict(BaseModel):
 
 class AnswerOption(Strict):
     code: Code
-    label: PlainText
-    help: str | None = None
+    label: Text
+    help: OptionalText = None
     # How the summary states this answer (second person), e.g. "You are leaning toward IORT."
-    summary: PlainText | None = None
+    summary: OptionalPlainText = None
 
 
 class Condition(Strict):
@@ -64,8 +86,8 @@ class DateRange(Strict):
 class Item(Strict):
     id: LinkId
     type: ItemType
-    text: PlainText
-    help: str | None = None
+    text: Text
+    help: OptionalText = None
     required: bool = False
     options: tuple[AnswerOption, ...] = ()
     enable_when: tuple[Condition, ...] = ()
@@ -76,7 +98,9 @@ class Item(Strict):
     priority: Code | None = None
     # For single-choice items: the option codes whose answer is correct, for the understanding check.
     correct: tuple[Code, ...] = ()
-    feedback: str | None = None
+    feedback: OptionalText = None
+    # The questionnaire's labels of the fixed scales, in its language (set by Questionnaire).
+    _answer_labels: Mapping[str, str] = PrivateAttr(default=DEFAULT_ANSWER_LABELS)
 
     @property
     def answerable(self) -> bool:
@@ -90,10 +114,9 @@ class Item(Strict):
         return tuple(option.code for option in self.options)
 
     def option_label(self, code: str) -> str:
-        if self.type == "importance":
-            return dict(IMPORTANCE_SCALE).get(code, code)
-        if self.type == "yes_no":
-            return {"yes": "Yes", "no": "No"}.get(code, code)
+        """The label of an answer code; the fixed scales read the questionnaire's answer_labels."""
+        if self.type in ("importance", "yes_no"):
+            return self._answer_labels.get(code, code)
         for option in self.options:
             if option.code == code:
                 return option.label
@@ -105,27 +128,38 @@ class Item(Strict):
 
 class Step(Strict):
     id: LinkId
-    title: PlainText
-    intro: str | None = None
+    title: Text
+    intro: OptionalText = None
     items: tuple[Item, ...]
 
 
 class Priority(Strict):
     code: Code
-    label: PlainText
-    short_label: str
+    label: Text
+    short_label: Annotated[str, _LOCALIZED]
 
 
 class Questionnaire(Strict):
     id: Code  # the slug (the folder name); also the FHIR Questionnaire.id
     version: Annotated[str, StringConstraints(pattern=r"^\d+\.\d+\.\d+$")]
-    title: PlainText
-    description: str = ""
+    title: Text
+    description: Annotated[str, _LOCALIZED] = ""
     publisher: str = "sdm-service"
-    language: str = "en"
+    # The language of the texts in this model; `languages` lists every one the files give (the first
+    # is the default, the fallback for anything else).
+    language: Language = DEFAULT_LANGUAGE
+    languages: tuple[Language, ...] = (DEFAULT_LANGUAGE,)
+    # The fixed answer scales (importance codes, yes, no): a code's label in this language.
+    answer_labels: dict[Code, Text] = Field(default_factory=lambda: dict(DEFAULT_ANSWER_LABELS))
     date: dt.date | None = None
     priorities: tuple[Priority, ...] = ()
     steps: tuple[Step, ...]
+
+    @model_validator(mode="after")
+    def _share_answer_labels(self) -> Questionnaire:
+        for item in self.items():
+            item._answer_labels = self.answer_labels
+        return self
 
     @property
     def slug(self) -> str:
@@ -164,13 +198,13 @@ class Source(Strict):
 class EvidenceEntry(Strict):
     id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")]
     kind: EvidenceKind
-    statement: PlainText
+    statement: Text
     sources: tuple[str, ...] = Field(min_length=1)
     cancer_types: tuple[Code, ...] = (ALL_CANCERS,)
-    caveat: str | None = None
-    label: PlainText | None = None  # short name, e.g. of a side effect in the summary's list
+    caveat: OptionalText = None
+    label: OptionalPlainText = None  # short name, e.g. of a side effect in the summary's list
     # A trial figure as one row of the summary's small table: (trial, with IORT, with EBRT).
-    table_row: tuple[PlainText, PlainText, PlainText] | None = None
+    table_row: tuple[Text, Text, Text] | None = None
 
     def applies_to(self, cancer_type: str | None) -> bool:
         """Whether this entry may be shown for a patient with this cancer type (None: not given)."""
@@ -182,7 +216,7 @@ class EvidenceEntry(Strict):
 class EvidenceLibrary(Strict):
     # The day an editor last checked every entry against its sources, and when it is checked again.
     checked_on: dt.date | None = None
-    review_policy: PlainText = "reviewed every year or when the sources change"
+    review_policy: Text = "reviewed every year or when the sources change"
     sources: tuple[Source, ...]
     entries: tuple[EvidenceEntry, ...]
 
@@ -244,8 +278,8 @@ class Trigger(Strict):
     """
 
     when: tuple[RuleCondition, ...] = Field(min_length=1)
-    why: PlainText
-    questions: tuple[PlainText, ...] = ()
+    why: Text
+    questions: tuple[Text, ...] = ()
 
 
 class AnswerEvidence(Strict):
@@ -264,13 +298,13 @@ class PointRule(Strict):
     """
 
     id: Code
-    title: PlainText
+    title: Text
     priority: Code | None = None
     cancer_types: tuple[Code, ...] = (ALL_CANCERS,)
     triggers: tuple[Trigger, ...] = Field(min_length=1)
     evidence: tuple[EvidenceId, ...] = ()
     evidence_by_answer: tuple[AnswerEvidence, ...] = ()
-    questions: tuple[PlainText, ...] = Field(min_length=1)
+    questions: tuple[Text, ...] = Field(min_length=1)
     # Rows of the summary's grid (summary.grid ids) whose facts bear on this point.
     rows: tuple[Code, ...] = ()
 
@@ -284,21 +318,21 @@ class GridRow(Strict):
     """One row of the good-sides-and-downsides grid: a topic, IORT's facts and EBRT's side."""
 
     id: Code
-    title: PlainText
+    title: Text
     priority: Code | None = None  # marks the row when this priority is among the patient's top three
     iort: tuple[EvidenceId, ...] = Field(min_length=1)
     ebrt: tuple[EvidenceId, ...] = ()
-    ebrt_note: PlainText | None = None  # what to ask, where the sources state nothing for EBRT
+    ebrt_note: OptionalPlainText = None  # what to ask, where the sources state nothing for EBRT
 
 
 class SummaryRules(Strict):
     """The fixed parts of the summary: the decision, the options, the grid and the question limits."""
 
-    short_disclaimer: PlainText
-    decision: PlainText
-    options: tuple[PlainText, ...] = Field(min_length=2)
+    short_disclaimer: Text
+    decision: Text
+    options: tuple[Text, ...] = Field(min_length=2)
     options_source: EvidenceId | None = None
-    equal_ratings: PlainText
+    equal_ratings: Text
     max_questions: int = Field(default=8, ge=1, le=20)
     first_questions: int = Field(default=5, ge=1, le=10)
     grid: tuple[GridRow, ...] = Field(min_length=1)
@@ -328,13 +362,13 @@ class Roles(Strict):
 
 class ConflictScreenItem(Strict):
     item: LinkId
-    label: PlainText  # short label for the summary and the clinician view
+    label: Text  # short label for the summary and the clinician view
 
 
 class ConflictMeaning(Strict):
-    ready: PlainText
-    flagged: PlainText
-    incomplete: PlainText
+    ready: Text
+    flagged: Text
+    incomplete: Text
 
 
 class ConflictRules(Strict):
@@ -351,7 +385,7 @@ class RuleFile(Strict):
 
     roles: Roles = Roles()
     conflict: ConflictRules
-    disclaimer: PlainText
+    disclaimer: Text
     summary: SummaryRules
     points: tuple[PointRule, ...] = Field(min_length=1)
 

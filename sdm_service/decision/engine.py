@@ -37,6 +37,8 @@ from sdm_service.decision.snapshot import (
 )
 
 __all__ = ["build_summary", "condition_holds", "discussion_points", "rank_priorities", "trigger_fires"]
+from babel.lists import format_list
+
 from sdm_service.plain_dates import long_date
 
 
@@ -107,7 +109,19 @@ def build_summary(
         checked_on=content.evidence.checked_on.isoformat() if content.evidence.checked_on else None,
         review_policy=content.evidence.review_policy,
         funding_note=funding_note,
+        language=content.language,
     )
+
+
+def build_summaries(content: Content, answers: Mapping[str, Any], **details: Any) -> SummarySnapshot:
+    """The summary in the content's language (the patient's), keeping it in every other language too."""
+    own = build_summary(content, answers, **details)
+    others = {
+        language: build_summary(content.in_language(language), answers, **details)
+        for language in content.languages
+        if language != content.language
+    }
+    return own.model_copy(update={"translations": others}) if others else own
 
 
 def _grid_points(grid: Iterable[GridRow]) -> list[DiscussionPoint]:
@@ -243,9 +257,10 @@ def _why(questionnaire: Questionnaire, trigger: Trigger, answers: Mapping[str, A
         shown = ""
     elif isinstance(value, list):
         codes = [code for code in value if first.in_ is None or code in first.in_]
-        shown = _natural_join([_mid_sentence(_item_label(item, code)) for code in codes])
+        labels = [_mid_sentence(_item_label(item, code)) for code in codes]
+        shown = _natural_join(labels, questionnaire.language)
     else:
-        shown = display_answer(item, value)
+        shown = display_answer(item, value, questionnaire.language)
     return trigger.why.format(answer=shown)
 
 
@@ -276,7 +291,11 @@ def answers_by_step(questionnaire: Questionnaire, answers: Mapping[str, Any]) ->
     steps = []
     for step in questionnaire.steps:
         lines = tuple(
-            AnswerLine(item_id=item.id, question=item.text, answer=display_answer(item, answers[item.id]))
+            AnswerLine(
+                item_id=item.id,
+                question=item.text,
+                answer=display_answer(item, answers[item.id], questionnaire.language),
+            )
             for item in step.items
             if item.answerable and answers.get(item.id) is not None
         )
@@ -285,7 +304,7 @@ def answers_by_step(questionnaire: Questionnaire, answers: Mapping[str, Any]) ->
     return tuple(steps)
 
 
-def display_answer(item: Item, value: Any) -> str:
+def display_answer(item: Item, value: Any, language: str = "en") -> str:
     """An answer as the patient would read it back."""
     if item.type == "multiple_choice":
         return "; ".join(_item_label(item, code) for code in _codes(value))
@@ -293,7 +312,7 @@ def display_answer(item: Item, value: Any) -> str:
         return _item_label(item, str(value))
     if item.type == "date":
         parsed = _answer_date(value)
-        return long_date(parsed) if parsed is not None else str(value)
+        return long_date(parsed, language) if parsed is not None else str(value)
     return str(value)
 
 
@@ -362,10 +381,12 @@ def _unique(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
-def _natural_join(parts: list[str]) -> str:
+def _natural_join(parts: list[str], language: str) -> str:
     if len(parts) <= 1:
         return "".join(parts)
-    return f"{', '.join(parts[:-1])} and {parts[-1]}"
+    if language != "en":  # "a, b y c": the locale's list pattern
+        return format_list(parts, locale=language)
+    return f"{', '.join(parts[:-1])} and {parts[-1]}"  # English kept as before (no serial comma)
 
 
 def _mid_sentence(label: str) -> str:

@@ -154,3 +154,14 @@ class SummarySnapshot(Frozen):
     checked_on: str | None = None  # ISO date the content was last checked against its sources
     review_policy: str | None = None
     funding_note: str | None = None
+    # Since the Spanish release: the language of every text above (the patient's), and the same
+    # summary in the content's other languages, so clinicians can read it in English. The patient's
+    # own words (own_questions) are the same, verbatim, in each.
+    language: str = "en"
+    translations: dict[str, SummarySnapshot] = {}
+
+    def in_language(self, language: str | None) -> SummarySnapshot:
+        """This summary in `language` if it was kept in it, else as the patient saw it."""
+        if not language or language == self.language:
+            return self
+        return self.translations.get(language, self)

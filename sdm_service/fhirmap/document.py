@@ -25,6 +25,7 @@ def document_reference(
     filename: str,
     size: int,
     sha1_base64: str,
+    language: str = "en",
 ) -> dict[str, Any]:
     """base_url is the FHIR base (…/fhir). The document and its Binary share the response's id.
 
@@ -37,6 +38,7 @@ def document_reference(
         "meta": meta(updated_at),
         "status": "current",
         "docStatus": "final",
+        "language": language,
         "type": {"text": SUMMARY_TYPE_TEXT},
         "date": fhir_instant(completed_at),
         "description": title,
@@ -44,7 +46,7 @@ def document_reference(
             {
                 "attachment": {
                     "contentType": PDF,
-                    "language": "en",
+                    "language": language,
                     "url": f"{base_url}/Binary/{response_id}",
                     "size": size,
                     "hash": sha1_base64,

@@ -33,6 +33,7 @@ class ResponseRecord:
     updated_at: datetime
     authored_at: datetime
     version_id: int | None = None
+    language: str = "en"  # the patient's language
 
 
 def canonical(fhir_questionnaire: Mapping[str, Any]) -> str:
@@ -98,6 +99,7 @@ def to_questionnaire_response(
         "resourceType": "QuestionnaireResponse",
         "id": record.id,
         "meta": meta(record.updated_at, record.version_id),
+        "language": record.language,
         "questionnaire": canonical(fhir_questionnaire),
         "status": fhir_status(record.status),
         "authored": fhir_instant(record.authored_at),

@@ -82,6 +82,7 @@ class TaskOrder:
     link_expires_at: datetime | None
     owner: dict[str, Any] | None
     requester: dict[str, Any] | None
+    language: str | None = None  # Task.language: the patient's language, if the EHR gives it
 
 
 def _codings(concept: Any) -> list[tuple[str, str]]:
@@ -208,6 +209,7 @@ def read_task_order(resource: Any, *, questionnaire_url: str, questionnaire_vers
         link_expires_at=_link_end(model),
         owner=_reference(resource, "owner"),
         requester=_reference(resource, "requester"),
+        language=str(resource["language"]) if isinstance(resource.get("language"), str) else None,
     )
 
 

@@ -8,7 +8,6 @@ from xml.sax.saxutils import escape
 from reportlab.platypus import CondPageBreak, Flowable, Paragraph, Spacer
 
 from sdm_service.decision.snapshot import DiscussionPoint, EvidenceCitation, GridRow, SummarySnapshot
-from sdm_service.plain_dates import long_date
 from sdm_service.report.flowables import CheckboxParagraph, NoteLines, table, table_style
 from sdm_service.report.styles import (
     ACCENT_HEX,
@@ -23,23 +22,24 @@ from sdm_service.report.styles import (
     paragraphs,
     sources_note,
 )
+from sdm_service.report.words import N_, _, long_date, ngettext
 
 KIND_LABELS = {
-    "benefit": "Good side",
-    "limitation": "Downside",
-    "risk": "Side effect",
-    "process": "Fact",
-    "figure": "Study result",
-    "warning": "When to call your care team",
+    "benefit": N_("Good side"),
+    "limitation": N_("Downside"),
+    "risk": N_("Side effect"),
+    "process": N_("Fact"),
+    "figure": N_("Study result"),
+    "warning": N_("When to call your care team"),
 }
 
 
 def _fact(citation: EvidenceCitation) -> Paragraph:
-    label = KIND_LABELS.get(citation.kind, "")
+    label = _(KIND_LABELS[citation.kind]) if citation.kind in KIND_LABELS else ""
     note = sources_note(citation.source_ids, citation.id)
     text = f"<b>{escape(label)}:</b> {markup(citation.statement)}{note}"
     if citation.caveat:
-        text += f" <i>Keep in mind:</i> {markup(citation.caveat)}"
+        text += f" <i>{_('Keep in mind:')}</i> {markup(citation.caveat)}"
     return Paragraph(text, STYLES["cell_bullet"], bulletText="•")
 
 
@@ -48,11 +48,11 @@ def _side_effects(risks: list[EvidenceCitation]) -> Paragraph:
     for risk in risks:
         name = markup(risk.label or risk.statement)
         if risk.worry:
-            name = f"<font color='{WORRY_HEX}'><b>{name} (worries you)</b></font>"
+            name = f"<font color='{WORRY_HEX}'><b>{name} ({_('worries you')})</b></font>"
         names.append(f"{name} <font size='8.5'>({escape(risk.id)})</font>")
     sources = sorted({s for risk in risks for s in risk.source_ids})
     return Paragraph(
-        f"<b>Known side effects</b>{sources_note(tuple(sources))}: {'; '.join(names)}.",
+        f"<b>{_('Known side effects')}</b>{sources_note(tuple(sources))}: {'; '.join(names)}.",
         STYLES["cell_bullet"],
         bulletText="•",
     )
@@ -82,12 +82,12 @@ def grid_section(snapshot: SummarySnapshot) -> list[Flowable]:
         return []
     topic_width, ebrt_width = 92.0, 150.0
     rows: list[list[object]] = [
-        [para("Topic", "cell_label"), para("IORT", "cell_label"), para("EBRT", "cell_label")]
+        [para(_("Topic"), "cell_label"), para("IORT", "cell_label"), para("EBRT", "cell_label")]
     ]
     for row in snapshot.grid:
         title = markup(row.title)
         if row.top_priority:
-            title += f"<br/><font color='{ACCENT_HEX}' size='8.5'>A top priority for you</font>"
+            title += f"<br/><font color='{ACCENT_HEX}' size='8.5'>{_('A top priority for you')}</font>"
         rows.append([Paragraph(f"<b>{title}</b>", STYLES["cell"]), _iort_cell(row), _ebrt_cell(row)])
     grid = table(rows, [topic_width, CONTENT_WIDTH - topic_width - ebrt_width, ebrt_width])
     grid.setStyle(
@@ -106,10 +106,12 @@ def grid_section(snapshot: SummarySnapshot) -> list[Flowable]:
     grid.repeatRows = 1
     return [
         CondPageBreak(200),
-        Paragraph("Good sides and downsides: IORT beside EBRT", STYLES["h2"]),
+        Paragraph(_("Good sides and downsides: IORT beside EBRT"), STYLES["h2"]),
         para(
-            "Each fact is listed once, with its id and source. The sources name the side effects of "
-            "IORT; ask your team about those of EBRT.",
+            _(
+                "Each fact is listed once, with its id and source. The sources name the side effects of "
+                "IORT; ask your team about those of EBRT."
+            ),
             "small",
         ),
         Spacer(1, 3),
@@ -120,9 +122,9 @@ def grid_section(snapshot: SummarySnapshot) -> list[Flowable]:
 def _figures_table(figures: list[EvidenceCitation]) -> list[Flowable]:
     rows: list[list[object]] = [
         [
-            para("Trial", "cell_label"),
-            para("Cancer back in the same breast after 5 years: IORT", "cell_label"),
-            para("With EBRT to the whole breast", "cell_label"),
+            para(_("Trial"), "cell_label"),
+            para(_("Cancer back in the same breast after 5 years: IORT"), "cell_label"),
+            para(_("With EBRT to the whole breast"), "cell_label"),
         ]
     ]
     for figure in figures:
@@ -166,7 +168,7 @@ def _point_facts(point: DiscussionPoint) -> list[Flowable]:
             )
         if citation.caveat and citation.caveat not in caveats:
             caveats.append(citation.caveat)  # one caveat for the facts it covers, said once
-    flow.extend(Paragraph(f"<i>Keep in mind:</i> {markup(c)}", STYLES["body"]) for c in caveats)
+    flow.extend(Paragraph(f"<i>{_('Keep in mind:')}</i> {markup(c)}", STYLES["body"]) for c in caveats)
     return flow
 
 
@@ -174,8 +176,8 @@ def _page_one_numbers(point: DiscussionPoint, first: int) -> str:
     numbers = [str(n) for n in point.question_numbers if n <= first]
     if not numbers:
         return ""
-    word = "Question" if len(numbers) == 1 else "Questions"
-    return f" <b>Ask:</b> {word} {', '.join(numbers)} on page 1."
+    word = ngettext("Question", "Questions", len(numbers))
+    return f" <b>{_('Ask:')}</b> {word} {', '.join(numbers)} {_('on page 1.')}"
 
 
 def _point_questions(point: DiscussionPoint, first: int) -> list[Flowable]:
@@ -191,17 +193,19 @@ def _point_questions(point: DiscussionPoint, first: int) -> list[Flowable]:
 def points_section(snapshot: SummarySnapshot) -> list[Flowable]:
     flow: list[Flowable] = [
         CondPageBreak(120),
-        Paragraph("Points to discuss with your care team", STYLES["h2"]),
+        Paragraph(_("Points to discuss with your care team"), STYLES["h2"]),
     ]
     if not snapshot.discussion_points:
-        text = "Your answers did not add any set points to discuss. "
-        text += "You can still bring up anything on your mind."
+        text = _(
+            "Your answers did not add any set points to discuss. "
+            "You can still bring up anything on your mind."
+        )
         return [*flow, para(text, "body")]
     for number, point in enumerate(snapshot.discussion_points, start=1):
-        text = f"<b>Why:</b> {markup(point.why)}"
+        text = f"<b>{_('Why:')}</b> {markup(point.why)}"
         if point.rows:
             rows = "; ".join(f"“{markup(title)}”" for title in point.rows)
-            text += f" <b>Facts:</b> see {rows} in the table above."
+            text += f" <b>{_('Facts:')}</b> {_('see')} {rows} {_('in the table above.')}"
         text += _page_one_numbers(point, snapshot.first_questions)
         block: list[Flowable] = [
             Paragraph(f"{number}. {markup(point.title)}", STYLES["h3"]),
@@ -216,16 +220,17 @@ def points_section(snapshot: SummarySnapshot) -> list[Flowable]:
 def notes_section() -> list[Flowable]:
     return [
         CondPageBreak(70),
-        Paragraph("Notes", STYLES["h2_free"]),
+        Paragraph(_("Notes"), STYLES["h2_free"]),
         NoteLines(min_count=2, max_count=5, gap=20.0),
     ]
 
 
 def about_section(snapshot: SummarySnapshot) -> list[Flowable]:
     flow: list[Flowable] = [
-        Paragraph("What this summary rests on", STYLES["h2"]),
+        Paragraph(_("What this summary rests on"), STYLES["h2"]),
         para(
-            f"Questionnaire: {snapshot.questionnaire_title}, version {snapshot.questionnaire_version}.",
+            _("Questionnaire: %(title)s, version %(version)s.")
+            % {"title": snapshot.questionnaire_title, "version": snapshot.questionnaire_version},
             "small",
         ),
     ]
@@ -238,9 +243,9 @@ def about_section(snapshot: SummarySnapshot) -> list[Flowable]:
         except ValueError:
             pass
         policy = f"; {snapshot.review_policy}" if snapshot.review_policy else ""
-        flow.append(para(f"Information checked on {checked}{policy}.", "small"))
+        flow.append(para(_("Information checked on %(date)s") % {"date": checked} + f"{policy}.", "small"))
     if snapshot.funding_note:
-        flow.append(para(snapshot.funding_note, "small"))
+        flow.append(para(_(snapshot.funding_note), "small"))  # the default note has translations
     for source in snapshot.sources:
         text = f"<b>{escape(source.id)}</b> {markup(source.citation)}"
         if source.date:

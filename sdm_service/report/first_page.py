@@ -26,6 +26,7 @@ from sdm_service.report.styles import (
     patient_line,
     sources_note,
 )
+from sdm_service.report.words import _
 
 TOP = 3
 
@@ -36,11 +37,11 @@ def header(snapshot: SummarySnapshot) -> list[Flowable]:
     if patient:
         who.append(patient)
     if snapshot.cancer_type:
-        who.append(("Cancer type", snapshot.cancer_type.label))
+        who.append((_("Cancer type"), snapshot.cancer_type.label))
     if snapshot.respondent:
-        who.append(("Filled in by", snapshot.respondent.summary or snapshot.respondent.label))
-    who.append(("Completed", format_completed(snapshot.completed_at)))
-    who.append(("Consult date", format_consult(snapshot.consult_date)))
+        who.append((_("Filled in by"), snapshot.respondent.summary or snapshot.respondent.label))
+    who.append((_("Completed"), format_completed(snapshot.completed_at)))
+    who.append((_("Consult date"), format_consult(snapshot.consult_date)))
     if len(who) % 2:
         who.append(("", ""))
     rows = [
@@ -62,7 +63,7 @@ def header(snapshot: SummarySnapshot) -> list[Flowable]:
     )
     return [
         para(snapshot.clinic_name, "clinic"),
-        Paragraph("Your discussion summary: radiation during surgery (IORT)", STYLES["title"]),
+        Paragraph(_("Your discussion summary: radiation during surgery (IORT)"), STYLES["title"]),
         grid,
     ]
 
@@ -73,9 +74,9 @@ def decision(snapshot: SummarySnapshot) -> list[Flowable]:
     options = snapshot.options
     listed = "; ".join(markup(option) for option in options.options)
     return [
-        Paragraph("The decision", STYLES["h2"]),
+        Paragraph(_("The decision"), STYLES["h2"]),
         Paragraph(
-            f"{markup(options.decision)} <b>Options your care team may discuss:</b> {listed}."
+            f"{markup(options.decision)} <b>{_('Options your care team may discuss:')}</b> {listed}."
             f"{sources_note(options.source_ids)}",
             STYLES["body"],
         ),
@@ -83,22 +84,26 @@ def decision(snapshot: SummarySnapshot) -> list[Flowable]:
 
 
 def _stand(snapshot: SummarySnapshot) -> list[Flowable]:
-    flow: list[Flowable] = [Paragraph("Where you stand", STYLES["label"])]
+    flow: list[Flowable] = [Paragraph(_("Where you stand"), STYLES["label"])]
     for answer in (snapshot.leaning, snapshot.decision_role, snapshot.decision_stage):
         if answer is not None:
             flow.append(para(answer.summary or answer.label, "cell"))
     conflict = snapshot.conflict
-    flow.append(Paragraph("How ready you feel", STYLES["label"]))
+    flow.append(Paragraph(_("How ready you feel"), STYLES["label"]))
     if conflict.score is not None:
-        score = f"You answered yes to {conflict.score} of {conflict.max_score} readiness questions."
+        score = _("You answered yes to %(num)d of %(total)s readiness questions.") % {
+            "num": conflict.score,
+            "total": conflict.max_score,
+        }
     else:
-        score = (
-            f"Not finished: you answered {conflict.answered} of {len(conflict.items)} readiness questions."
-        )
+        score = _("Not finished: you answered %(num)s of %(total)s readiness questions.") % {
+            "num": conflict.answered,
+            "total": len(conflict.items),
+        }
     flow.append(Paragraph(f"<b>{escape(score)}</b>", STYLES["cell"]))
     noes = [item.label for item in conflict.items if item.answer == "no"]
     if noes:
-        flow.append(para("You said no to:", "cell"))
+        flow.append(para(_("You said no to:"), "cell"))
         flow.extend(Paragraph(markup(label), STYLES["cell_bullet"], bulletText="•") for label in noes)
     flow.append(Spacer(1, 3))
     background, edge = (NOTICE, NOTICE_EDGE) if conflict.flagged else (SHADE, RULE)
@@ -109,10 +114,14 @@ def _stand(snapshot: SummarySnapshot) -> list[Flowable]:
 
 
 def _matters(snapshot: SummarySnapshot) -> list[Flowable]:
-    flow: list[Flowable] = [Paragraph("What matters most to you", STYLES["label"])]
+    flow: list[Flowable] = [Paragraph(_("What matters most to you"), STYLES["label"])]
     top = [p for p in sorted(snapshot.priorities, key=lambda p: p.rank) if p.score > 0][:TOP]
     for priority in top:
-        mark = f" <font color='{ACCENT_HEX}'>(matters most to you)</font>" if priority.most_important else ""
+        mark = (
+            f" <font color='{ACCENT_HEX}'>({_('matters most to you')})</font>"
+            if priority.most_important
+            else ""
+        )
         flow.append(
             Paragraph(
                 f"{priority.rank}. <b>{markup(priority.label)}</b>: {markup(priority.rating_label)}{mark}",
@@ -120,22 +129,26 @@ def _matters(snapshot: SummarySnapshot) -> list[Flowable]:
             )
         )
     if not snapshot.priorities:
-        flow.append(para("You did not rate any priorities.", "cell"))
+        flow.append(para(_("You did not rate any priorities."), "cell"))
     elif not top:
-        flow.append(para("You did not rate any priority as important.", "cell"))
+        flow.append(para(_("You did not rate any priority as important."), "cell"))
     if snapshot.equal_ratings_note:
         flow.append(para(snapshot.equal_ratings_note, "cell"))
-    flow.append(Paragraph("Side effects that worry you", STYLES["label"]))
+    flow.append(Paragraph(_("Side effects that worry you"), STYLES["label"]))
     if snapshot.side_effect_concerns:
         flow.append(para("; ".join(c.label for c in snapshot.side_effect_concerns) + ".", "cell"))
     else:
-        flow.append(para("You did not mark any side effect as a worry.", "cell"))
+        flow.append(para(_("You did not mark any side effect as a worry."), "cell"))
     if snapshot.knowledge_misses:
         flow.append(Paragraph("Quick-check answers to go over", STYLES["label"]))
         for miss in snapshot.knowledge_misses:
-            question = miss.question.removeprefix("Quick check (optional): ")
+            question = (
+                miss.question.split(": ", 1)[-1]
+                if miss.question.startswith(_("Quick check (optional): "))
+                else miss.question
+            )
             question = question[:1].upper() + question[1:]
-            text = f"You chose <b>“{markup(miss.answer)}”</b> for: {markup(question)}"
+            text = f"{_('You chose')} <b>“{markup(miss.answer)}”</b> {_('for:')} {markup(question)}"
             if miss.feedback:
                 text += f" {markup(miss.feedback)}"
             flow.append(Paragraph(text, STYLES["cell_bullet"], bulletText="•"))
@@ -160,17 +173,17 @@ def at_a_glance(snapshot: SummarySnapshot) -> list[Flowable]:
 
 
 def own_and_first_questions(snapshot: SummarySnapshot) -> list[Flowable]:
-    flow: list[Flowable] = [Paragraph("Your own questions", STYLES["h2"])]
+    flow: list[Flowable] = [Paragraph(_("Your own questions"), STYLES["h2"])]
     lines = paragraphs(snapshot.own_questions or "", "bullet")
     if lines:
         for line in lines:
             line.bulletText = "•"
         flow.extend(lines)
     else:
-        flow.append(para("You did not write any questions. You can add some in the notes.", "body"))
+        flow.append(para(_("You did not write any questions. You can add some in the notes."), "body"))
     first = snapshot.questions[: snapshot.first_questions]
     if first:
-        flow.append(Paragraph("Questions to ask first", STYLES["h2"]))
+        flow.append(Paragraph(_("Questions to ask first"), STYLES["h2"]))
         flow.extend(
             CheckboxParagraph(f"{number}. {markup(question)}", STYLES["check"])
             for number, question in enumerate(first, start=1)

@@ -18,6 +18,7 @@ from sdm_service.report.styles import (
     REGULAR,
     RULE,
 )
+from sdm_service.report.words import _
 
 
 class CheckboxParagraph(Paragraph):
@@ -135,7 +136,11 @@ def footer_canvas(footer_left: str) -> type[Canvas]:
             self.setFont(REGULAR, 9)
             self.drawString(CONTENT_LEFT, y, footer_left)
             self.setFont(BOLD, 9)
-            self.drawRightString(PAGE_WIDTH - CONTENT_LEFT, y, f"Page {number} of {total}")
+            self.drawRightString(
+                PAGE_WIDTH - CONTENT_LEFT,
+                y,
+                _("Page %(number)s of %(total)s") % {"number": number, "total": total},
+            )
             self.restoreState()
 
     return FooterCanvas

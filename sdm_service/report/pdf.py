@@ -32,6 +32,7 @@ from sdm_service.report.styles import (
     patient_line,
     register_fonts,
 )
+from sdm_service.report.words import N_, _, speaking
 
 __all__ = [
     "format_completed",
@@ -43,7 +44,8 @@ __all__ = [
 ]
 
 AUTHOR = "sdm-service"
-SUBJECT = "Points to discuss with your care team"
+SUBJECT = N_("Points to discuss with your care team")
+PDF_LANGUAGE = {"en": "en-US", "es": "es-US"}  # the document language tag readers announce
 FOOTER_MAX = 90
 _FILENAME_UNSAFE = re.compile(r"[^a-z0-9]+")
 
@@ -60,16 +62,21 @@ def _story(snapshot: SummarySnapshot) -> list[Flowable]:
 
 
 def _footer_text(snapshot: SummarySnapshot) -> str:
-    text = f"Response {clean(snapshot.response_id)}"
+    text = f"{_('Response')} {clean(snapshot.response_id)}"
     patient = snapshot.patient
     if patient.identifier_value and patient.identifier_value.strip():
-        text += f"  ·  Patient ID {clean(patient.identifier_value.strip())}"
+        text += f"  ·  {_('Patient ID')} {clean(patient.identifier_value.strip())}"
     # Keep the footer on one line even for an unusually long id.
     return text if len(text) <= FOOTER_MAX else text[: FOOTER_MAX - 3] + "..."
 
 
 def render_summary_pdf(snapshot: SummarySnapshot) -> bytes:
-    """The summary as PDF bytes; byte-identical for the same snapshot."""
+    """The summary as PDF bytes, in the snapshot's language; byte-identical for the same snapshot."""
+    with speaking(snapshot.language):
+        return _render(snapshot)
+
+
+def _render(snapshot: SummarySnapshot) -> bytes:
     register_fonts()
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
@@ -79,12 +86,12 @@ def render_summary_pdf(snapshot: SummarySnapshot) -> bytes:
         rightMargin=SIDE_MARGIN,
         topMargin=TOP_MARGIN,
         bottomMargin=BOTTOM_MARGIN,
-        title=f"{clean(snapshot.questionnaire_title)}: discussion summary",
+        title=f"{clean(snapshot.questionnaire_title)}: {_('discussion summary')}",
         author=AUTHOR,
-        subject=SUBJECT,
+        subject=_(SUBJECT),
         creator=AUTHOR,
         invariant=1,
-        lang="en-US",
+        lang=PDF_LANGUAGE.get(snapshot.language, snapshot.language),
         # Otherwise each page starts in Helvetica, a font that is referenced but not embedded.
         initialFontName=REGULAR,
         initialFontSize=10,

@@ -17,7 +17,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph
 
 from sdm_service.decision.snapshot import SummarySnapshot
-from sdm_service.plain_dates import long_date
+from sdm_service.report.words import _, long_date, weekday_date
 
 FONT_DIR = Path(__file__).parent / "fonts"
 REGULAR = "DejaVuSans"
@@ -43,7 +43,6 @@ SHADE = colors.HexColor("#eef3f8")
 NOTICE = colors.HexColor("#fff6e0")
 NOTICE_EDGE = colors.HexColor("#d9a93a")
 
-_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 # C0/C1 control characters other than tab and newline have no glyph and can upset the layout.
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -156,20 +155,20 @@ def format_completed(value: str) -> str:
 
 def format_consult(value: str | None) -> str:
     if not value:
-        return "Not set yet"
+        return _("Not set yet")
     try:
         day = date.fromisoformat(value)
     except ValueError:
         return value
-    return f"{_WEEKDAYS[day.weekday()]}, {long_date(day)}"
+    return weekday_date(day)
 
 
 def patient_line(snapshot: SummarySnapshot) -> tuple[str, str] | None:
     patient = snapshot.patient
     if patient.name and patient.name.strip():
-        return "Patient", patient.name.strip()
+        return _("Patient"), patient.name.strip()
     if patient.identifier_value and patient.identifier_value.strip():
-        return "Patient ID", patient.identifier_value.strip()
+        return _("Patient ID"), patient.identifier_value.strip()
     return None
 
 

@@ -147,6 +147,9 @@ async def store_questionnaire_response(
             f"status must be 'in-progress' or 'completed' for a new response, not {status!r}.",
         )
     system, value, name = _subject(resource)
+    # Answers are read by code, so either language's display text is accepted; the resource's
+    # language (if the content has it) becomes the patient's, for the summary and its PDF.
+    language = content.choose_language(str(resource.get("language") or "") or None)
 
     raw, unreadable = answers_from_questionnaire_response(resource, content.questionnaire, fhir_questionnaire)
     problems = [IntakeProblem(path, message) for path, message in unreadable]
@@ -169,6 +172,7 @@ async def store_questionnaire_response(
         questionnaire_version=content.version,
         status=ResponseStatus.IN_PROGRESS,
         source="fhir",
+        language=language,
         patient_system=system,
         patient_value=value,
         patient_name=name,

@@ -70,6 +70,7 @@ async def create_invitation(
     patient_system: str = "",
     patient_name: str = "",
     consult_date: date | None = None,
+    language: str | None = None,
     created_by_user_id: uuid.UUID | None = None,
     created_by_client_id: uuid.UUID | None = None,
     ttl_days: int | None = None,
@@ -91,6 +92,9 @@ async def create_invitation(
     system = _clean(patient_system, "Identifier system", 200)
     value = _clean(patient_value, "Patient identifier", 100, required=True)
     name = _clean(patient_name, "Patient name", 200)
+    if language is not None and language not in content.languages:
+        raise InvitationError(f"Language must be one of: {', '.join(content.languages)}.")
+    language = language or content.languages[0]
     response = PatientResponse(
         questionnaire_slug=content.slug,
         questionnaire_version=content.version,
@@ -100,6 +104,7 @@ async def create_invitation(
         patient_value=value,
         patient_name=name,
         consult_date=consult_date,
+        language=language,
         created_at=now,
         updated_at=now,
     )
@@ -110,6 +115,7 @@ async def create_invitation(
         patient_value=value,
         patient_name=name,
         consult_date=consult_date,
+        language=language,
         expires_at=expires,
         created_by_user_id=created_by_user_id,
         created_by_client_id=created_by_client_id,

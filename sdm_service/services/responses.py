@@ -83,9 +83,10 @@ def is_done(response: PatientResponse) -> bool:
 
 
 async def start_response(
-    session: AsyncSession, content: Content, *, source: str = "web"
+    session: AsyncSession, content: Content, *, source: str = "web", language: str | None = None
 ) -> tuple[PatientResponse, str]:
-    """A new in-progress response and its raw resume token (shown to the patient, never stored)."""
+    """A new in-progress response and its raw resume token (shown to the patient, never stored),
+    in the content's language nearest to `language`."""
     token = new_token()
     now = utcnow()
     response = PatientResponse(
@@ -93,6 +94,7 @@ async def start_response(
         questionnaire_version=content.version,
         status=ResponseStatus.IN_PROGRESS,
         source=source,
+        language=content.choose_language(language),
         resume_token_hash=hash_token(token),
         created_at=now,
         updated_at=now,
@@ -101,6 +103,14 @@ async def start_response(
     await session.flush()
     counters.QUESTIONNAIRE_STARTS.labels(source).inc()
     return response, token
+
+
+async def set_language(session: AsyncSession, response: PatientResponse, language: str) -> None:
+    """The patient chose another language: later pages (and a summary not yet made) use it."""
+    if response.language != language:
+        response.language = language
+        session.add(response)
+        await session.flush()
 
 
 async def open_invitation(
@@ -304,9 +314,10 @@ async def complete_response(
     """Compute and store the summary snapshot. A completed response is returned unchanged."""
     if is_done(response):
         return response
-    from sdm_service.decision import build_summary  # imported late: the engine imports content too
+    from sdm_service.decision import build_summaries  # imported late: the engine imports content too
     from sdm_service.decision.snapshot import PatientInfo
 
+    content = content.in_language(response.language)  # the summary speaks the patient's language
     questionnaire = content.questionnaire
     answers = enabled_answers(questionnaire, response.answers)
     missing = missing_required(questionnaire, answers)
@@ -314,7 +325,7 @@ async def complete_response(
         raise ResponseIncomplete(missing)
     now = now or utcnow()
     consult_date = response.consult_date or consult_date_answer(content, answers)
-    snapshot = build_summary(
+    snapshot = build_summaries(
         content,
         answers,
         response_id=str(response.id),

@@ -62,6 +62,7 @@ async def create_task(
     requester: dict[str, Any] | None = None,
     client_id: uuid.UUID | None = None,
     client_name: str = "",
+    language: str | None = None,
 ) -> NewTask:
     """The invitation (InvitationError for bad input) and the Task asking for its completion."""
     created = await create_invitation(
@@ -75,6 +76,7 @@ async def create_task(
         ttl_days=ttl_days,
         expires_at=link_expires_at,
         created_by_client_id=client_id,
+        language=language,
     )
     now = created.invitation.created_at
     task = FhirTask(

@@ -5,7 +5,9 @@ from __future__ import annotations
 from litestar import Response as HttpResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sdm_service.decision.snapshot import SummarySnapshot
 from sdm_service.models import PatientResponse
+from sdm_service.report import pdf as report_pdf
 from sdm_service.services import documents
 
 
@@ -13,3 +15,12 @@ async def summary_pdf_download(session: AsyncSession, response: PatientResponse)
     """The document of record (see services/documents.py), as an attachment that is never cached."""
     pdf = await documents.summary_pdf(session, response)
     return HttpResponse(pdf.content, media_type=documents.PDF_MEDIA_TYPE, headers=pdf.download_headers())
+
+
+async def translated_pdf_download(snapshot: SummarySnapshot) -> HttpResponse[bytes]:
+    """The same summary rendered in another language it was kept in (for clinicians): rendered on
+    request, never stored; the document of record stays the one in the patient's language."""
+    content = await report_pdf.render_summary_pdf_async(snapshot)
+    filename = report_pdf.pdf_filename(snapshot).removesuffix(".pdf") + f"-{snapshot.language}.pdf"
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"', "cache-control": "no-store"}
+    return HttpResponse(content, media_type=documents.PDF_MEDIA_TYPE, headers=headers)

@@ -32,6 +32,7 @@ async def test_creating_an_invitation_returns_the_link_once(
         "name": "Rosa Park",
         "consult_date": "2026-12-03",
         "ttl_days": 10,
+        "language": "es",
     }
     response = await client.post("/api/v1/invitations", json=body, headers=headers)
     assert response.status_code == 201, response.text
@@ -49,6 +50,7 @@ async def test_creating_an_invitation_returns_the_link_once(
     assert row is not None
     assert row.status == ResponseStatus.INVITED
     assert (row.patient_system, row.patient_value, row.patient_name) == (MRN_SYSTEM, "MRN-77", "Rosa Park")
+    assert (invitation.language, row.language) == ("es", "es")  # the link opens in Spanish
     assert [(e.action, e.actor_type) for e in audit] == [("api.invitation.create", "api_client")]
 
 
@@ -61,6 +63,7 @@ async def test_creating_an_invitation_returns_the_link_once(
         ({"patient": {"value": "A"}, "consult_date": "2026-02-30"}, "consult_date"),
         ({"patient": {"value": "A"}, "surprise": 1}, "surprise"),
         ({"patient": {"value": "A\x01B"}}, "control characters"),
+        ({"patient": {"value": "A"}, "language": "fr"}, "Language must be one of: en, es"),
         ([], ""),
     ],
 )

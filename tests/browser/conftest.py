@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -59,6 +59,7 @@ def need_browser() -> None:
 class LiveServer:
     url: str
     content: Content
+    env: dict[str, str] = field(default_factory=dict)  # the server's settings, for `sdm` commands
 
 
 @pytest.fixture(scope="session")
@@ -89,7 +90,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     try:
         wait_for_health(url, process)
         library = load_library(ROOT / "questionnaires")
-        yield LiveServer(url=url, content=library.get("iort-sdm"))
+        yield LiveServer(url=url, content=library.get("iort-sdm"), env=env)
     finally:
         process.terminate()
         try:

@@ -10,7 +10,7 @@ import pytest
 
 from sdm_service.content import Content
 from sdm_service.content.logic import enabled_answers, enabled_items
-from sdm_service.content.schema import IMPORTANCE_SCALE, Item
+from sdm_service.content.schema import Item
 from sdm_service.web.patient import question_step_count, total_step_count
 from tests.browser.conftest import AXE_SCRIPT, CLINIC_NAME, LiveServer
 from tests.web.patient_support import default_value
@@ -29,9 +29,7 @@ def choice(item: Item, answers: dict[str, Any]) -> str | list[str] | None:
 
 
 def label_of(item: Item, code: str) -> str:
-    if item.type == "importance":
-        return dict(IMPORTANCE_SCALE)[code]
-    return item.option_label(code)
+    return item.option_label(code)  # in the content's language, the fixed scales included
 
 
 async def new_page(browser: Any, *, width: int = 1280, height: int = 900) -> Page:

@@ -546,7 +546,7 @@ def test_changing_rules_yaml_changes_the_points(tmp_path: Path) -> None:
     rules_path = root / "iort-sdm" / "rules.yaml"
     rules = yaml.safe_load(rules_path.read_text())
     cost = next(point for point in rules["points"] if point["id"] == "cost")
-    cost["title"] = "Money matters"
+    cost["title"] = {"en": "Money matters", "es": "El dinero"}
     cost["triggers"][0]["when"][0]["in"] = ["somewhat", "very", "extremely"]
     rules_path.write_text(yaml.safe_dump(rules, sort_keys=False))
     edited = load_library(root).get("iort-sdm")

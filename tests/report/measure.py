@@ -18,7 +18,7 @@ from pypdf import PdfReader
 
 from sdm_service.content import load_library
 from sdm_service.content.logic import validate_answers
-from sdm_service.decision import build_summary
+from sdm_service.decision import build_summaries, build_summary
 from sdm_service.decision.snapshot import PatientInfo, SummarySnapshot
 from sdm_service.report import render_summary_pdf
 from sdm_service.settings import PROJECT_ROOT, Settings
@@ -27,13 +27,14 @@ from tests.report.personas import PERSONAS, Persona, persona_answers
 COMPLETED_AT = datetime(2026, 11, 20, 15, 42, 10, tzinfo=UTC)
 
 
-def snapshot_for(persona: Persona) -> SummarySnapshot:
-    content = load_library(PROJECT_ROOT / "questionnaires").get("iort-sdm")
+def snapshot_for(persona: Persona, language: str = "en") -> SummarySnapshot:
+    """The persona's summary in `language`; in Spanish also kept in English (build_summaries)."""
+    content = load_library(PROJECT_ROOT / "questionnaires").get("iort-sdm").in_language(language)
     answers, errors = validate_answers(
         content.questionnaire, persona_answers(persona), today=date(2026, 11, 20), complete=True
     )
     assert not errors, (persona.name, errors)
-    return build_summary(
+    return (build_summary if language == "en" else build_summaries)(
         content,
         answers,
         response_id=f"7d1e{zlib.crc32(persona.name.encode()):010d}",

@@ -93,9 +93,12 @@ def follow_up_app(database_url: str, tmp_path: Path) -> Litestar:
         {
             "id": "same_page_follow_up",
             "type": "single_choice",
-            "text": "A question that appears after that choice",
+            "text": {"en": "A question that appears after that choice", "es": "Una pregunta nueva"},
             "required": True,
-            "options": [{"code": "one", "label": "One"}, {"code": "two", "label": "Two"}],
+            "options": [
+                {"code": "one", "label": {"en": "One", "es": "Uno"}},
+                {"code": "two", "label": {"en": "Two", "es": "Dos"}},
+            ],
             "enable_when": [
                 {"question": trigger["id"], "operator": "=", "answer": trigger["options"][-1]["code"]}
             ],
@@ -105,7 +108,10 @@ def follow_up_app(database_url: str, tmp_path: Path) -> Litestar:
     # Content may only ask what the summary uses: let the new answer bring up the first point.
     rules = yaml.safe_load((folder / "rules.yaml").read_text())
     rules["points"][0]["triggers"].append(
-        {"when": [{"item": "same_page_follow_up", "in": ["two"]}], "why": 'You answered "{answer}".'}
+        {
+            "when": [{"item": "same_page_follow_up", "in": ["two"]}],
+            "why": {"en": 'You answered "{answer}".', "es": 'Usted dijo "{answer}".'},
+        }
     )
     (folder / "rules.yaml").write_text(yaml.safe_dump(rules, sort_keys=False))
     return create_app(make_settings(database_url, content_dir=tmp_path / "content"))

@@ -46,6 +46,7 @@ def _document_reference(
         filename=pdf_filename(snapshot),
         size=facts.size,
         sha1_base64=facts.sha1_base64,
+        language=snapshot.language,
     )
 
 

@@ -65,7 +65,10 @@ async def search_questionnaires(
 ) -> HttpResponse[FhirPayload]:
     check_request(request, frozenset({"url", "version", "_id"}))
     wanted_ids = {part.strip() for part in ids.split(",")} if ids is not None else None
-    resources = (questionnaire_to_fhir(q, settings.base_url) for q in library.questionnaires())
+    resources = (
+        questionnaire_to_fhir(c.questionnaire, settings.base_url, c.translated_questionnaires())
+        for c in library.by_slug.values()
+    )
     found = [resource for resource in resources if _matches(resource, url, version, wanted_ids)]
     bundle = searchset(
         found, base_url=fhir_base(settings), total=len(found), self_url=page_url(settings, request, None)
@@ -85,7 +88,9 @@ async def read_questionnaire(
     if content is None:
         known = ", ".join(f"Questionnaire/{slug}" for slug in library.by_slug)
         raise FhirError(404, f"Questionnaire/{questionnaire_id} does not exist. Try {known}.")
-    return fhir_response(questionnaire_to_fhir(content.questionnaire, settings.base_url))
+    return fhir_response(
+        questionnaire_to_fhir(content.questionnaire, settings.base_url, content.translated_questionnaires())
+    )
 
 
 routes = [metadata, search_questionnaires, read_questionnaire]

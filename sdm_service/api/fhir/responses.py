@@ -70,6 +70,7 @@ def _record(row: PatientResponse) -> ResponseRecord:
         updated_at=row.updated_at,
         authored_at=row.completed_at or row.updated_at,
         version_id=row.lock_version,
+        language=row.language,
     )
 
 

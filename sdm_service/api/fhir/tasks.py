@@ -209,6 +209,8 @@ async def create_task(
             patient_system=order.patient_system,
             patient_name=order.patient_name,
             link_expires_at=order.link_expires_at,
+            # The patient's language (es-MX -> es; one the content lacks -> its default).
+            language=content.choose_language(order.language) if order.language else None,
             owner=order.owner,
             requester=order.requester,
             client_id=call.api_client.id,

@@ -27,7 +27,7 @@ from sdm_service.web.clinician.common import FormError, audit, client_ip, field,
 
 RECENT_LIMIT = 25
 REVOKED_PATH = f"{CLINICIAN_PREFIX}/invitations?revoked=1"
-FIELDS = ("patient_system", "patient_value", "patient_name", "consult_date")
+FIELDS = ("patient_system", "patient_value", "patient_name", "consult_date", "language")
 
 
 async def _invitations_page(
@@ -102,6 +102,7 @@ async def create_invitation(
             patient_system=values["patient_system"],
             patient_name=values["patient_name"],
             consult_date=consult_date,
+            language=values["language"] or None,
             created_by_user_id=current_user.id,
         )
     except (FormError, invitations.InvitationError) as exc:

@@ -11,7 +11,7 @@ from typing import Any
 from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, NotFoundException
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from litestar.response import Response as HttpResponse
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -33,7 +33,7 @@ from sdm_service.web.clinician.common import (
     priority_labels,
     read_form,
 )
-from sdm_service.web.downloads import summary_pdf_download
+from sdm_service.web.downloads import summary_pdf_download, translated_pdf_download
 
 
 def _filters_from_query(request: Request[Any, Any, Any]) -> worklist.WorklistFilters:
@@ -181,16 +181,29 @@ async def response_pdf(
     db_session: NamedDependency[AsyncSession],
     current_user: NamedDependency[User],
     response_id: FromPath[uuid.UUID],
+    language: FromQuery[str | None] = None,
 ) -> HttpResponse[bytes]:
+    """The stored PDF (the patient's language); `?language=en` renders the same summary in English."""
     response = await _response_or_404(db_session, response_id)
     snapshot, problem = reviews.read_snapshot(response)
     if snapshot is None:
         if problem:
             raise HTTPException(status_code=500, detail="The stored summary could not be read.")
         raise NotFoundException("There is no summary yet: the questionnaire is not finished.")
-    download = await summary_pdf_download(db_session, response)
+    if language and language != snapshot.language:
+        if language not in snapshot.translations:
+            raise NotFoundException(f"This summary was not kept in '{language}'.")
+        download = await translated_pdf_download(snapshot.in_language(language))
+    else:
+        download = await summary_pdf_download(db_session, response)
     await audit(
-        request, db_session, current_user, "response.pdf", entity_type="response", entity_id=str(response.id)
+        request,
+        db_session,
+        current_user,
+        "response.pdf",
+        entity_type="response",
+        entity_id=str(response.id),
+        detail={"language": language or snapshot.language},
     )
     return download
 

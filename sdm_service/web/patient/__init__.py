@@ -9,10 +9,14 @@ URL can never reach someone else's answers.
 - forms.py: reading and checking a step's form
 - views.py: what the step, review and summary pages show
 - routes.py: the handlers (parse, call services/responses.py, render)
+- language.py, switch.py: the page's language and the language switch link
 """
 
 from sdm_service.web.patient.flow import question_step_count, total_step_count
-from sdm_service.web.patient.routes import routes
+from sdm_service.web.patient.routes import routes as page_routes
+from sdm_service.web.patient.switch import routes as switch_routes
 from sdm_service.web.patient.visit import PATIENT_COOKIE
+
+routes = [*page_routes, *switch_routes]
 
 __all__ = ["PATIENT_COOKIE", "question_step_count", "routes", "total_step_count"]

@@ -10,6 +10,7 @@ from sdm_service.content.logic import (
     enabled_items,
 )
 from sdm_service.content.schema import Item, Questionnaire
+from sdm_service.i18n import N_
 from sdm_service.models import PatientResponse
 from sdm_service.paths import questionnaire_path
 from sdm_service.services import responses as response_service
@@ -37,7 +38,7 @@ def review_intro_items(questionnaire: Questionnaire) -> list[Item]:
 def review_title(questionnaire: Questionnaire) -> str:
     if question_step_count(questionnaire) < len(questionnaire.steps):
         return questionnaire.steps[-1].title
-    return "Check your answers"
+    return N_("Check your answers")
 
 
 def base_path(content: Content) -> str:

@@ -22,6 +22,7 @@ from sdm_service.content.logic import (
 from sdm_service.decision.snapshot import SummarySnapshot
 from sdm_service.delivery.dispatch import completion_background
 from sdm_service.delivery.queue import DeliveryQueue
+from sdm_service.i18n import N_
 from sdm_service.middleware import request_ip
 from sdm_service.models import PatientResponse, utcnow
 from sdm_service.ratelimit import RateLimitStore, enforce
@@ -39,11 +40,11 @@ from sdm_service.web.patient.flow import (
     step_path,
 )
 from sdm_service.web.patient.forms import bad_form, read_step_form
+from sdm_service.web.patient.language import use_language, wished_language
 from sdm_service.web.patient.views import (
     REQUIRED_MESSAGES,
     fields_from_answers,
     fields_from_form,
-    format_date,
     review_page,
     step_page,
 )
@@ -69,6 +70,7 @@ async def welcome(
     library: NamedDependency[ContentLibrary],
     db_session: NamedDependency[AsyncSession],
     rate_limits: NamedDependency[RateLimitStore],
+    lang: FromQuery[str | None] = None,
 ) -> Template:
     """The start page. A GET never creates anything; Start is a form POST. It tells whether the
     cookie holds a working link, so a wrong cookie counts like a wrong link (a working one never)."""
@@ -82,6 +84,8 @@ async def welcome(
         or patient_links.refusal_reason(existing, request.app.state.settings, utcnow()) is not None
     ):
         existing = None  # another questionnaire's, or access has ended: nothing to continue here
+    language = existing.language if existing else wished_language(request, content, lang)
+    content = use_language(request, content, language)
     questionnaire = content.questionnaire
     return page(
         "patient/welcome.html",
@@ -92,6 +96,7 @@ async def welcome(
             "start_path": f"{base_path(content)}/start",
             "continue_path": place_path(content, existing) if existing else None,
             "existing_done": bool(existing and response_service.is_done(existing)),
+            "language": content.language,
         },
     )
 
@@ -107,7 +112,11 @@ async def start(
 ) -> Redirect:
     content = content_or_404(library, slug)
     await enforce(rate_limits, START_LIMIT, request_ip(request))
-    _response, token = await response_service.start_response(db_session, content, source="web")
+    asked = (await request.form()).get("language")  # the welcome page's language
+    language = wished_language(request, content, asked if isinstance(asked, str) else None)
+    _response, token = await response_service.start_response(
+        db_session, content, source="web", language=language
+    )
     return Redirect(step_path(content, 1), status_code=303, cookies=[patient_cookie(settings, token)])
 
 
@@ -172,6 +181,7 @@ async def show_step(
     content = content_or_404(library, slug)
     step_index = _step_index(content, number)
     response, token = await patient_response(request, db_session, rate_limits, content)
+    content = use_language(request, content, response.language)
     if response_service.is_done(response) or step_index > response.current_step:
         return Redirect(place_path(content, response), status_code=303)
     questionnaire = content.questionnaire
@@ -181,8 +191,10 @@ async def show_step(
         return Redirect(next_path(content, answers, number), status_code=303)
     fields = fields_from_answers(items, answers)
     notices = {
-        "added": "Based on your answer, we added a question on this page. Please look it over.",
-        "checked": "Thank you. The answer to the quick check is below. Choose Continue when you are ready.",
+        "added": N_("Based on your answer, we added a question on this page. Please look it over."),
+        "checked": N_(
+            "Thank you. The answer to the quick check is below. Choose Continue when you are ready."
+        ),
     }
     return step_page(
         content,
@@ -206,9 +218,10 @@ async def save_step(
     rate_limits: NamedDependency[RateLimitStore],
 ) -> Template | Redirect:
     content = content_or_404(library, slug)
-    questionnaire = content.questionnaire
     step_index = _step_index(content, number)
     response, token = await patient_response(request, db_session, rate_limits, content)
+    content = use_language(request, content, response.language)
+    questionnaire = content.questionnaire
     today = utcnow().date()
     step_form = await read_step_form(request, questionnaire, step_index, today)
     if response_service.is_done(response):
@@ -264,7 +277,7 @@ async def saved(visit: NamedDependency[PatientVisit], settings: NamedDependency[
     return page(
         "patient/saved.html",
         {
-            "page_title": "Your answers are saved",
+            "page_title": N_("Your answers are saved"),
             "resume_url": resume_url(settings, token),
             "continue_path": place_path(content, response),
         },
@@ -302,7 +315,7 @@ async def submit(
         lock_version = int(form.get("lock_version") or "")
     except ValueError:
         raise bad_form("bad lock version") from None
-    changed = "Your answers were changed in another window. Please check them again, then send."
+    changed = N_("Your answers were changed in another window. Please check them again, then send.")
     if lock_version != response.lock_version:
         return review_page(content, settings, token, response, status_code=409, notice=changed)
     try:
@@ -340,17 +353,17 @@ async def summary(
     content, response, token = visit
     if not response_service.is_done(response) or response.summary is None:
         return Redirect(place_path(content, response), status_code=303)
-    snapshot = _snapshot(response)
+    snapshot = _snapshot(response).in_language(response.language)
     return page(
         "patient/summary.html",
         {
-            "page_title": "Your summary",
+            "page_title": N_("Your summary"),
             "s": snapshot,
             "pdf_path": f"{base_path(content)}/summary.pdf",
             "resume_url": resume_url(settings, token),
             "already_sent": notice == "sent",
-            "completed_on": format_date(snapshot.completed_at[:10]),
-            "consult_on": format_date(snapshot.consult_date) if snapshot.consult_date else None,
+            "completed_on": snapshot.completed_at[:10],
+            "consult_on": snapshot.consult_date,
         },
     )
 

@@ -14,7 +14,8 @@ from sdm_service.content.logic import (
     enabled_answers,
     enabled_items,
 )
-from sdm_service.content.schema import IMPORTANCE_SCALE, Item
+from sdm_service.content.schema import Item
+from sdm_service.i18n import N_
 from sdm_service.models import PatientResponse, utcnow
 from sdm_service.settings import Settings
 from sdm_service.web.patient.flow import (
@@ -30,13 +31,14 @@ from sdm_service.web.patient.flow import (
 from sdm_service.web.patient.forms import CHOICE_TYPES, StepForm
 from sdm_service.web.patient.visit import page
 
+# Marked for the catalogs; the templates translate them when shown.
 REQUIRED_MESSAGES = {
-    "single_choice": "Choose one answer.",
-    "importance": "Choose how important this is to you.",
-    "yes_no": "Choose yes or no.",
-    "multiple_choice": "Choose at least one answer.",
-    "date": "Enter a date.",
-    "text": "Write your answer.",
+    "single_choice": N_("Choose one answer."),
+    "importance": N_("Choose how important this is to you."),
+    "yes_no": N_("Choose yes or no."),
+    "multiple_choice": N_("Choose at least one answer."),
+    "date": N_("Enter a date."),
+    "text": N_("Write your answer."),
 }
 
 
@@ -53,10 +55,8 @@ def _stored_values(value: Any) -> list[str]:
 
 
 def _options(item: Item) -> list[tuple[str, str, str | None]]:
-    if item.type == "importance":
-        return [(code, label, None) for code, label in IMPORTANCE_SCALE]
-    if item.type == "yes_no":
-        return [("yes", "Yes", None), ("no", "No", None)]
+    if item.type in ("importance", "yes_no"):
+        return [(code, item.option_label(code), None) for code in item.option_codes()]
     return [(option.code, option.label, option.help) for option in item.options]
 
 
@@ -255,7 +255,7 @@ def review_page(
         item = questionnaire.item(item_id)
         number = questionnaire.step_of(item_id) + 1
         link = f"{step_path(content, number)}#{FieldView(item=item).anchor}"
-        errors.append((link, item.text, REQUIRED_MESSAGES.get(item.type, "Answer this question.")))
+        errors.append((link, item.text, REQUIRED_MESSAGES.get(item.type, N_("Answer this question."))))
     title = f"Step {total} of {total}: {review_title(questionnaire)}"
     return page(
         "patient/review.html",

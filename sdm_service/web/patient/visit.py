@@ -14,6 +14,7 @@ from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sdm_service.content import Content, ContentLibrary
+from sdm_service.i18n import N_, negotiate
 from sdm_service.middleware import request_ip
 from sdm_service.models import PatientResponse
 from sdm_service.ratelimit import Limit, RateLimitStore, enforce
@@ -21,6 +22,7 @@ from sdm_service.services import patient_links
 from sdm_service.services import responses as response_service
 from sdm_service.settings import PATIENT_COOKIE as PATIENT_COOKIE  # its name outside production
 from sdm_service.settings import Settings
+from sdm_service.web.patient.language import use_language
 
 # Link lookups per client address: enough for real people, far too few to guess a 256-bit token.
 BAD_COOKIE_LIMIT = Limit("patient-cookie", 30, 60)
@@ -55,19 +57,27 @@ def page(template_name: str, context: dict[str, Any], *, status_code: int = 200)
     )
 
 
+def _browser_language(request: Request[Any, Any, Any]) -> None:
+    """Pages shown before any response is known speak the browser's language, if offered."""
+    catalogs = request.app.state.catalogs
+    request.state.language = negotiate(request.headers.get("accept-language"), catalogs.languages) or "en"
+
+
 def _no_session_page(request: Request[Any, Any, Any], exc: NoPatientSession) -> Template:
+    _browser_language(request)
     return page(
         "patient/no_session.html",
-        {"page_title": "We could not find your answers"},
+        {"page_title": N_("We could not find your answers")},
         status_code=403,
     )
 
 
 def _link_problem_page(request: Request[Any, Any, Any], exc: LinkProblem) -> Template:
+    _browser_language(request)
     titles = {
-        "unknown": "We do not recognise this link",
-        "expired": "This link has expired",
-        "revoked": "This link was withdrawn",
+        "unknown": N_("We do not recognise this link"),
+        "expired": N_("This link has expired"),
+        "revoked": N_("This link was withdrawn"),
     }
     return page(
         "patient/link_problem.html",
@@ -132,7 +142,7 @@ async def provide_visit(
     response and token (the no-session page without one)."""
     content = content_or_404(library, slug)
     response, token = await patient_response(request, db_session, rate_limits, content)
-    return PatientVisit(content, response, token)
+    return PatientVisit(use_language(request, content, response.language), response, token)
 
 
 VISIT = {"visit": Provide(provide_visit)}
