@@ -3,12 +3,13 @@
 delivery queue), behind a balancer without sticky sessions, writing back to a real FHIR server
 whose OAuth server issues the workers' tokens (tests/ehr_servers.py). Every patient's requests
 alternate between the two apps: no error, no lost answer; every completed summary arrives in the
-EHR exactly once; and one API token's rate limit is counted once across both apps (Redis), not
-once per process."""
+EHR exactly once; one API token's rate limit is counted once across both apps (Redis), not once
+per process; and a SMART client's assertion used at one app is refused at the other."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import subprocess
@@ -37,6 +38,7 @@ from tests.reliability.live import (
     stored_deliveries,
     stored_responses,
 )
+from tests.smart.support import assertion, new_rsa, public_jwks, token_form
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -122,7 +124,8 @@ def deployment(tmp_path: Path, fresh_ehr: Ehr, ehr_key_files: list[Path]) -> Ite
         drop_postgres_database(database)
 
 
-def api_token(database_url: str) -> str:
+def api_client(database_url: str, *options: str) -> str:
+    """`sdm api-clients create`: the last line is the token (static) or the client id (SMART)."""
     env = {
         "PATH": os.environ.get("PATH", ""),
         "SDM_DATABASE_URL": database_url,
@@ -131,7 +134,7 @@ def api_token(database_url: str) -> str:
     }
     name = f"EHR {secrets.token_hex(4)}"
     created = subprocess.run(
-        [str(SDM), "api-clients", "create", name, "--scopes", "responses:read"],
+        [str(SDM), "api-clients", "create", name, *options],
         env=env,
         capture_output=True,
         text=True,
@@ -158,7 +161,7 @@ def wait_for_deliveries(deployment: Deployment, response_ids: set[str]) -> dict[
 
 
 def test_patients_spread_over_two_apps_and_two_workers_lose_nothing_deliver_once_and_share_limits(
-    deployment: Deployment, fresh_ehr: Ehr, monkeypatch: pytest.MonkeyPatch
+    deployment: Deployment, fresh_ehr: Ehr, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     first, second = deployment.apps
     content: Content = load_library(PROJECT_ROOT / "questionnaires").get("iort-sdm")
@@ -207,7 +210,8 @@ def test_patients_spread_over_two_apps_and_two_workers_lose_nothing_deliver_once
         assert len(documents) == 1, f"response {response_id}: {len(documents)} DocumentReferences"
 
     # One token, alternating between the processes: the limit is counted once across both.
-    headers = {"Authorization": f"Bearer {api_token(deployment.database)}"}
+    token = api_client(deployment.database, "--scopes", "responses:read")
+    headers = {"Authorization": f"Bearer {token}"}
     answers = []
     for index in range(API_LIMIT + 4):
         server = (first, second)[index % 2]
@@ -215,6 +219,20 @@ def test_patients_spread_over_two_apps_and_two_workers_lose_nothing_deliver_once
         answers.append(answer.status_code)
     assert answers[:API_LIMIT] == [200] * API_LIMIT, answers
     assert answers[API_LIMIT:] == [429] * 4, answers
+
+    # A SMART client's assertion used at one process is refused at the other (replay cache in Redis).
+    key = new_rsa("scale-out")
+    jwks_file = tmp_path / "client-jwks.json"
+    jwks_file.write_text(json.dumps(public_jwks(key)))
+    client_id = api_client(
+        deployment.database, "--jwks-file", str(jwks_file), "--scopes", "system/QuestionnaireResponse.rs"
+    )
+    signed = assertion(client_id, key, aud=f"{deployment.public_url}/auth/token")
+    used = httpx.post(f"{first.base_url}/auth/token", data=token_form(signed), timeout=30)
+    assert used.status_code == 200, used.text
+    replayed = httpx.post(f"{second.base_url}/auth/token", data=token_form(signed), timeout=30)
+    assert replayed.status_code == 401, replayed.text
+    assert "jti" in replayed.json()["error_description"]
 
     for server in (first, second):
         assert server.server_errors_logged() == [], server.log_tail()
