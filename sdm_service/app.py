@@ -48,6 +48,7 @@ from sdm_service.paths import CSRF_EXEMPT_PATHS, HEALTH_PATH, STATIC_PREFIX
 from sdm_service.refusal_audit import RefusalAuditMiddleware
 from sdm_service.security import PasswordHashing
 from sdm_service.services import users
+from sdm_service.services.oidc import OidcProvider
 from sdm_service.settings import Settings, get_settings
 from sdm_service.smart.jwks import JwksCache
 from sdm_service.smart.replay import replay_store_from_settings
@@ -85,6 +86,8 @@ def _template_engine(
         env.globals["clinic_name"] = settings.clinic_name
         env.globals["app_version"] = __version__
         env.globals["questionnaires"] = library
+        env.globals["oidc_enabled"] = settings.oidc_enabled
+        env.globals["local_login"] = settings.local_login
         env.autoescape = True
         env.trim_blocks = True
         env.lstrip_blocks = True
@@ -138,6 +141,12 @@ def create_app(
     our_jwks = public_jwks(load_signing_keys(settings.ehr_private_key_file))
     delivery_queue = DeliveryQueue(settings) if settings.ehr_enabled else None
 
+    # Sign-in through the organisation's identity provider, when SDM_OIDC_ISSUER is set.
+    oidc = OidcProvider(settings) if settings.oidc_enabled else None
+
+    def provide_oidc() -> OidcProvider | None:
+        return oidc
+
     def provide_settings() -> Settings:
         return settings
 
@@ -180,6 +189,8 @@ def create_app(
         await replay_store.close()
         await engine.dispose()
         await side_engine.dispose()
+        if oidc is not None:
+            await oidc.aclose()
 
     app = Litestar(
         route_handlers=[
@@ -203,6 +214,7 @@ def create_app(
             "rate_limits": Provide(provide_rate_limits, sync_to_thread=False),
             "password_hashing": Provide(provide_password_hashing, sync_to_thread=False),
             "smart": Provide(provide_smart, sync_to_thread=False),
+            "oidc": Provide(provide_oidc, sync_to_thread=False),
             "our_jwks": Provide(provide_our_jwks, sync_to_thread=False),
             "delivery_queue": Provide(provide_delivery_queue, sync_to_thread=False),
             "readiness_checks": Provide(provide_readiness_checks, sync_to_thread=False),

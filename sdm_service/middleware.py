@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from litestar import Request
 from litestar.datastructures import MutableScopeHeaders
@@ -43,6 +44,17 @@ PERMISSIONS_POLICY = (
     "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), "
     "payment=(), usb=()"
 )
+
+
+def content_security_policy(settings: Settings) -> str:
+    """The CSP; with OpenID Connect, sign-out (a form posted here) may redirect to the provider's
+    end_session_endpoint, which Chromium checks against form-action."""
+    if not settings.oidc_enabled:
+        return CONTENT_SECURITY_POLICY
+    parts = urlsplit(settings.oidc_issuer)
+    return f"{CONTENT_SECURITY_POLICY} {parts.scheme}://{parts.netloc}"
+
+
 HSTS = "max-age=63072000; includeSubDomains"
 # Paths whose responses never carry patient data and may be cached.
 CACHEABLE_PREFIXES = (STATIC_PREFIX,)
@@ -56,7 +68,7 @@ LINK_FAILURE_STATUSES = frozenset({400, 403, 404, 410})  # a wrong, expired or w
 def security_headers_hook(settings: Settings) -> Callable[[Message, Scope], Awaitable[None]]:
     """A Litestar ``before_send`` hook adding the security headers to every HTTP response."""
     fixed = {
-        "content-security-policy": CONTENT_SECURITY_POLICY,
+        "content-security-policy": content_security_policy(settings),
         "x-content-type-options": "nosniff",
         "referrer-policy": "no-referrer",
         "x-frame-options": "DENY",

@@ -55,6 +55,8 @@ class Role:
 
 class User(SQLModel, table=True):
     __tablename__ = "users"
+    # An account signed in through OpenID Connect is the provider's (issuer, sub), never a name match.
+    __table_args__ = (UniqueConstraint("oidc_issuer", "oidc_subject", name="uq_users_oidc_identity"),)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     username: str = Field(max_length=64, unique=True, index=True)
@@ -72,6 +74,11 @@ class User(SQLModel, table=True):
     totp_secret: str | None = Field(default=None, max_length=255)
     totp_enabled_at: datetime | None = Field(default=None, sa_type=DateTimeUTC)
     totp_last_step: int | None = Field(default=None, sa_type=BigInteger)
+    oidc_issuer: str | None = Field(default=None, max_length=500)
+    oidc_subject: str | None = Field(default=None, max_length=255)
+    # Deactivated because the provider's role claim went away (given back when it returns); an
+    # account an administrator deactivated stays deactivated whatever the provider says.
+    deactivated_by_provider: bool = Field(default=False)
 
 
 class UserSession(SQLModel, table=True):
@@ -86,6 +93,20 @@ class UserSession(SQLModel, table=True):
     last_seen_at: datetime = Field(default_factory=utcnow, sa_type=DateTimeUTC)
     ip: str = Field(default="", max_length=64)
     user_agent: str = Field(default="", max_length=300)
+    # The identity provider said it checked a second factor (its `amr` claim): no TOTP asked here.
+    provider_mfa: bool = Field(default=False)
+
+
+class OidcSignIn(SQLModel, table=True):
+    """A sign-in sent to the identity provider and not yet back: its `state` (SHA-256 only), used
+    once. The nonce and PKCE verifier are derived from the state with the secret key (services/oidc.py)."""
+
+    __tablename__ = "oidc_sign_ins"
+
+    state_hash: str = Field(primary_key=True, max_length=64)
+    next_path: str = Field(default="", max_length=2000)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTimeUTC)
+    expires_at: datetime = Field(sa_type=DateTimeUTC, index=True)
 
 
 class RecoveryCode(SQLModel, table=True):

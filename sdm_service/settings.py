@@ -15,10 +15,11 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from sdm_service.paths import SMART_TOKEN_PATH
 from sdm_service.resources import CHECKOUT_ROOT, resource_path
+from sdm_service.settings_oidc import OidcSettings
 
 PROJECT_ROOT = CHECKOUT_ROOT  # the source tree (tests and bench read it); the app uses resource_path
 DEVELOPMENT_SECRET = "development-only-secret-change-me-0123456789"  # noqa: S105 - refused in production
@@ -33,6 +34,7 @@ SESSION_COOKIE = "sdm_session"  # clinician sign-in
 PATIENT_COOKIE = "sdm_patient"  # the patient's own questionnaire
 CSRF_COOKIE = "sdm_csrf"
 MFA_PENDING_COOKIE = "sdm_mfa"  # between a right password and the second factor
+OIDC_STATE_COOKIE = "sdm_oidc"  # between leaving for the identity provider and coming back
 API_REQUESTS_PER_IP_FACTOR = 3  # default per-address API ceiling, as a multiple of the per-token limit
 # Loopback and private networks: a Prometheus server inside the hospital's network or cluster.
 DEFAULT_METRICS_ALLOW = (
@@ -55,6 +57,7 @@ class CookieNames:
     patient: str
     csrf: str
     mfa_pending: str
+    oidc_state: str
 
     @property
     def host_only(self) -> bool:
@@ -96,7 +99,7 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
-class Settings(BaseSettings):
+class Settings(OidcSettings):
     model_config = SettingsConfigDict(env_prefix="SDM_", extra="ignore", frozen=True)
 
     env: Literal["development", "test", "production"] = "development"
@@ -294,6 +297,8 @@ class Settings(BaseSettings):
                 )
             if not self.base_url.startswith("https://"):
                 raise ValueError("SDM_BASE_URL must use https:// when SDM_ENV=production")
+            if self.oidc_issuer and not self.oidc_issuer.startswith("https://"):
+                raise ValueError("SDM_OIDC_ISSUER must use https:// when SDM_ENV=production")
             if not self.mfa_required_for_admins:
                 raise ValueError("SDM_MFA_REQUIRED_FOR_ADMINS cannot be turned off when SDM_ENV=production")
         return self
@@ -360,6 +365,7 @@ class Settings(BaseSettings):
             patient=prefix + PATIENT_COOKIE,
             csrf=prefix + CSRF_COOKIE,
             mfa_pending=prefix + MFA_PENDING_COOKIE,
+            oidc_state=prefix + OIDC_STATE_COOKIE,
         )
 
 

@@ -26,9 +26,16 @@ def idle_limit(settings: Settings) -> timedelta:
 
 
 async def start_session(
-    db_session: AsyncSession, settings: Settings, user: User, *, ip: str, user_agent: str
+    db_session: AsyncSession,
+    settings: Settings,
+    user: User,
+    *,
+    ip: str,
+    user_agent: str,
+    provider_mfa: bool = False,
 ) -> str:
-    """Create a session row for a user who just proved who they are; returns the cookie token."""
+    """Create a session row for a user who just proved who they are; returns the cookie token.
+    `provider_mfa`: the identity provider checked a second factor (no TOTP enrolment asked)."""
     now = utcnow()
     token = new_token()
     db_session.add(
@@ -40,6 +47,7 @@ async def start_session(
             last_seen_at=now,
             ip=ip[:64],
             user_agent=user_agent[:300],
+            provider_mfa=provider_mfa,
         )
     )
     await db_session.flush()
@@ -58,7 +66,15 @@ def _still_valid(row: UserSession, settings: Settings, now: datetime) -> bool:
 async def load_session_user(
     engine: AsyncEngine, settings: Settings, token: str | None, *, now: datetime | None = None
 ) -> User | None:
-    """The active user behind a session token, or None. Ends expired or idle sessions on the way.
+    found = await load_session(engine, settings, token, now=now)
+    return found[0] if found else None
+
+
+async def load_session(
+    engine: AsyncEngine, settings: Settings, token: str | None, *, now: datetime | None = None
+) -> tuple[User, UserSession] | None:
+    """The active user behind a session token and the session, or None. Ends expired or idle
+    sessions on the way.
 
     Runs in its own short transaction (on the side pool) so the idle clock moves even when the
     request itself fails.
@@ -84,7 +100,7 @@ async def load_session_user(
         if (now - row.last_seen_at).total_seconds() >= TOUCH_EVERY_SECONDS:
             row.last_seen_at = now
             await session.commit()
-        return user
+        return user, row
 
 
 def public_id(row: UserSession) -> str:

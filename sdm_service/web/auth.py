@@ -37,6 +37,7 @@ HOME_PATH = CLINICIAN_PREFIX
 PASSWORD_PATH = f"{CLINICIAN_PREFIX}/account/password"
 MFA_ENROL_PATH = f"{CLINICIAN_PREFIX}/account/mfa"
 _MISSING = object()
+_PROVIDER_MFA_KEY = "sdm_provider_mfa"  # this session's identity provider checked a second factor
 
 
 class SignInRequired(NotAuthorizedException):
@@ -95,11 +96,21 @@ def expired_session_cookie(settings: Settings) -> Cookie:
 
 
 async def start_session(
-    db_session: AsyncSession, settings: Settings, user: User, request: Request[Any, Any, Any]
+    db_session: AsyncSession,
+    settings: Settings,
+    user: User,
+    request: Request[Any, Any, Any],
+    *,
+    provider_mfa: bool = False,
 ) -> str:
     """A new session for a user who just proved who they are; returns the cookie token."""
     return await sessions.start_session(
-        db_session, settings, user, ip=request_ip(request), user_agent=request.headers.get("user-agent") or ""
+        db_session,
+        settings,
+        user,
+        ip=request_ip(request),
+        user_agent=request.headers.get("user-agent") or "",
+        provider_mfa=provider_mfa,
     )
 
 
@@ -109,10 +120,12 @@ async def current_user_or_none(connection: ASGIConnection[Any, Any, Any, Any]) -
     if cached is not _MISSING:
         return cached
     state = connection.app.state
-    user = await sessions.load_session_user(
+    found = await sessions.load_session(
         state.side_engine, state.settings, connection.cookies.get(state.settings.cookies.session)
     )
+    user = found[0] if found else None
     connection.state[CLINICIAN_STATE_KEY] = user
+    connection.state[_PROVIDER_MFA_KEY] = bool(found and found[1].provider_mfa)
     return user
 
 
@@ -144,7 +157,12 @@ async def require_clinician(
     user = await current_user_or_none(connection)
     if user is not None and user.must_change_password:
         raise PasswordChangeRequired()
-    if user is not None and mfa.required_for(user, connection.app.state.settings) and not mfa.enabled(user):
+    if (
+        user is not None
+        and mfa.required_for(user, connection.app.state.settings)
+        and not mfa.enabled(user)
+        and not connection.state.get(_PROVIDER_MFA_KEY, False)
+    ):
         raise MfaEnrolmentRequired()
 
 

@@ -18,6 +18,7 @@ from sdm_service.web.clinician import (
     responses,
     signin,
     signin_mfa,
+    signin_oidc,
 )
 from sdm_service.web.clinician.account import account_router
 from sdm_service.web.clinician.admin import admin_router
@@ -31,7 +32,7 @@ _workspace = Router(
 routes: list[Any] = [
     Router(
         path="/clinician",
-        route_handlers=[*signin.routes, *signin_mfa.routes, account_router, _workspace],
+        route_handlers=[*signin.routes, *signin_mfa.routes, *signin_oidc.routes, account_router, _workspace],
         dependencies={"current_user": auth.current_user_dependency},
         exception_handlers=auth.exception_handlers,
     ),

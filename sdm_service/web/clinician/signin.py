@@ -18,11 +18,13 @@ from sdm_service.ratelimit import RateLimitStore
 from sdm_service.security import PasswordHashing
 from sdm_service.services import mfa as mfa_service
 from sdm_service.services import sessions, signin
+from sdm_service.services.oidc import OidcProvider
 from sdm_service.settings import Settings
 from sdm_service.web import auth
 from sdm_service.web.clinician.common import FormError, audit, client_ip, field, page, read_form
 from sdm_service.web.clinician.signin_mfa import MFA_PATH, pending_cookie
 
+LOCAL_LOGIN_OFF = "Passwords are not used here. Sign in with your organisation's account."
 BAD_CREDENTIALS = "That username and password do not match an active account. Check them and try again."
 
 
@@ -64,6 +66,8 @@ async def sign_in(
     rate_limits: NamedDependency[RateLimitStore],
     password_hashing: NamedDependency[PasswordHashing],
 ) -> Template | Redirect:
+    if not settings.local_login:
+        return _form(auth.HOME_PATH, error=LOCAL_LOGIN_OFF, status_code=403)
     form = await read_form(request)
     try:
         username = signin.clean_username(field(form, "username"))
@@ -127,13 +131,18 @@ async def sign_out(
     request: Request[Any, Any, Any],
     db_session: NamedDependency[AsyncSession],
     settings: NamedDependency[Settings],
+    oidc: NamedDependency[OidcProvider | None],
 ) -> Redirect:
     user = await auth.current_user_or_none(request)
     await sessions.end_session(db_session, request.cookies.get(settings.cookies.session))
+    target = f"{auth.SIGN_IN_PATH}?signed_out=1"
     if user is not None:
+        # An account of the identity provider signs out there too, when the provider offers it.
+        if oidc is not None and user.oidc_subject is not None:
+            target = await oidc.end_session_url() or target
         await audit(request, db_session, user, "auth.sign_out", entity_type="user", entity_id=str(user.id))
     return Redirect(
-        f"{auth.SIGN_IN_PATH}?signed_out=1",
+        target,
         status_code=303,
         cookies=[auth.expired_session_cookie(settings)],
     )
