@@ -27,6 +27,8 @@ class Options:
     servers: tuple[str, ...]
     postgres_servers: tuple[str, ...]
     pdf_seconds: float
+    deliveries: int
+    delivery_threads: int
     postgres_url: str
     output: Path
     workdir: Path | None
@@ -74,6 +76,13 @@ def parse_args(argv: list[str] | None) -> Options:
     )
     parser.add_argument("--pdf-seconds", type=float, default=2.0, help="seconds per PDF render run")
     parser.add_argument(
+        "--deliveries",
+        type=int,
+        default=100,
+        help="completions written back to the local FHIR server (0: none)",
+    )
+    parser.add_argument("--delivery-threads", type=int, default=4, help="`sdm worker --workers` (default 4)")
+    parser.add_argument(
         "--postgres-url",
         default=os.environ.get("SDM_BENCH_POSTGRES_URL", ""),
         help="admin URL; scratch databases are created in it and dropped (default $SDM_BENCH_POSTGRES_URL)",
@@ -92,6 +101,8 @@ def parse_args(argv: list[str] | None) -> Options:
 
     if args.duration <= 0 or args.rounds < 1 or args.connections < 1 or args.threads < 1 or args.workers < 1:
         parser.error("--duration, --rounds, --connections, --threads and --workers must be positive")
+    if args.deliveries < 0 or args.delivery_threads < 1:
+        parser.error("--deliveries must be 0 or more and --delivery-threads at least 1")
     if args.warmup < 0:
         parser.error("--warmup must be 0 or more")
     if min(args.responses, args.postgres_responses, args.small_responses) < 1:
@@ -110,6 +121,8 @@ def parse_args(argv: list[str] | None) -> Options:
         servers=server_list(args.servers),
         postgres_servers=server_list(args.postgres_servers),
         pdf_seconds=args.pdf_seconds,
+        deliveries=args.deliveries,
+        delivery_threads=args.delivery_threads,
         postgres_url=args.postgres_url,
         output=args.output,
         workdir=args.workdir,

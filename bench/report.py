@@ -66,6 +66,21 @@ def print_table(report: dict[str, Any]) -> None:
             f"{'PASS' if peer['pass'] else 'FAIL':>4}  renders/s; WeasyPrint makes {peer['pages']} pages "
             "from the web summary page"
         )
+    deliveries = report.get("deliveries")
+    if deliveries:
+        lines.append("")
+        lines.append(
+            f"== write-back to the local FHIR server ({deliveries['worker_threads']} worker thread(s))"
+        )
+        if deliveries["error"]:
+            lines.append(f"{deliveries['row']:<34} not measured: {deliveries['error'].splitlines()[0][:90]}")
+        else:
+            lines.append(
+                f"{deliveries['row']:<34} {_fmt(deliveries['per_second'], 2):>10} deliveries/s; "
+                f"completion to delivered p50 {_fmt(deliveries['p50_s'], 2)} s, "
+                f"p95 {_fmt(deliveries['p95_s'], 2)} s; {deliveries['delivered']} of "
+                f"{deliveries['deliveries']} delivered"
+            )
     comparison = report.get("server_comparison")
     if comparison:
         lines.append("")

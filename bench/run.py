@@ -51,6 +51,7 @@ def run(opts: Options) -> dict[str, Any]:
             "postgres_responses": opts.postgres_responses,
             "small_responses": opts.small_responses,
             "servers": list(opts.servers),
+            "deliveries": opts.deliveries,
             "production_server": PRODUCTION_SERVER,
         },
         "http": [],
@@ -77,6 +78,10 @@ def run(opts: Options) -> dict[str, Any]:
 
         pdf = measure_pdf(opts.rounds, opts.pdf_seconds)
         report["pdf"] = pdf_report(pdf)
+        if opts.deliveries:
+            from bench.deliveries import measure_deliveries
+
+            report["deliveries"] = measure_deliveries(opts.deliveries, opts.delivery_threads, workdir)
         report["server_comparison"] = server_comparison(report["http"])
         report["seconds"] = round(time.monotonic() - started, 1)
     finally:

@@ -25,6 +25,8 @@ from sdm_service.settings import Settings, load_settings
 
 POSTGRES_ADMIN_URL = os.environ.get("SDM_TEST_POSTGRES_URL", "")
 REQUIRE_POSTGRES = os.environ.get("SDM_REQUIRE_POSTGRES") == "1"
+# The real EHR (FHIR + OAuth servers, session-scoped), shared by tests/ehr and tests/reliability.
+pytest_plugins = ["tests.ehr_servers"]
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 APP_TABLES_EXCLUDE = {"alembic_version"}
 

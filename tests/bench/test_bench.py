@@ -20,6 +20,7 @@ from sdm_service.decision.snapshot import SummarySnapshot
 from sdm_service.models import PatientResponse, ResponseStatus
 from sdm_service.security import hash_token
 from sdm_service.settings import PROJECT_ROOT, normalise_database_url
+from tests.ehr_servers import REQUIRE_NODE, node_missing_reason
 
 HTTP_ROWS = {
     "step_get",
@@ -104,6 +105,8 @@ def test_tiny_benchmark_run_measures_every_row(
             "--small-responses=1",
             "--servers=uvicorn",
             "--pdf-seconds=0.01",
+            "--deliveries=2",
+            "--delivery-threads=1",
             "--postgres-url=",
             f"--output={output}",
             f"--workdir={tmp_path / 'work'}",
@@ -127,6 +130,14 @@ def test_tiny_benchmark_run_measures_every_row(
     assert report["pdf"]["ratio"] is not None
     assert report["pdf"]["peer"]["renders_per_s"] > 0  # WeasyPrint rendered a page to PDF
     assert report["pdf"]["peer"]["speedup"] is not None
+    deliveries = report["deliveries"]  # into the local FHIR server (tests/ehr's Node servers)
+    if node_missing_reason() is None or REQUIRE_NODE:
+        assert deliveries["error"] is None, deliveries
+        assert deliveries["delivered"] == 2, deliveries
+        assert deliveries["per_second"] > 0, deliveries
+        assert deliveries["p95_s"] is not None, deliveries
+    else:
+        assert deliveries["error"], deliveries  # not measured, and it says why
     for title in ("Step GET / essential", "Step POST / essential", "FHIR QR read / essential", "PDF summary"):
         assert title in log
     assert "PDF: ours vs WeasyPrint peer" in log

@@ -21,7 +21,7 @@ from sdm_service.models import AuditEvent, Delivery, DeliveryStatus, SummaryDocu
 from sdm_service.settings import Settings
 from tests.api.conftest import completed_response, count_rows, db
 from tests.conftest import make_settings
-from tests.ehr.conftest import Ehr, ehr_overrides
+from tests.ehr_servers import Ehr, ehr_overrides
 
 
 def _app(database_url: str, ehr: Ehr, keys: list[Path], tmp_path: Path, **more: object) -> Litestar:

@@ -24,7 +24,7 @@ from sdm_service.models import Delivery, DeliveryStatus
 from sdm_service.settings import Settings
 from tests.api.conftest import completed_response, db
 from tests.conftest import make_settings
-from tests.ehr.conftest import Ehr, ehr_overrides
+from tests.ehr_servers import Ehr, ehr_overrides
 
 pytestmark = pytest.mark.slow
 DEADLINE_SECONDS = 90.0  # generous: a loaded machine is slow, and the waits end on the outcome

@@ -137,6 +137,50 @@ class LiveServer:
         return [line for line in text.splitlines() if "Traceback" in line or '" 500' in line]
 
 
+class LiveWorker:
+    """`sdm worker` (the delivery worker) in a subprocess, with the same settings as the apps."""
+
+    def __init__(self, database_url: str, log_path: Path, env: dict[str, str]) -> None:
+        self.environment = {
+            **os.environ,
+            "SDM_DATABASE_URL": database_url,
+            "SDM_ENV": "test",
+            "SDM_SECRET_KEY": TEST_SECRET,
+            "SDM_LOG_LEVEL": "WARNING",
+            **env,
+        }
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [str(SDM), "worker"], env=self.environment, stdout=log, stderr=subprocess.STDOUT
+            )
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=30)
+        self.process = None
+
+    def log_tail(self, lines: int = 60) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def errors_logged(self) -> list[str]:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return [line for line in text.splitlines() if "Traceback" in line or " ERROR " in line]
+
+
 @dataclass
 class Patient:
     number: int
@@ -259,3 +303,13 @@ async def stored_responses(database_url: str) -> dict[str, dict[str, Any]]:
 def row_for(rows: dict[str, dict[str, Any]], patient: Patient) -> dict[str, Any] | None:
     assert patient.token
     return rows.get(hash_token(patient.token))
+
+
+async def stored_deliveries(database_url: str) -> dict[str, str]:
+    """Every delivery's status, by its response id."""
+    connection = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        rows = await connection.fetch("SELECT response_id::text AS response_id, status FROM deliveries")
+    finally:
+        await connection.close()
+    return {row["response_id"]: row["status"] for row in rows}

@@ -1,4 +1,6 @@
-"""A real EHR for the write-back tests, started once per session from tests/ehr/*.mjs (npm ci):
+"""A real EHR for the write-back tests (tests/ehr/) and the scale-out proof (tests/reliability/),
+started once per test session from tests/ehr/*.mjs (npm ci), a pytest plugin that tests/conftest.py
+loads so both packages share one server set:
 Medplum's FHIR router (in-memory repository, validating) and oidc-provider issuing
 client_credentials tokens to our private_key_jwt client, which knows us by our published JWKS.
 
@@ -14,6 +16,7 @@ import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,23 +29,31 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from sdm_service.delivery.keys import load_signing_keys, public_jwks
 from sdm_service.settings import PROJECT_ROOT
 
-HERE = Path(__file__).parent
+HERE = PROJECT_ROOT / "tests" / "ehr"  # the Node servers' scripts
 CLIENT_ID = "sdm-service-test"
 SCOPES = "system/DocumentReference.c system/Binary.c system/QuestionnaireResponse.c"
 INTROSPECTION_CLIENT = "fhir-server:fhir-server-secret-0123456789"
 REQUIRE_NODE = os.environ.get("SDM_REQUIRE_NODE") == "1"
 
 
-def _need_node() -> None:
-    reason = None
+def node_missing_reason() -> str | None:
     if shutil.which("node") is None:
-        reason = "node is not installed"
-    elif not (PROJECT_ROOT / "node_modules" / "@medplum" / "fhir-router").is_dir():
-        reason = "the npm packages are not installed (npm ci)"
+        return "node is not installed"
+    if not (PROJECT_ROOT / "node_modules" / "@medplum" / "fhir-router").is_dir():
+        return "the npm packages are not installed (npm ci)"
+    return None
+
+
+def _need_node() -> None:
+    reason = node_missing_reason()
     if reason:
         if REQUIRE_NODE:
             pytest.fail(f"The EHR test servers are required here but {reason}")
         pytest.skip(reason)
+
+
+class EhrNotStarted(RuntimeError):
+    pass
 
 
 def _start(script: str, env: dict[str, str]) -> tuple[subprocess.Popen[str], dict[str, Any]]:
@@ -57,7 +68,7 @@ def _start(script: str, env: dict[str, str]) -> tuple[subprocess.Popen[str], dic
     line = process.stdout.readline()  # the server's first line says where it listens
     if not line:
         process.kill()
-        pytest.fail(f"{script} did not start (exit {process.wait()})")
+        raise EhrNotStarted(f"{script} did not start (exit {process.wait()})")
     return process, json.loads(line)
 
 
@@ -69,10 +80,8 @@ def _stop(process: subprocess.Popen[str]) -> None:
         process.kill()
 
 
-@pytest.fixture(scope="session")
-def ehr_key_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+def write_key_files(folder: Path) -> list[Path]:
     """Two keys, as during a rotation: an RSA key (signs) and an EC P-384 key (published too)."""
-    folder = tmp_path_factory.mktemp("ehr-keys")
     rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     ec_key = ec.generate_private_key(ec.SECP384R1())
     paths = []
@@ -87,6 +96,11 @@ def ehr_key_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
         )
         paths.append(path)
     return paths
+
+
+@pytest.fixture(scope="session")
+def ehr_key_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    return write_key_files(tmp_path_factory.mktemp("ehr-keys"))
 
 
 @dataclass(frozen=True)
@@ -117,12 +131,12 @@ class Ehr:
         self.control_post("hold", {"on": False})
 
 
-@pytest.fixture(scope="session")
-def ehr(ehr_key_files: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ehr]:
-    _need_node()
-    jwks_file = tmp_path_factory.mktemp("ehr") / "jwks.json"
+@contextmanager
+def running_ehr(key_files: list[Path], folder: Path) -> Iterator[Ehr]:
+    """Start the OAuth server, then the FHIR server that asks it about tokens; stop both after."""
+    jwks_file = folder / "jwks.json"
     # The authorization server knows us by exactly what /.well-known/jwks.json publishes.
-    jwks_file.write_text(json.dumps(public_jwks(load_signing_keys(ehr_key_files))))
+    jwks_file.write_text(json.dumps(public_jwks(load_signing_keys(key_files))))
     oauth, oauth_info = _start(
         "oauth_server.mjs",
         {
@@ -148,6 +162,16 @@ def ehr(ehr_key_files: list[Path], tmp_path_factory: pytest.TempPathFactory) -> 
             _stop(fhir)
     finally:
         _stop(oauth)
+
+
+@pytest.fixture(scope="session")
+def ehr(ehr_key_files: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ehr]:
+    _need_node()
+    try:
+        with running_ehr(ehr_key_files, tmp_path_factory.mktemp("ehr")) as started:
+            yield started
+    except EhrNotStarted as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture
