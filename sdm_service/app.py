@@ -221,7 +221,7 @@ def create_app(
         },
         plugins=[
             SQLAlchemyPlugin(config=sqlalchemy_config(settings, engine)),
-            ClosedModelsSchemaPlugin(),
+            ClosedModelsSchemaPlugin(languages=intake.languages),
             *([tracing.opentelemetry_plugin(tracer_provider)] if tracer_provider else []),
         ],
         template_config=_template_engine(settings, library, catalogs),

@@ -6,6 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
+from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.plugins.pydantic import PydanticSchemaPlugin
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
@@ -15,7 +16,6 @@ from sdm_service.settings import DEFAULT_QUESTIONNAIRE_SLUG
 
 if TYPE_CHECKING:
     from litestar._openapi.schema_generation.schema import SchemaCreator
-    from litestar.openapi.spec import Schema
     from litestar.typing import FieldDefinition
 
 StatusName = Literal["invited", "in_progress", "completed", "reviewed"]
@@ -59,7 +59,22 @@ class ApiModel(BaseModel):
 
 class ClosedModelsSchemaPlugin(PydanticSchemaPlugin):
     """Litestar's pydantic schema plugin, stating `additionalProperties: false` for the models that
-    refuse unknown keys (extra="forbid"), as the request bodies do."""
+    refuse unknown keys (extra="forbid"), as the request bodies do; and, given the questionnaire's
+    languages (content data, known only when create_app loads it), listing them as the only values
+    of a body's `language`."""
+
+    def __init__(self, languages: tuple[str, ...] = ()) -> None:
+        super().__init__()
+        self.languages = languages
+
+    def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: SchemaCreator) -> Schema:
+        schema = super().to_openapi_schema(field_definition, schema_creator)
+        language = (schema.properties or {}).get("language")
+        if self.languages and isinstance(language, Schema):
+            for option in [language, *(language.one_of or [])]:
+                if isinstance(option, Schema) and option.type == OpenAPIType.STRING:
+                    option.enum = list(self.languages)
+        return schema
 
     @classmethod
     def for_pydantic_model(cls, field_definition: FieldDefinition, schema_creator: SchemaCreator) -> Schema:

@@ -192,13 +192,13 @@ async def change_status(
         raise TaskTransitionRefused(
             412, f"Task/{task_id} is at version {current.version}, not {expected_version}; read it again."
         )
-    if wanted == current.status:
-        return current
     if wanted != TaskStatus.CANCELLED:
         raise TaskTransitionRefused(
             400,
             f"A client can only set status 'cancelled'; '{wanted}' follows from the patient's response.",
         )
+    if wanted == current.status:
+        return current
     now = utcnow()
     changed = await session.execute(
         update(FhirTask)

@@ -10,29 +10,46 @@ from typing import Annotated, Any
 from litestar import Response as HttpResponse
 from litestar import get
 from litestar.di import NamedDependency
+from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromPath, QueryParameter
 
 from sdm_service.api.auth import scopes
 from sdm_service.api.fhir import openapi, params
 from sdm_service.api.fhir.common import FhirCall, check_request, fhir_base, page_url
 from sdm_service.api.fhir.errors import FhirError, FhirPayload, fhir_response
+from sdm_service.api.schemas import text_pattern
 from sdm_service.fhirmap.audit_event import audit_event
 from sdm_service.fhirmap.bundle import searchset
 from sdm_service.fhirmap.common import FHIR_JSON
 from sdm_service.services import audit_fhir
-from sdm_service.services.search import MAX_PAGE_SIZE, SearchError, parse_identifier
+from sdm_service.services.search import IDENTIFIER_PATTERN, MAX_PAGE_SIZE, SearchError, parse_identifier
 
 DATE = QueryParameter(
     name="date",
+    schema_extra={"items": Schema(type=OpenAPIType.STRING, pattern=params.DATE_SEARCH_PATTERN)},
     description="When the event was recorded, with prefix ge, gt, le or lt (e.g. ge2026-11-01). "
     "Repeat for a range.",
 )
 PATIENT = QueryParameter(
     name="patient:identifier",
     max_length=320,
+    schema_extra={"pattern": IDENTIFIER_PATTERN},
     description="Events about this patient: identifier as system|value (or value for any system).",
 )
-AGENT = QueryParameter(name="agent", max_length=200, description="Who acted: a username, client name or id.")
+AGENT = QueryParameter(
+    name="agent",
+    max_length=200,
+    schema_extra={"pattern": text_pattern(200, required=False)},
+    description="Who acted: a username, client name or id.",
+)
+# The audit log pages by event id (newest first): the cursor is the id to continue below. 18 digits
+# at most, so any cursor the schema allows fits the database's 64-bit integer.
+MAX_CURSOR_DIGITS = 18
+CURSOR = QueryParameter(
+    name="_cursor",
+    schema_extra={"pattern": f"^[0-9]{{1,{MAX_CURSOR_DIGITS}}}$"},
+    description="Paging cursor from a next link.",
+)
 AUDIT_SEARCH = "system/AuditEvent.s"
 AUDIT_READ = "system/AuditEvent.r"
 SEARCH_PARAMETERS = frozenset({"date", "patient:identifier", "agent", "_count", params.PAGING_PARAMETER})
@@ -52,7 +69,7 @@ def _bounds(values: list[str]) -> tuple[tuple[str, datetime], ...]:
 def _cursor(text: str | None) -> int | None:
     if text is None:
         return None
-    if not text.isdigit() or len(text) > 19:
+    if not (text.isascii() and text.isdigit()) or len(text) > MAX_CURSOR_DIGITS:
         raise FhirError(
             400, "The _cursor is not one this server gave; follow the Bundle's next link.", ("_cursor",)
         )
@@ -72,7 +89,7 @@ async def search_audit_events(
     patient: Annotated[str | None, PATIENT] = None,
     agent: Annotated[str | None, AGENT] = None,
     count: Annotated[int | None, openapi.COUNT] = None,
-    cursor: Annotated[str | None, openapi.CURSOR] = None,
+    cursor: Annotated[str | None, CURSOR] = None,
 ) -> HttpResponse[FhirPayload]:
     request, settings = call.request, call.settings
     check_request(request, SEARCH_PARAMETERS)
@@ -80,6 +97,7 @@ async def search_audit_events(
         system, value = parse_identifier(patient) if patient is not None else (None, None)
     except SearchError as exc:
         raise FhirError(400, str(exc), ("patient:identifier",)) from None
+    agent = (agent or "").strip() or None  # outer spaces are not part of a name (the schema's pattern)
     if agent is not None and any(ord(ch) < 32 for ch in agent):  # PostgreSQL refuses NUL outright
         raise FhirError(400, "The agent contains control characters; use printable text only.", ("agent",))
     page_size = params.DEFAULT_COUNT if count is None else count

@@ -42,7 +42,7 @@ from sdm_service.fhirmap.task import (
     to_task,
 )
 from sdm_service.middleware import request_ip
-from sdm_service.models import utcnow
+from sdm_service.models import TaskStatus, utcnow
 from sdm_service.services import tasks
 from sdm_service.services.invitations import InvitationError
 from sdm_service.services.search import MAX_PAGE_SIZE, SearchError, decode_cursor
@@ -85,7 +85,7 @@ _TASK_BODY = Schema(
         "intent": Schema(type=OpenAPIType.STRING, enum=["order"]),
     },
 )
-# Exactly what requested_status() accepts: one operation setting /status to a Task status.
+# Exactly what requested_status() and the service accept: one operation setting /status to cancelled.
 _PATCH_BODY = Schema(
     type=OpenAPIType.ARRAY,
     min_items=1,
@@ -96,7 +96,7 @@ _PATCH_BODY = Schema(
         properties={
             "op": Schema(type=OpenAPIType.STRING, enum=["replace", "add"]),
             "path": Schema(type=OpenAPIType.STRING, enum=["/status"]),
-            "value": Schema(type=OpenAPIType.STRING, enum=sorted(TASK_STATUS_CODES)),
+            "value": Schema(type=OpenAPIType.STRING, enum=[TaskStatus.CANCELLED]),
         },
     ),
 )
