@@ -1,13 +1,10 @@
 """Rate limiting shared by every worker process: hits are counted in the database (default) or in
 Redis (``SDM_RATE_LIMIT_STORE=redis``), never only in one process's memory.
 
-``create_app`` builds the app's one store (``store_from_settings``) and hands it to whoever counts:
-handlers get it as the ``rate_limits`` dependency, middleware from the app state. The module
-functions (``retry_after``, ``hit``, ``clear``, ``admit``, ``enforce``) take that store. The database
-store counts in the rate_counters table (one upsert per hit, see DatabaseStore). Database hits are
-written in their own short transaction: a rejected request (a failed sign-in, a wrong link)
-rolls its own unit of work back, but the attempt must still count.
-"""
+``create_app`` builds the app's one store (``store_from_settings``): handlers get it as the
+``rate_limits`` dependency, middleware from the app state; the module functions take it. Database hits
+(one upsert each in rate_counters) are written in their own short transaction: a rejected request
+rolls its own unit of work back, but the attempt must still count."""
 
 from __future__ import annotations
 
@@ -104,10 +101,8 @@ class DatabaseStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         on_postgres = engine.dialect.name == "postgresql"
-        # One API client hits one row at a time: on PostgreSQL each statement commits by itself,
-        # so that row stays locked for one statement, not for a round trip more until COMMIT.
-        # (SQLite's autocommit costs an extra thread hop per connection use; there the
-        # transaction below is kept.)
+        # On PostgreSQL each statement commits by itself, so a client's row stays locked for one
+        # statement, not a round trip more until COMMIT (on SQLite autocommit costs a thread hop).
         self._writer = engine.execution_options(isolation_level="AUTOCOMMIT") if on_postgres else engine
 
     async def retry_after(self, limit: Limit, raw_key: str, *, now: datetime | None = None) -> int | None:
@@ -208,9 +203,8 @@ class DatabaseStore:
 
 RATE_COUNTERS = RateCounter.__table__  # type: ignore[attr-defined]
 
-# The hot path, as text: SQLAlchemy cannot cache the dialect-specific insert().on_conflict_do_update()
-# construct, so building it compiled the statement on every hit (about a third of a FHIR read's
-# time). The same SQL runs on SQLite (3.35+) and PostgreSQL.
+# The hot path, as text: SQLAlchemy cannot cache the dialect-specific on_conflict_do_update(), so
+# building it compiled the statement on every hit. The same SQL runs on SQLite 3.35+ and PostgreSQL.
 _COUNT_HIT = text(
     "INSERT INTO rate_counters (bucket, key, slot_start, hits, expires_at)"
     " VALUES (:bucket, :key, :slot_start, 1, :expires_at)"
