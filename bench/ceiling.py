@@ -67,22 +67,20 @@ def create_app() -> Litestar:
             openapi_config=None,
             debug=False,
         )
-    from sdm_service import __version__
+    from sdm_service.app import configure_templates
     from sdm_service.content import load_library
     from sdm_service.db import create_engine
     from sdm_service.i18n import Catalogs
-    from sdm_service.i18n import install as install_translations
     from sdm_service.settings import get_settings
 
     settings = get_settings()
     library = load_library(settings.content_dir)
     engine = create_engine(settings)
 
-    def configure(engine: JinjaTemplateEngine) -> None:  # as the service's create_app() does
-        env = engine.engine
-        install_translations(env, Catalogs())  # the service's pages translate (issue 19)
-        env.globals.update(clinic_name=settings.clinic_name, app_version=__version__, questionnaires=library)
-        env.autoescape, env.trim_blocks, env.lstrip_blocks, env.auto_reload = True, True, True, False
+    catalogs = Catalogs()
+
+    def configure(engine: JinjaTemplateEngine) -> None:  # exactly as the service's create_app() does
+        configure_templates(engine.engine, settings, library, catalogs)
 
     async def dispose() -> None:
         await engine.dispose()

@@ -38,6 +38,7 @@ from sdm_service.security import hash_token
 from sdm_service.settings import Settings
 from sdm_service.web.patient.flow import step_path
 from sdm_service.web.patient.views import fields_from_answers, step_page
+from sdm_service.web.patient.visit import PatientVisit, StepVisit
 
 RESPONSES = PatientResponse.__table__  # type: ignore[attr-defined]
 CLIENTS = ApiClient.__table__  # type: ignore[attr-defined]
@@ -93,7 +94,9 @@ def essential_router(settings: Settings, library: ContentLibrary, engine: AsyncE
         answers = enabled_answers(content.questionnaire, row.answers)
         items = enabled_items(content.questionnaire, answers, number - 1)
         fields = fields_from_answers(items, answers)
-        return step_page(content, settings, token, number - 1, fields, lock_version=row.lock_version)
+        # The page reads only the lock version of the response row: a bare carrier, not an ORM load.
+        visit = PatientVisit(content, PatientResponse.model_construct(lock_version=row.lock_version), token)
+        return step_page(StepVisit(number - 1, visit), settings, fields)
 
     @post("/q/{slug:str}/step/{number:int}", status_code=303)
     async def step_post(

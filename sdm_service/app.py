@@ -9,6 +9,7 @@ from typing import Any
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
 from babel import Locale
+from jinja2 import Environment
 from litestar import Litestar, Response, get
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
@@ -73,27 +74,33 @@ async def health(side_engine: NamedDependency[AsyncEngine]) -> Response[dict[str
     )
 
 
+def configure_templates(
+    env: Environment, settings: Settings, library: ContentLibrary, catalogs: Catalogs
+) -> None:
+    """The Jinja environment every page renders in (also used by the bench's essential ceilings)."""
+    install_translations(env, catalogs)
+    # Clinician pages name each patient language in English ("Spanish").
+    env.globals["language_names"] = {
+        code: Locale.parse(code).get_display_name("en") for code in catalogs.languages
+    }
+    env.globals["clinic_name"] = settings.clinic_name
+    env.globals["app_version"] = __version__
+    env.globals["questionnaires"] = library
+    env.globals["oidc_enabled"] = settings.oidc_enabled
+    env.globals["local_login"] = settings.local_login
+    env.autoescape = True
+    env.trim_blocks = True
+    env.lstrip_blocks = True
+    # Outside development templates do not change while running: skip the stat of every
+    # template file on every render.
+    env.auto_reload = settings.env == "development"
+
+
 def _template_engine(
     settings: Settings, library: ContentLibrary, catalogs: Catalogs
 ) -> TemplateConfig[JinjaTemplateEngine]:
     def configure(engine: JinjaTemplateEngine) -> None:
-        env = engine.engine
-        install_translations(env, catalogs)
-        # Clinician pages name each patient language in English ("Spanish").
-        env.globals["language_names"] = {
-            code: Locale.parse(code).get_display_name("en") for code in catalogs.languages
-        }
-        env.globals["clinic_name"] = settings.clinic_name
-        env.globals["app_version"] = __version__
-        env.globals["questionnaires"] = library
-        env.globals["oidc_enabled"] = settings.oidc_enabled
-        env.globals["local_login"] = settings.local_login
-        env.autoescape = True
-        env.trim_blocks = True
-        env.lstrip_blocks = True
-        # Outside development templates do not change while running: skip the stat of every
-        # template file on every render.
-        env.auto_reload = settings.env == "development"
+        configure_templates(engine.engine, settings, library, catalogs)
 
     return TemplateConfig(
         directory=settings.templates_dir, engine=JinjaTemplateEngine, engine_callback=configure
