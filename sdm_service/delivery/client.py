@@ -14,12 +14,12 @@ from typing import Any
 
 import httpx
 from authlib.integrations.base_client.errors import OAuthError
-from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
 
 from sdm_service.delivery.keys import SigningKey
 from sdm_service.delivery.policy import MAX_REASON, RETRYABLE_STATUSES, AttemptResult, classify_http
 from sdm_service.models import utcnow
+from sdm_service.oauth_client import AsyncOAuth2Client
 from sdm_service.settings import Settings
 
 FHIR_JSON = "application/fhir+json"

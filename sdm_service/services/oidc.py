@@ -24,7 +24,6 @@ from urllib.parse import urlencode
 
 import anyio
 import httpx
-from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oidc.core import CodeIDToken
 from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
@@ -35,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import col
 
 from sdm_service.models import OidcSignIn, utcnow
+from sdm_service.oauth_client import AsyncOAuth2Client
 from sdm_service.paths import CLINICIAN_PREFIX
 from sdm_service.security import hash_token
 from sdm_service.settings import Settings
