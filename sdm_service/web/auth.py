@@ -22,7 +22,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.response import Redirect
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sdm_service.audit import Actor
+from sdm_service.audit import Actor, record
 from sdm_service.middleware import request_ip
 from sdm_service.models import Role, User
 from sdm_service.paths import CLINICIAN_PREFIX
@@ -70,29 +70,31 @@ def _cookie_path(settings: Settings) -> str:
     return "/" if settings.cookies.host_only else COOKIE_PATH
 
 
-def session_cookie(settings: Settings, token: str) -> Cookie:
+def workspace_cookie(
+    settings: Settings, key: str, value: str, *, max_age: int, expires: int | None = None
+) -> Cookie:
+    """A cookie of the clinician workspace: HTTP-only, Lax, secure where the settings say, on the
+    workspace path (or the whole host under the __Host- prefix)."""
     return Cookie(
-        key=settings.cookies.session,
-        value=token,
+        key=key,
+        value=value,
         path=_cookie_path(settings),
-        max_age=settings.clinician_session_minutes * 60,
+        max_age=max_age,
+        expires=expires,
         httponly=True,
         secure=settings.secure_cookies,
         samesite="lax",
+    )
+
+
+def session_cookie(settings: Settings, token: str) -> Cookie:
+    return workspace_cookie(
+        settings, settings.cookies.session, token, max_age=settings.clinician_session_minutes * 60
     )
 
 
 def expired_session_cookie(settings: Settings) -> Cookie:
-    return Cookie(
-        key=settings.cookies.session,
-        value="",
-        path=_cookie_path(settings),
-        max_age=0,
-        expires=0,
-        httponly=True,
-        secure=settings.secure_cookies,
-        samesite="lax",
-    )
+    return workspace_cookie(settings, settings.cookies.session, "", max_age=0, expires=0)
 
 
 async def start_session(
@@ -112,6 +114,32 @@ async def start_session(
         user_agent=request.headers.get("user-agent") or "",
         provider_mfa=provider_mfa,
     )
+
+
+async def sign_in(
+    db_session: AsyncSession,
+    settings: Settings,
+    user: User,
+    request: Request[Any, Any, Any],
+    *,
+    ip: str,
+    detail: dict[str, Any] | None,
+    provider_mfa: bool = False,
+) -> str:
+    """The last step of every way of signing in: a fresh token (a cookie planted before sign-in is
+    worth nothing after it), and the audited sign-in. Returns the cookie token."""
+    await sessions.end_session(db_session, request.cookies.get(settings.cookies.session))
+    token = await start_session(db_session, settings, user, request, provider_mfa=provider_mfa)
+    await record(
+        db_session,
+        actor_for(user),
+        "auth.sign_in",
+        entity_type="user",
+        entity_id=str(user.id),
+        ip=ip,
+        detail=detail,
+    )
+    return token
 
 
 async def current_user_or_none(connection: ASGIConnection[Any, Any, Any, Any]) -> User | None:

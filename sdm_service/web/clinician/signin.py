@@ -13,7 +13,6 @@ from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from sdm_service.audit import record
 from sdm_service.ratelimit import RateLimitStore
 from sdm_service.security import PasswordHashing
 from sdm_service.services import mfa as mfa_service
@@ -109,17 +108,8 @@ async def sign_in(
             status_code=303,
             cookies=[pending_cookie(settings, mfa_service.pending_token(settings, user))],
         )
-    # A fresh token at every sign-in: a cookie planted before sign-in is worth nothing after it.
-    await sessions.end_session(db_session, request.cookies.get(settings.cookies.session))
-    token = await auth.start_session(db_session, settings, user, request)
-    await record(
-        db_session,
-        auth.actor_for(user),
-        "auth.sign_in",
-        entity_type="user",
-        entity_id=str(user.id),
-        ip=ip,
-        detail={"while_locked": True} if outcome.slowed else None,
+    token = await auth.sign_in(
+        db_session, settings, user, request, ip=ip, detail={"while_locked": True} if outcome.slowed else None
     )
     # A password an administrator set is changed before anything else.
     target = auth.PASSWORD_PATH if user.must_change_password else next_path

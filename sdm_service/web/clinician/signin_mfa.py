@@ -17,10 +17,10 @@ from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from sdm_service import ratelimit
-from sdm_service.audit import Actor, record, record_now
+from sdm_service.audit import Actor, record_now
 from sdm_service.models import User
 from sdm_service.ratelimit import RateLimitStore
-from sdm_service.services import mfa, sessions, users
+from sdm_service.services import mfa, users
 from sdm_service.settings import Settings
 from sdm_service.web import auth
 from sdm_service.web.clinician.common import FormError, client_ip, field, page, read_form
@@ -31,15 +31,7 @@ EXPIRED = "Your sign-in took too long or was not started here. Sign in again wit
 
 
 def pending_cookie(settings: Settings, value: str, *, max_age: int = mfa.PENDING_SECONDS) -> Cookie:
-    return Cookie(
-        key=settings.cookies.mfa_pending,
-        value=value,
-        path="/" if settings.cookies.host_only else auth.COOKIE_PATH,
-        max_age=max_age,
-        httponly=True,
-        secure=settings.secure_cookies,
-        samesite="lax",
-    )
+    return auth.workspace_cookie(settings, settings.cookies.mfa_pending, value, max_age=max_age)
 
 
 def _form(
@@ -141,17 +133,7 @@ async def mfa_submit(
     # is cleared on its own connection (SQLite has one writer).
     await db_session.commit()
     await ratelimit.clear(rate_limits, MFA_LIMIT, str(user.id))
-    await sessions.end_session(db_session, request.cookies.get(settings.cookies.session))
-    token = await auth.start_session(db_session, settings, user, request)
-    await record(
-        db_session,
-        auth.actor_for(user),
-        "auth.sign_in",
-        entity_type="user",
-        entity_id=str(user.id),
-        ip=ip,
-        detail={"second_factor": factor},
-    )
+    token = await auth.sign_in(db_session, settings, user, request, ip=ip, detail={"second_factor": factor})
     target = auth.PASSWORD_PATH if user.must_change_password else next_path
     return Redirect(
         target,

@@ -16,9 +16,9 @@ from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from sdm_service.audit import Actor, record, record_now
+from sdm_service.audit import Actor, record_now
 from sdm_service.services import mfa as mfa_service
-from sdm_service.services import oidc_accounts, sessions
+from sdm_service.services import oidc_accounts
 from sdm_service.services.oidc import PENDING_SECONDS, OidcError, OidcProvider
 from sdm_service.settings import Settings
 from sdm_service.web import auth
@@ -41,15 +41,7 @@ REFUSALS = {
 
 def _state_cookie(settings: Settings, value: str, *, max_age: int = PENDING_SECONDS) -> Cookie:
     # SameSite=Lax: the provider's redirect back is a top-level GET, which carries it.
-    return Cookie(
-        key=settings.cookies.oidc_state,
-        value=value,
-        path="/" if settings.cookies.host_only else auth.COOKIE_PATH,
-        max_age=max_age,
-        httponly=True,
-        secure=settings.secure_cookies,
-        samesite="lax",
-    )
+    return auth.workspace_cookie(settings, settings.cookies.oidc_state, value, max_age=max_age)
 
 
 def _refused(settings: Settings, message: str, status_code: int) -> Template:
@@ -162,16 +154,9 @@ async def oidc_callback(
             status_code=303,
             cookies=[pending_cookie(settings, mfa_service.pending_token(settings, user)), clear_state],
         )
-    await sessions.end_session(db_session, request.cookies.get(settings.cookies.session))
-    token = await auth.start_session(db_session, settings, user, request, provider_mfa=provider_mfa)
-    await record(
-        db_session,
-        auth.actor_for(user),
-        "auth.sign_in",
-        entity_type="user",
-        entity_id=str(user.id),
-        ip=ip,
-        detail={"method": "oidc", "provider_mfa": provider_mfa},
+    detail = {"method": "oidc", "provider_mfa": provider_mfa}
+    token = await auth.sign_in(
+        db_session, settings, user, request, ip=ip, detail=detail, provider_mfa=provider_mfa
     )
     return Redirect(next_path, status_code=303, cookies=[auth.session_cookie(settings, token), clear_state])
 
