@@ -103,7 +103,6 @@ class DatabaseStore:
         # On PostgreSQL each statement commits by itself, so a client's row stays locked for one
         # statement, not a round trip more until COMMIT (on SQLite autocommit costs a thread hop).
         self._writer = engine.execution_options(isolation_level="AUTOCOMMIT") if on_postgres else engine
-        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     async def retry_after(self, limit: Limit, raw_key: str, *, now: datetime | None = None) -> int | None:
         at = (now or utcnow()).timestamp()
@@ -123,13 +122,13 @@ class DatabaseStore:
     async def enforce_many(self, checks: Sequence[tuple[Limit, str]]) -> int | None:
         """Count each hit unless over its limit; the wait at the first that is (that hit and those
         after it are then taken back, so only allowed requests count). All hits are counted by one
-        statement that commits by itself (it returns each key's hits in the window): the write lock
-        is held for that statement only, and an API request's two counts cost one write."""
+        statement (it returns each key's hits in the window), committed by itself on PostgreSQL and
+        with its COMMIT on SQLite: an API request's two counts cost one write."""
         at = utcnow().timestamp()
         keyed = [(limit, _key(raw_key)) for limit, raw_key in checks]
         if not keyed:
             return None
-        async with self._autocommit.connect() as connection:
+        async with self._writer.begin() as connection:
             if len({limit.window_seconds for limit, _ in keyed}) > 1 or len(set(keyed)) < len(keyed):
                 counts = [await _count_one(connection, limit, key, at) for limit, key in keyed]
             else:

@@ -77,7 +77,6 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         except Exception as error:
             adapted.leave_write_gate_if_done()  # a write refused before it began holds nothing
             adapted._handle_exception(error)
-        adapted.leave_write_gate_if_done()  # an autocommit write has committed by now
         self.description = description
         self.lastrowid = lastrowid
         self.rowcount = rowcount
