@@ -20,7 +20,7 @@ from sdm_service.services import sessions, signin
 from sdm_service.services.oidc import OidcProvider
 from sdm_service.settings import Settings
 from sdm_service.web import auth
-from sdm_service.web.clinician.common import FormError, audit, client_ip, field, page, read_form
+from sdm_service.web.clinician.common import ClinicianCall, FormError, client_ip, field, page, read_form
 from sdm_service.web.clinician.signin_mfa import MFA_PATH, pending_cookie
 
 LOCAL_LOGIN_OFF = "Passwords are not used here. Sign in with your organisation's account."
@@ -130,7 +130,7 @@ async def sign_out(
         # An account of the identity provider signs out there too, when the provider offers it.
         if oidc is not None and user.oidc_subject is not None:
             target = await oidc.end_session_url() or target
-        await audit(request, db_session, user, "auth.sign_out", entity_type="user", entity_id=str(user.id))
+        await ClinicianCall(request, db_session, settings, user).audit_own_account("auth.sign_out")
     return Redirect(
         target,
         status_code=303,
