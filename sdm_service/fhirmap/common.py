@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,6 +53,38 @@ def identifier_reference(system: str, value: str, display: str = "") -> dict[str
     if display:
         reference["display"] = display
     return reference
+
+
+class PatientReferenceProblem(ValueError):
+    """A reference to the patient that cannot be used. `part` is what is wrong ("identifier.value",
+    "identifier.system" or "display"); the message says what it must be, or `missing` is set."""
+
+    def __init__(self, part: str, message: str, *, missing: bool = False) -> None:
+        super().__init__(message)
+        self.part = part
+        self.missing = missing
+
+
+def patient_from_reference(reference: object) -> tuple[str, str, str]:
+    """(system, value, display) of a reference to the patient by identifier, the inverse of
+    identifier_reference. The value is required; value and system must be short printable text; a
+    long display is shortened, not refused, but control characters (NUL breaks PostgreSQL) are."""
+    reference = reference if isinstance(reference, Mapping) else {}
+    identifier = reference.get("identifier")
+    identifier = identifier if isinstance(identifier, Mapping) else {}
+    value = str(identifier.get("value") or "").strip()
+    if not value:
+        raise PatientReferenceProblem("identifier.value", "is required", missing=True)
+    system = str(identifier.get("system") or "").strip()
+    display = str(reference.get("display") or "").strip()[:200]
+    for part, text, limit in (
+        ("identifier.value", value, 100),
+        ("identifier.system", system, 200),
+        ("display", display, 200),
+    ):
+        if len(text) > limit or any(ord(ch) < 32 for ch in text):
+            raise PatientReferenceProblem(part, f"must be at most {limit} printable characters.")
+    return system, value, display
 
 
 def meta(last_updated: datetime, version_id: int | None = None) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sdm_service.content import Content
 from sdm_service.content.fhir import questionnaire_to_fhir
 from sdm_service.content.logic import validate_answers
+from sdm_service.fhirmap.common import PatientReferenceProblem, patient_from_reference
 from sdm_service.fhirmap.questionnaire_response import answers_from_questionnaire_response, canonical
 from sdm_service.models import PatientResponse, ResponseStatus, utcnow
 from sdm_service.services.responses import ResponseIncomplete, complete_response, consult_date_answer
@@ -76,26 +77,18 @@ def _structure_problems(resource: Mapping[str, Any]) -> list[IntakeProblem]:
 
 
 def _subject(resource: Mapping[str, Any]) -> tuple[str, str, str]:
-    subject = resource.get("subject")
-    identifier = subject.get("identifier") if isinstance(subject, Mapping) else None
-    value = str(identifier.get("value") or "").strip() if isinstance(identifier, Mapping) else ""
-    if not value:
-        raise _breaks_rules(
-            "QuestionnaireResponse.subject",
-            "subject.identifier.value is required: identify the patient by the EHR's identifier "
-            "(for example an MRN), not by a Patient resource reference.",
-        )
-    system = str(identifier.get("system") or "").strip() if isinstance(identifier, Mapping) else ""
-    # A long display name is shortened, not refused; control characters (NUL breaks PostgreSQL) are.
-    name = str(subject.get("display") or "").strip()[:200] if isinstance(subject, Mapping) else ""
-    checked = (("identifier.value", value, 100), ("identifier.system", system, 200), ("display", name, 200))
-    for label, text, limit in checked:
-        if len(text) > limit or any(ord(ch) < 32 for ch in text):
+    try:
+        return patient_from_reference(resource.get("subject"))
+    except PatientReferenceProblem as problem:
+        if problem.missing:
             raise _breaks_rules(
-                f"QuestionnaireResponse.subject.{label}",
-                f"subject.{label} must be at most {limit} printable characters.",
-            )
-    return system, value, name
+                "QuestionnaireResponse.subject",
+                "subject.identifier.value is required: identify the patient by the EHR's identifier "
+                "(for example an MRN), not by a Patient resource reference.",
+            ) from None
+        raise _breaks_rules(
+            f"QuestionnaireResponse.subject.{problem.part}", f"subject.{problem.part} {problem}"
+        ) from None
 
 
 def _explain(content: Content, link_id: str, message: str) -> str:
