@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
+
+from fhir.resources.R4B.fhirresourcemodel import FHIRResourceModel
+from pydantic import ValidationError
 
 from sdm_service.models import ResponseStatus
 
@@ -53,6 +56,33 @@ def identifier_reference(system: str, value: str, display: str = "") -> dict[str
     if display:
         reference["display"] = display
     return reference
+
+
+_Resource = TypeVar("_Resource", bound=FHIRResourceModel)
+
+
+class InvalidResource(ValueError):
+    """Not a valid FHIR resource: `problems` are (expression, message) pairs."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(message for _, message in problems))
+        self.problems = problems
+
+
+def validated(model: type[_Resource], resource: Mapping[str, Any]) -> _Resource:
+    """`resource` as a `model` (a FHIR R4B resource type), or InvalidResource saying what is wrong."""
+    name = model.get_resource_type()
+    try:
+        return model.model_validate(resource)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"] if part != "__root__")
+            path = f"{name}.{where}" if where else name
+            problems.append((path, f"{path}: {error['msg']}"))
+        raise InvalidResource(problems or [(name, f"Not a valid {name}.")]) from None
+    except (TypeError, ValueError) as exc:  # fhir.resources raises these for some malformed shapes
+        raise InvalidResource([(name, f"Not a valid {name}: {exc}")]) from None
 
 
 class PatientReferenceProblem(ValueError):

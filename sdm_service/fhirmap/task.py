@@ -18,14 +18,15 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from fhir.resources.R4B.task import Task as FhirTaskModel
-from pydantic import ValidationError
 
 from sdm_service.fhirmap.common import (
+    InvalidResource,
     PatientReferenceProblem,
     fhir_instant,
     identifier_reference,
     meta,
     patient_from_reference,
+    validated,
 )
 
 SDC_CODES = "http://hl7.org/fhir/uv/sdc/CodeSystem/temp"
@@ -102,16 +103,9 @@ def _codings(concept: Any) -> list[tuple[str, str]]:
 
 def _structure(resource: Mapping[str, Any]) -> FhirTaskModel:
     try:
-        return FhirTaskModel.model_validate(resource)
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            where = ".".join(str(part) for part in error["loc"] if part != "__root__")
-            path = f"Task.{where}" if where else "Task"
-            problems.append(TaskProblem(path, f"{path}: {error['msg']}"))
-        raise TaskRejected(400, problems or [TaskProblem("Task", "Not a valid Task.")]) from None
-    except (TypeError, ValueError) as exc:  # fhir.resources raises these for some malformed shapes
-        raise _refuse("Task", f"Not a valid Task: {exc}", 400) from None
+        return validated(FhirTaskModel, resource)
+    except InvalidResource as exc:
+        raise TaskRejected(400, [TaskProblem(*problem) for problem in exc.problems]) from None
 
 
 def _questionnaire(resource: Mapping[str, Any], url: str, version: str) -> str:

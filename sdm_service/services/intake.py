@@ -15,13 +15,17 @@ from datetime import date
 from typing import Any
 
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse as FhirQuestionnaireResponse
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sdm_service.content import Content
 from sdm_service.content.fhir import questionnaire_to_fhir
 from sdm_service.content.logic import validate_answers
-from sdm_service.fhirmap.common import PatientReferenceProblem, patient_from_reference
+from sdm_service.fhirmap.common import (
+    InvalidResource,
+    PatientReferenceProblem,
+    patient_from_reference,
+    validated,
+)
 from sdm_service.fhirmap.questionnaire_response import answers_from_questionnaire_response, canonical
 from sdm_service.models import PatientResponse, ResponseStatus, utcnow
 from sdm_service.services.responses import ResponseIncomplete, complete_response, consult_date_answer
@@ -63,16 +67,9 @@ def _breaks_rules(expression: str, message: str) -> IntakeBreaksRules:
 
 def _structure_problems(resource: Mapping[str, Any]) -> list[IntakeProblem]:
     try:
-        FhirQuestionnaireResponse.model_validate(resource)
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            where = ".".join(str(part) for part in error["loc"] if part != "__root__")
-            path = f"QuestionnaireResponse.{where}" if where else "QuestionnaireResponse"
-            problems.append(IntakeProblem(path, f"{path}: {error['msg']}"))
-        return problems or [IntakeProblem("QuestionnaireResponse", "Not a valid QuestionnaireResponse.")]
-    except (TypeError, ValueError) as exc:  # fhir.resources raises these for some malformed shapes
-        return [IntakeProblem("QuestionnaireResponse", f"Not a valid QuestionnaireResponse: {exc}")]
+        validated(FhirQuestionnaireResponse, resource)
+    except InvalidResource as exc:
+        return [IntakeProblem(*problem) for problem in exc.problems]
     return []
 
 
