@@ -28,7 +28,12 @@ from sdm_service.fhirmap.common import (
 )
 from sdm_service.fhirmap.questionnaire_response import answers_from_questionnaire_response, canonical
 from sdm_service.models import PatientResponse, ResponseStatus, utcnow
-from sdm_service.services.responses import ResponseIncomplete, complete_response, consult_date_answer
+from sdm_service.services.responses import (
+    ResponseIncomplete,
+    complete_response,
+    consult_date_answer,
+    new_response,
+)
 from sdm_service.settings import Settings
 
 MAX_ISSUES = 50  # enough to fix a resource in one pass without an unbounded error document
@@ -157,11 +162,11 @@ async def store_questionnaire_response(
         raise IntakeBreaksRules(problems)
 
     now = utcnow()
-    response = PatientResponse(
-        questionnaire_slug=content.slug,
-        questionnaire_version=content.version,
+    response = new_response(
+        content,
         status=ResponseStatus.IN_PROGRESS,
         source="fhir",
+        now=now,
         language=language,
         patient_system=system,
         patient_value=value,
@@ -169,8 +174,6 @@ async def store_questionnaire_response(
         consult_date=consult_date_answer(content, answers),
         answers=answers,
         current_step=len(content.questionnaire.steps) if complete else 0,
-        created_at=now,
-        updated_at=now,
     )
     session.add(response)
     await session.flush()

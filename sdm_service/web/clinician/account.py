@@ -51,13 +51,13 @@ async def change_password(
         if new != field(form, "new_password_confirm"):
             raise FormError("The two new passwords do not match.")
         await users.change_own_password(
-            call.db_session, call.user, current=current, new=new, hashing=password_hashing
+            call.db_session, call.current_user, current=current, new=new, hashing=password_hashing
         )
     except (FormError, users.UserError) as exc:
         return _password_page(call, error=str(exc), status_code=400)
     # Whoever else knew the old password is signed out; this browser stays signed in.
     ended = await users.end_sessions(
-        call.db_session, call.user.id, keep_token_hash=_this_browsers_token_hash(call)
+        call.db_session, call.current_user.id, keep_token_hash=_this_browsers_token_hash(call)
     )
     await call.audit_own_account("user.password.change", other_sessions_ended=ended)
     return Redirect(f"{auth.PASSWORD_PATH}?changed=1", status_code=303)
@@ -65,7 +65,7 @@ async def change_password(
 
 @get("/sessions", name="clinician:sessions", include_in_schema=False, guards=[auth.require_clinician])
 async def sessions_view(call: NamedDependency[ClinicianCall]) -> Template:
-    rows = await sessions.list_sessions(call.db_session, call.settings, call.user.id)
+    rows = await sessions.list_sessions(call.db_session, call.settings, call.current_user.id)
     current = _this_browsers_token_hash(call)
     return call.page(
         "clinician/account_sessions.html",
@@ -83,7 +83,10 @@ async def sessions_view(call: NamedDependency[ClinicianCall]) -> Template:
     guards=[auth.require_clinician],
 )
 async def end_one_session(call: NamedDependency[ClinicianCall], session_id: FromPath[str]) -> Redirect:
-    if len(session_id) > 64 or not await sessions.end_by_public_id(call.db_session, call.user.id, session_id):
+    ended = len(session_id) <= 64 and await sessions.end_by_public_id(
+        call.db_session, call.current_user.id, session_id
+    )
+    if not ended:
         raise NotFoundException("You have no such session; it may have ended already.")
     await call.audit_own_account("auth.session.end")
     return Redirect(f"{SESSIONS_PATH}?ended=1", status_code=303)
@@ -92,7 +95,7 @@ async def end_one_session(call: NamedDependency[ClinicianCall], session_id: From
 @post("/sessions/end-all", include_in_schema=False, status_code=303, guards=[auth.require_clinician])
 async def end_all_sessions(call: NamedDependency[ClinicianCall]) -> Redirect:
     """Sign out everywhere, this browser included."""
-    ended = await users.end_sessions(call.db_session, call.user.id)
+    ended = await users.end_sessions(call.db_session, call.current_user.id)
     await call.audit_own_account("auth.session.end_all", sessions_ended=ended)
     return Redirect(
         f"{auth.SIGN_IN_PATH}?signed_out=1",

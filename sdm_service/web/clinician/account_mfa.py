@@ -14,7 +14,7 @@ from sdm_service.web.clinician.common import ClinicianCall, FormError, field
 
 
 async def _enrol_page(call: ClinicianCall, *, error: str | None = None, status_code: int = 200) -> Template:
-    user, settings = call.user, call.settings
+    user, settings = call.current_user, call.settings
     context: dict[str, Any] = {
         "enabled": mfa.enabled(user),
         "required": mfa.required_for(user, settings),
@@ -40,9 +40,9 @@ async def mfa_enable(call: NamedDependency[ClinicianCall]) -> Template:
         code = field(form, "code")
     except FormError as exc:
         return await _enrol_page(call, error=str(exc), status_code=400)
-    if mfa.enabled(call.user):
+    if mfa.enabled(call.current_user):
         return await _enrol_page(call)
-    codes = await mfa.enable(call.db_session, call.settings, call.user, code)
+    codes = await mfa.enable(call.db_session, call.settings, call.current_user, code)
     if codes is None:
         error = "That code does not match. Check the time on your phone and enter the code the app shows now."
         return await _enrol_page(call, error=error, status_code=400)

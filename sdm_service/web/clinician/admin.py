@@ -89,7 +89,7 @@ async def deactivate_account(
     call: NamedDependency[ClinicianCall], user_id: FromPath[uuid.UUID]
 ) -> Template | Redirect:
     account = await admin_accounts.account_or_404(call, user_id)
-    if account.id == call.user.id:
+    if account.id == call.current_user.id:
         error = "You cannot deactivate your own account. Ask another administrator."
         return await _accounts_page(call, error=error, status_code=400)
     if await users.deactivate_user(call.db_session, account):

@@ -7,7 +7,6 @@ import uuid
 
 from litestar import get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
@@ -19,10 +18,7 @@ from sdm_service.web.clinician.common import ClinicianCall, FormError, field
 
 
 async def account_or_404(call: ClinicianCall, user_id: uuid.UUID) -> User:
-    account = await users.get_user(call.db_session, user_id)
-    if account is None:
-        raise NotFoundException("No account with this id.")
-    return account
+    return await call.row_or_404(User, user_id, "No account with this id.")
 
 
 async def _detail_page(

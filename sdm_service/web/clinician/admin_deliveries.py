@@ -52,7 +52,7 @@ async def retry_delivery(
     delivery_id: FromPath[uuid.UUID],
 ) -> Redirect:
     try:
-        row = await outbox.retry_now(call.db_session, delivery_id, auth.actor_for(call.user), call.ip)
+        row = await outbox.retry_now(call.db_session, delivery_id, auth.actor_for(call.current_user), call.ip)
     except outbox.DeliveryNotFound:
         raise NotFoundException("No delivery has this id.") from None
     except outbox.DeliveryNotRetryable:

@@ -3,23 +3,24 @@ audit records), templates, form fields and labels."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
-from litestar import Request, Router
+from litestar import Router
 from litestar.datastructures import FormMultiDict
 from litestar.di import NamedDependency, Provide
+from litestar.exceptions import NotFoundException
 from litestar.response import Template
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel
 
 from sdm_service.audit import EventFields, record, record_now
+from sdm_service.calls import RequestCall
 from sdm_service.content import ContentLibrary
-from sdm_service.middleware import request_ip
 from sdm_service.models import ResponseStatus, Role, User
 from sdm_service.services import users
-from sdm_service.settings import Settings
 from sdm_service.web import auth
 
 STATUS_LABELS = {
@@ -56,10 +57,6 @@ def page(
         status_code=status_code,
         headers={"Cache-Control": "no-store", **(headers or {})},
     )
-
-
-async def read_form(request: Request[Any, Any, Any]) -> FormMultiDict:
-    return await request.form()
 
 
 def field(form: FormMultiDict | Any, name: str) -> str:
@@ -108,32 +105,28 @@ def priority_labels(library: ContentLibrary) -> dict[str, str]:
     return labels
 
 
-def client_ip(request: Request[Any, Any, Any]) -> str:
-    return request_ip(request)
+_Row = TypeVar("_Row", bound=SQLModel)
 
 
 @dataclass(frozen=True)
-class ClinicianCall:
+class ClinicianCall(RequestCall):
     """What every page of the signed-in workspace works with (dependency `call`): the request, its
     unit of work, the settings and the signed-in account, which names every audit event."""
 
-    request: Request[Any, Any, Any]
-    db_session: AsyncSession
-    settings: Settings
-    user: User
-
-    @property
-    def ip(self) -> str:
-        return client_ip(self.request)
+    current_user: NamedDependency[User]
 
     def query(self, name: str) -> str:
         return self.request.query_params.get(name, "")
 
-    async def form(self) -> FormMultiDict:
-        return await read_form(self.request)
+    async def row_or_404(self, model: type[_Row], row_id: uuid.UUID, missing: str) -> _Row:
+        """The `model` row with this id (from the path), or 404 saying `missing`."""
+        row = await self.db_session.get(model, row_id)
+        if row is None:
+            raise NotFoundException(missing)
+        return row
 
     def page(self, template: str, context: dict[str, Any], *, status_code: int = 200) -> Template:
-        return page(template, self.user, context, status_code=status_code)
+        return page(template, self.current_user, context, status_code=status_code)
 
     async def audit(
         self,
@@ -146,7 +139,7 @@ class ClinicianCall:
     ) -> None:
         """Record what the signed-in user did, and from where: in the request's unit of work, or
         `on_its_own` where the request answers with an error and rolls back."""
-        actor = auth.actor_for(self.user)
+        actor = auth.actor_for(self.current_user)
         fields: EventFields = {
             "entity_type": entity_type,
             "entity_id": entity_id,
@@ -161,27 +154,18 @@ class ClinicianCall:
     async def audit_account(self, action: str, account: User, **detail: Any) -> None:
         """Record what an administrator did to `account` (named by its username)."""
         await users.record_account_event(
-            self.db_session, auth.actor_for(self.user), action, account, ip=self.ip, **detail
+            self.db_session, auth.actor_for(self.current_user), action, account, ip=self.ip, **detail
         )
 
     async def audit_own_account(self, action: str, **detail: Any) -> None:
         """Record what the signed-in user did to their own account."""
-        await self.audit(action, entity_type="user", entity_id=str(self.user.id), detail=detail)
-
-
-def _provide_call(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
-    settings: NamedDependency[Settings],
-    current_user: NamedDependency[User],
-) -> ClinicianCall:
-    return ClinicianCall(request, db_session, settings, current_user)
+        await self.audit(action, entity_type="user", entity_id=str(self.current_user.id), detail=detail)
 
 
 # The dependencies of the signed-in workspace's routers (the guards make sure someone is signed in).
 CALL_DEPENDENCIES = {
     "current_user": auth.current_user_dependency,
-    "call": Provide(_provide_call, sync_to_thread=False),
+    "call": Provide(ClinicianCall, sync_to_thread=False),
 }
 
 

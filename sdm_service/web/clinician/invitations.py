@@ -83,7 +83,7 @@ async def create_invitation(
             patient_name=values["patient_name"],
             consult_date=consult_date,
             language=values["language"] or None,
-            created_by_user_id=call.user.id,
+            created_by_user_id=call.current_user.id,
         )
     except (FormError, invitations.InvitationError) as exc:
         return await _invitations_page(call, values=values, error=str(exc), status_code=400)

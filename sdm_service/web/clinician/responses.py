@@ -107,10 +107,7 @@ async def worklist_view(
 
 
 async def _response_or_404(call: ClinicianCall, response_id: uuid.UUID) -> PatientResponse:
-    response = await call.db_session.get(PatientResponse, response_id)
-    if response is None:
-        raise NotFoundException("No response with this id.")
-    return response
+    return await call.row_or_404(PatientResponse, response_id, "No response with this id.")
 
 
 async def _response_page(
@@ -191,7 +188,7 @@ async def review_response(
     note = ""
     try:
         note = field(form, "note")
-        review = await reviews.mark_reviewed(call.db_session, response, call.user, note)
+        review = await reviews.mark_reviewed(call.db_session, response, call.current_user, note)
     except (FormError, reviews.ReviewError) as exc:
         # The page below shows patient data while the request rolls back: record the view on its own.
         await call.audit("response.view", entity_type="response", entity_id=str(response.id), on_its_own=True)
@@ -219,7 +216,7 @@ async def end_patient_access(
     """End the patient's access: their links and cookie stop working now (audited)."""
     response = await _response_or_404(call, response_id)
     await call.form()  # the CSRF token is checked by the middleware; nothing else is read
-    await patient_links.end_access(call.db_session, response, auth.actor_for(call.user), ip=call.ip)
+    await patient_links.end_access(call.db_session, response, auth.actor_for(call.current_user), ip=call.ip)
     return Redirect(f"/clinician/responses/{response.id}?access_ended=1#patient-access", status_code=303)
 
 
