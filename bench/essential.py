@@ -25,7 +25,7 @@ from litestar import Request, Router, get, post
 from litestar.exceptions import NotAuthorizedException, NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Response, Template
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, cast, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sdm_service.content import ContentLibrary
@@ -71,7 +71,7 @@ CLIENT_READ = select(CLIENTS.c.id, CLIENTS.c.name, CLIENTS.c.scopes).where(CLIEN
 def _merge_answers(engine: AsyncEngine, patch: dict[str, Any]) -> Any:
     """The stored answers with the posted ones laid over them, inside the UPDATE itself."""
     if engine.dialect.name == "postgresql":
-        return RESPONSES.c.answers.op("||")(func.cast(json.dumps(patch), RESPONSES.c.answers.type))
+        return RESPONSES.c.answers.op("||")(cast(json.dumps(patch), RESPONSES.c.answers.type))
     return func.json_patch(RESPONSES.c.answers, json.dumps(patch))
 
 
