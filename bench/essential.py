@@ -62,6 +62,7 @@ ROW_READ = select(
             "updated_at",
             "completed_at",
             "lock_version",
+            "language",
         )
     )
 )
@@ -162,18 +163,9 @@ def essential_router(settings: Settings, library: ContentLibrary, engine: AsyncE
                 )
             )
         content = library.get(row.questionnaire_slug)
-        record = ResponseRecord(
-            id=str(row.id),
-            status=row.status,
-            answers=row.answers,
-            patient_system=row.patient_system,
-            patient_value=row.patient_value,
-            patient_name=row.patient_name,
-            updated_at=row.updated_at,
-            authored_at=row.completed_at or row.updated_at,
-            version_id=row.lock_version,
+        resource = to_questionnaire_response(
+            ResponseRecord.of(row), content.questionnaire, fhir_forms[content.slug]
         )
-        resource = to_questionnaire_response(record, content.questionnaire, fhir_forms[content.slug])
         return Response(resource, media_type=FHIR_JSON, headers={"ETag": f'W/"{row.lock_version}"'})
 
     return Router(path="/", route_handlers=[step_get, step_post, fhir_read])
