@@ -20,7 +20,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from sdm_service.services import api_clients
-from sdm_service.web.clinician.common import ClinicianCall, workspace_router
+from sdm_service.web.clinician.common import ClinicianCall, admin_pages_router
 
 
 @get("/", name="clinician:admin-api-clients", include_in_schema=False)
@@ -55,5 +55,5 @@ async def revoke_api_client(call: NamedDependency[ClinicianCall], client_id: Fro
 
 
 routes: list[Any] = [
-    workspace_router("/clinician/admin/api-clients", [api_clients_view, revoke_api_client], admin=True)
+    admin_pages_router("/clinician/admin/api-clients", [api_clients_view, revoke_api_client])
 ]

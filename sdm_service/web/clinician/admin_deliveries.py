@@ -22,7 +22,7 @@ from sdm_service.delivery import outbox
 from sdm_service.delivery.queue import DeliveryQueue
 from sdm_service.models import DeliveryStatus
 from sdm_service.web import auth
-from sdm_service.web.clinician.common import ClinicianCall, workspace_router
+from sdm_service.web.clinician.common import ClinicianCall, admin_pages_router
 
 PATH = "/clinician/admin/deliveries"
 
@@ -66,4 +66,4 @@ async def retry_delivery(
     return Redirect(f"{PATH}?retried={row_id}", status_code=303, background=BackgroundTask(enqueue))
 
 
-routes: list[Any] = [workspace_router(PATH, [deliveries_view, retry_delivery], admin=True)]
+routes: list[Any] = [admin_pages_router(PATH, [deliveries_view, retry_delivery])]

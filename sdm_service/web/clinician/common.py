@@ -169,13 +169,13 @@ CALL_DEPENDENCIES = {
 }
 
 
-def workspace_router(path: str, route_handlers: list[Any], *, admin: bool = False) -> Router:
-    """A router of workspace pages mounted on its own: signed-in clinicians (administrators with
-    `admin`), anonymous page requests redirected to the sign-in form."""
+def admin_pages_router(path: str, route_handlers: list[Any]) -> Router:
+    """A router of administrator pages mounted outside /clinician/admin's router: signed-in
+    administrators only, anonymous page requests redirected to the sign-in form."""
     return Router(
         path=path,
         route_handlers=route_handlers,
-        guards=[auth.require_clinician, *([auth.require_admin] if admin else [])],
+        guards=[auth.require_clinician, auth.require_admin],
         dependencies=CALL_DEPENDENCIES,
         exception_handlers=auth.exception_handlers,
     )
