@@ -77,11 +77,13 @@ async def _prepare(client: httpx.AsyncClient, seed: SeedResult) -> dict[str, Cal
     for response_id in ids:  # the seeded rows predate their documents: the first GET stores each
         await client.get(f"/api/v1/responses/{response_id}/summary.pdf", headers=pdf_api)
 
+    pdf_turn = {"n": 0}
+
     async def stored_pdf() -> Any:
-        stored_pdf.n = getattr(stored_pdf, "n", 0) + 1  # type: ignore[attr-defined]
+        pdf_turn["n"] += 1
         return await client.get(
-            f"/api/v1/responses/{ids[stored_pdf.n % len(ids)]}/summary.pdf", headers=pdf_api
-        )  # type: ignore[attr-defined]
+            f"/api/v1/responses/{ids[pdf_turn['n'] % len(ids)]}/summary.pdf", headers=pdf_api
+        )
 
     sign_in = await client.get(flows.CLINICIAN_SIGN_IN)
     sign_form = next(f for f in flows.post_forms(sign_in.text) if any(n == "password" for n, _ in f.fields))
