@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import os
 import secrets
 import time
 from collections import Counter
@@ -39,7 +38,13 @@ from sdm_service.models import ResponseStatus, utcnow
 from sdm_service.services.api_clients import NewApiClient, create_api_client
 from sdm_service.settings import PROJECT_ROOT
 from tests.api.conftest import MRN_SYSTEM, full_answers
-from tests.conftest import create_postgres_database, drop_postgres_database, make_settings
+from tests.conftest import (
+    REDIS_URL,
+    REQUIRE_REDIS,
+    create_postgres_database,
+    drop_postgres_database,
+    make_settings,
+)
 from tests.ehr_servers import CLIENT_ID, SCOPES, Ehr
 from tests.reliability import live
 from tests.reliability.live import (
@@ -55,8 +60,6 @@ from tests.smart.support import assertion, new_rsa, public_jwks, token_form
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
-REDIS_URL = os.environ.get("SDM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-REQUIRE_REDIS = os.environ.get("SDM_REQUIRE_REDIS") == "1"
 COMPLETIONS = 200  # issue 17: 200 completions under load -> 200 documents, none twice
 WEB_PATIENTS = 40  # page by page (about 22 requests each), every request alternating between the apps
 INTAKE_COMPLETIONS = COMPLETIONS - WEB_PATIENTS  # one FHIR POST each, alternating between the apps
