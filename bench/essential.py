@@ -25,7 +25,7 @@ from litestar import Request, Router, get, post
 from litestar.exceptions import NotAuthorizedException, NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Response, Template
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, cast, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sdm_service.content import ContentLibrary
@@ -62,6 +62,7 @@ ROW_READ = select(
             "updated_at",
             "completed_at",
             "lock_version",
+            "language",
         )
     )
 )
@@ -71,7 +72,7 @@ CLIENT_READ = select(CLIENTS.c.id, CLIENTS.c.name, CLIENTS.c.scopes).where(CLIEN
 def _merge_answers(engine: AsyncEngine, patch: dict[str, Any]) -> Any:
     """The stored answers with the posted ones laid over them, inside the UPDATE itself."""
     if engine.dialect.name == "postgresql":
-        return RESPONSES.c.answers.op("||")(func.cast(json.dumps(patch), RESPONSES.c.answers.type))
+        return RESPONSES.c.answers.op("||")(cast(json.dumps(patch), RESPONSES.c.answers.type))
     return func.json_patch(RESPONSES.c.answers, json.dumps(patch))
 
 
@@ -162,18 +163,9 @@ def essential_router(settings: Settings, library: ContentLibrary, engine: AsyncE
                 )
             )
         content = library.get(row.questionnaire_slug)
-        record = ResponseRecord(
-            id=str(row.id),
-            status=row.status,
-            answers=row.answers,
-            patient_system=row.patient_system,
-            patient_value=row.patient_value,
-            patient_name=row.patient_name,
-            updated_at=row.updated_at,
-            authored_at=row.completed_at or row.updated_at,
-            version_id=row.lock_version,
+        resource = to_questionnaire_response(
+            ResponseRecord.of(row), content.questionnaire, fhir_forms[content.slug]
         )
-        resource = to_questionnaire_response(record, content.questionnaire, fhir_forms[content.slug])
         return Response(resource, media_type=FHIR_JSON, headers={"ETag": f'W/"{row.lock_version}"'})
 
     return Router(path="/", route_handlers=[step_get, step_post, fhir_read])

@@ -168,8 +168,8 @@ async def export_database(
             responses = SQLModel.metadata.tables["responses"]
             result = await connection.stream(select(responses).order_by(responses.c.id))
             with _open_private(out_dir / "fhir" / "QuestionnaireResponse.ndjson") as handle:
-                async for row in result.mappings():
-                    fhir.write(handle, dict(row))
+                async for response in result:
+                    fhir.write(handle, response)
 
     files = _files_in(out_dir)
     manifest = {

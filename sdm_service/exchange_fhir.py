@@ -45,28 +45,17 @@ class FhirResponseWriter:
         self.written = 0
         self.skipped: list[str] = []
 
-    def write(self, handle: TextIO, row: dict[str, Any]) -> None:
-        form = self.forms.get((row["questionnaire_slug"], row["questionnaire_version"]))
+    def write(self, handle: TextIO, row: Any) -> None:
+        """One response (a row of the responses table) as a line of NDJSON, or noted as skipped."""
+        form = self.forms.get((row.questionnaire_slug, row.questionnaire_version))
         if form is None:
-            self.skipped.append(str(row["id"]))
+            self.skipped.append(str(row.id))
             return
-        record = ResponseRecord(
-            id=str(row["id"]),
-            status=row["status"],
-            answers=row["answers"] or {},
-            patient_system=row["patient_system"],
-            patient_value=row["patient_value"],
-            patient_name=row["patient_name"],
-            updated_at=row["updated_at"],
-            authored_at=row["completed_at"] or row["updated_at"],
-            version_id=row["lock_version"],
-            language=row.get("language") or "en",
-        )
         try:
-            resource = to_questionnaire_response(record, form[0], form[1])
+            resource = to_questionnaire_response(ResponseRecord.of(row), form[0], form[1])
         except (KeyError, TypeError, ValueError) as exc:
-            logger.warning("response %s could not be mapped to FHIR: %s", row["id"], exc)
-            self.skipped.append(str(row["id"]))
+            logger.warning("response %s could not be mapped to FHIR: %s", row.id, exc)
+            self.skipped.append(str(row.id))
             return
         handle.write(json.dumps(resource, ensure_ascii=False, sort_keys=True) + "\n")
         self.written += 1

@@ -25,6 +25,9 @@ from sdm_service.settings import Settings, load_settings
 
 POSTGRES_ADMIN_URL = os.environ.get("SDM_TEST_POSTGRES_URL", "")
 REQUIRE_POSTGRES = os.environ.get("SDM_REQUIRE_POSTGRES") == "1"
+# Redis for the tests of the shared stores (rate limits, replay, delivery queue); give each run its own db.
+REDIS_URL = os.environ.get("SDM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+REQUIRE_REDIS = os.environ.get("SDM_REQUIRE_REDIS") == "1"  # unreachable Redis fails rather than skips
 # The real EHR (FHIR + OAuth servers, session-scoped), shared by tests/ehr and tests/reliability.
 pytest_plugins = ["tests.ehr_servers"]
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"

@@ -185,24 +185,15 @@ def conflict_result(rules: RuleFile, answers: Mapping[str, Any]) -> ConflictResu
         for screen_item in screen.items
     )
     answered = sum(1 for item in items if item.answer is not None)
+    score: int | None = None
     if answered < len(items):
-        return ConflictResult(
-            score=None,
-            max_score=len(items),
-            flagged=True,
-            answered=answered,
-            items=items,
-            meaning=screen.meaning.incomplete,
-        )
-    score = sum(1 for item in items if item.answer == "yes")
-    flagged = score <= screen.flag_at_or_below
+        flagged, meaning = True, screen.meaning.incomplete
+    else:
+        score = sum(1 for item in items if item.answer == "yes")
+        flagged = score <= screen.flag_at_or_below
+        meaning = screen.meaning.flagged if flagged else screen.meaning.ready
     return ConflictResult(
-        score=score,
-        max_score=len(items),
-        flagged=flagged,
-        answered=answered,
-        items=items,
-        meaning=screen.meaning.flagged if flagged else screen.meaning.ready,
+        score=score, max_score=len(items), flagged=flagged, answered=answered, items=items, meaning=meaning
     )
 
 

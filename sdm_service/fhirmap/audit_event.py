@@ -10,10 +10,11 @@ mapping; the other codes are the standard ones a SIEM filters on.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from sdm_service.audit import LISTED_KEY
 from sdm_service.fhirmap.common import fhir_instant, identifier_reference
+from sdm_service.models import AuditEvent
 
 DCM = "http://dicom.nema.org/resources/ontology/DCM"
 EVENT_TYPE = "http://terminology.hl7.org/CodeSystem/audit-event-type"
@@ -83,31 +84,6 @@ _AGENT_TYPES = {
 }
 
 
-class AuditRow(Protocol):
-    """The recorded fields of an audit event (models.AuditEvent)."""
-
-    @property
-    def id(self) -> int | None: ...
-    @property
-    def occurred_at(self) -> Any: ...
-    @property
-    def actor_type(self) -> str: ...
-    @property
-    def actor_id(self) -> str: ...
-    @property
-    def actor_label(self) -> str: ...
-    @property
-    def action(self) -> str: ...
-    @property
-    def entity_type(self) -> str: ...
-    @property
-    def entity_id(self) -> str: ...
-    @property
-    def ip(self) -> str: ...
-    @property
-    def detail(self) -> dict[str, Any]: ...
-
-
 @dataclass(frozen=True)
 class PatientIdentifier:
     system: str
@@ -122,7 +98,7 @@ def event_codes(action: str) -> tuple[dict[str, str], list[dict[str, str]], str]
     return kind, subtypes, code
 
 
-def _agent(row: AuditRow) -> dict[str, Any]:
+def _agent(row: AuditEvent) -> dict[str, Any]:
     who: dict[str, Any] = {}
     value = row.actor_id or row.actor_label
     if value:
@@ -152,7 +128,7 @@ def _record_entity(entity_type: str, entity_id: str) -> dict[str, Any]:
     return entity
 
 
-def _entities(row: AuditRow, patient: PatientIdentifier | None) -> list[dict[str, Any]]:
+def _entities(row: AuditEvent, patient: PatientIdentifier | None) -> list[dict[str, Any]]:
     entities: list[dict[str, Any]] = []
     if patient is not None:
         reference = identifier_reference(patient.system, patient.value)
@@ -173,7 +149,7 @@ def _entities(row: AuditRow, patient: PatientIdentifier | None) -> list[dict[str
     return entities
 
 
-def audit_event(row: AuditRow, *, patient: PatientIdentifier | None, observer: str) -> dict[str, Any]:
+def audit_event(row: AuditEvent, *, patient: PatientIdentifier | None, observer: str) -> dict[str, Any]:
     """The FHIR R4 AuditEvent of one audit-log row. `observer` names this service (its base URL)."""
     kind, subtypes, code = event_codes(row.action)
     failed = row.action in _FAILED_ACTIONS

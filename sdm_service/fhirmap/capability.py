@@ -16,32 +16,34 @@ _SUBJECT_DOC = (
 _LAST_UPDATED_DOC = "Prefixes ge, gt, le, lt (or none for the same instant); repeat to give a range."
 _COUNT_DOC = "Page size, 1 to 100 (default 20). Follow the Bundle's next link for more."
 
-# (name, type, documentation), by resource type; the FHIR router reads these for strict checks.
-SEARCH_PARAMETERS: dict[str, tuple[tuple[str, str, str], ...]] = {
+_Parameter = tuple[str, str, str]  # (name, type, documentation)
+
+
+def _patient_data_search(id_doc: str, status_doc: str = "") -> tuple[_Parameter, ...]:
+    """What every search of patient data takes (the `search` dependency of api/fhir/common.py),
+    with a status for the resources that have one."""
+    return (
+        ("subject", "reference", _SUBJECT_DOC),
+        *((("status", "token", status_doc),) if status_doc else ()),
+        ("_lastUpdated", "date", _LAST_UPDATED_DOC),
+        ("_id", "token", id_doc),
+        ("_count", "number", _COUNT_DOC),
+    )
+
+
+# By resource type; the FHIR router reads these for strict checks.
+SEARCH_PARAMETERS: dict[str, tuple[_Parameter, ...]] = {
     "Questionnaire": (
         ("url", "uri", "The questionnaire's canonical URL (exact match)."),
         ("version", "token", "The questionnaire's business version (exact match)."),
         ("_id", "token", "The questionnaire id (the slug; see Questionnaire search)."),
     ),
-    "QuestionnaireResponse": (
-        ("subject", "reference", _SUBJECT_DOC),
-        ("status", "token", "in-progress or completed (comma-separated for either)."),
-        ("_lastUpdated", "date", _LAST_UPDATED_DOC),
-        ("_id", "token", "The response id."),
-        ("_count", "number", _COUNT_DOC),
+    "QuestionnaireResponse": _patient_data_search(
+        "The response id.", "in-progress or completed (comma-separated for either)."
     ),
-    "DocumentReference": (
-        ("subject", "reference", _SUBJECT_DOC),
-        ("_lastUpdated", "date", _LAST_UPDATED_DOC),
-        ("_id", "token", "The document id (the same as its response's id)."),
-        ("_count", "number", _COUNT_DOC),
-    ),
-    "Task": (
-        ("subject", "reference", _SUBJECT_DOC),
-        ("status", "token", "requested, in-progress, completed or cancelled (comma-separated for several)."),
-        ("_lastUpdated", "date", _LAST_UPDATED_DOC),
-        ("_id", "token", "The Task id."),
-        ("_count", "number", _COUNT_DOC),
+    "DocumentReference": _patient_data_search("The document id (the same as its response's id)."),
+    "Task": _patient_data_search(
+        "The Task id.", "requested, in-progress, completed or cancelled (comma-separated for several)."
     ),
     "AuditEvent": (
         ("date", "date", "When the event was recorded. " + _LAST_UPDATED_DOC),

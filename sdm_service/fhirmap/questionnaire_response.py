@@ -35,6 +35,22 @@ class ResponseRecord:
     version_id: int | None = None
     language: str = "en"  # the patient's language
 
+    @classmethod
+    def of(cls, row: Any) -> ResponseRecord:
+        """From a stored response: the ORM object, or a row of the responses table."""
+        return cls(
+            id=str(row.id),
+            status=row.status,
+            answers=row.answers or {},
+            patient_system=row.patient_system,
+            patient_value=row.patient_value,
+            patient_name=row.patient_name,
+            updated_at=row.updated_at,
+            authored_at=row.completed_at or row.updated_at,
+            version_id=row.lock_version,
+            language=row.language or "en",
+        )
+
 
 def canonical(fhir_questionnaire: Mapping[str, Any]) -> str:
     """The versioned canonical a response points at: url|version."""

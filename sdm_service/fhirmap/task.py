@@ -18,9 +18,16 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from fhir.resources.R4B.task import Task as FhirTaskModel
-from pydantic import ValidationError
 
-from sdm_service.fhirmap.common import fhir_instant, identifier_reference, meta
+from sdm_service.fhirmap.common import (
+    InvalidResource,
+    PatientReferenceProblem,
+    fhir_instant,
+    identifier_reference,
+    meta,
+    patient_from_reference,
+    validated,
+)
 
 SDC_CODES = "http://hl7.org/fhir/uv/sdc/CodeSystem/temp"
 SDC_TASK_PROFILE = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-task"
@@ -96,16 +103,9 @@ def _codings(concept: Any) -> list[tuple[str, str]]:
 
 def _structure(resource: Mapping[str, Any]) -> FhirTaskModel:
     try:
-        return FhirTaskModel.model_validate(resource)
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            where = ".".join(str(part) for part in error["loc"] if part != "__root__")
-            path = f"Task.{where}" if where else "Task"
-            problems.append(TaskProblem(path, f"{path}: {error['msg']}"))
-        raise TaskRejected(400, problems or [TaskProblem("Task", "Not a valid Task.")]) from None
-    except (TypeError, ValueError) as exc:  # fhir.resources raises these for some malformed shapes
-        raise _refuse("Task", f"Not a valid Task: {exc}", 400) from None
+        return validated(FhirTaskModel, resource)
+    except InvalidResource as exc:
+        raise TaskRejected(400, [TaskProblem(*problem) for problem in exc.problems]) from None
 
 
 def _questionnaire(resource: Mapping[str, Any], url: str, version: str) -> str:
@@ -136,24 +136,16 @@ def _patient(resource: Mapping[str, Any]) -> tuple[str, str, str]:
         raise _refuse("Task.for", "Task.for is required: the Patient, by identifier (e.g. the MRN).")
     if subject.get("type") not in (None, "Patient"):
         raise _refuse("Task.for.type", "Task.for must be a Patient.")
-    identifier = subject.get("identifier")
-    value = str(identifier.get("value") or "").strip() if isinstance(identifier, Mapping) else ""
-    if not value:
-        raise _refuse(
-            "Task.for.identifier",
-            "Task.for.identifier.value is required: identify the patient by the EHR's identifier "
-            "(for example an MRN with its system), not by a Patient reference.",
-        )
-    system = str(identifier.get("system") or "").strip() if isinstance(identifier, Mapping) else ""
-    name = str(subject.get("display") or "").strip()
-    for label, text, limit in (("identifier.value", value, 100), ("identifier.system", system, 200)):
-        if len(text) > limit or any(ord(ch) < 32 for ch in text):
+    try:
+        return patient_from_reference(subject)
+    except PatientReferenceProblem as problem:
+        if problem.missing:
             raise _refuse(
-                f"Task.for.{label}", f"Task.for.{label} must be at most {limit} printable characters."
-            )
-    if any(ord(ch) < 32 for ch in name):
-        raise _refuse("Task.for.display", "Task.for.display must be printable text.")
-    return system, value, name[:200]
+                "Task.for.identifier",
+                "Task.for.identifier.value is required: identify the patient by the EHR's identifier "
+                "(for example an MRN with its system), not by a Patient reference.",
+            ) from None
+        raise _refuse(f"Task.for.{problem.part}", f"Task.for.{problem.part} {problem}") from None
 
 
 def _link_end(model: FhirTaskModel) -> datetime | None:

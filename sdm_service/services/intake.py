@@ -15,15 +15,25 @@ from datetime import date
 from typing import Any
 
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse as FhirQuestionnaireResponse
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sdm_service.content import Content
 from sdm_service.content.fhir import questionnaire_to_fhir
 from sdm_service.content.logic import validate_answers
+from sdm_service.fhirmap.common import (
+    InvalidResource,
+    PatientReferenceProblem,
+    patient_from_reference,
+    validated,
+)
 from sdm_service.fhirmap.questionnaire_response import answers_from_questionnaire_response, canonical
 from sdm_service.models import PatientResponse, ResponseStatus, utcnow
-from sdm_service.services.responses import ResponseIncomplete, complete_response, consult_date_answer
+from sdm_service.services.responses import (
+    ResponseIncomplete,
+    complete_response,
+    consult_date_answer,
+    new_response,
+)
 from sdm_service.settings import Settings
 
 MAX_ISSUES = 50  # enough to fix a resource in one pass without an unbounded error document
@@ -62,40 +72,25 @@ def _breaks_rules(expression: str, message: str) -> IntakeBreaksRules:
 
 def _structure_problems(resource: Mapping[str, Any]) -> list[IntakeProblem]:
     try:
-        FhirQuestionnaireResponse.model_validate(resource)
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            where = ".".join(str(part) for part in error["loc"] if part != "__root__")
-            path = f"QuestionnaireResponse.{where}" if where else "QuestionnaireResponse"
-            problems.append(IntakeProblem(path, f"{path}: {error['msg']}"))
-        return problems or [IntakeProblem("QuestionnaireResponse", "Not a valid QuestionnaireResponse.")]
-    except (TypeError, ValueError) as exc:  # fhir.resources raises these for some malformed shapes
-        return [IntakeProblem("QuestionnaireResponse", f"Not a valid QuestionnaireResponse: {exc}")]
+        validated(FhirQuestionnaireResponse, resource)
+    except InvalidResource as exc:
+        return [IntakeProblem(*problem) for problem in exc.problems]
     return []
 
 
 def _subject(resource: Mapping[str, Any]) -> tuple[str, str, str]:
-    subject = resource.get("subject")
-    identifier = subject.get("identifier") if isinstance(subject, Mapping) else None
-    value = str(identifier.get("value") or "").strip() if isinstance(identifier, Mapping) else ""
-    if not value:
-        raise _breaks_rules(
-            "QuestionnaireResponse.subject",
-            "subject.identifier.value is required: identify the patient by the EHR's identifier "
-            "(for example an MRN), not by a Patient resource reference.",
-        )
-    system = str(identifier.get("system") or "").strip() if isinstance(identifier, Mapping) else ""
-    # A long display name is shortened, not refused; control characters (NUL breaks PostgreSQL) are.
-    name = str(subject.get("display") or "").strip()[:200] if isinstance(subject, Mapping) else ""
-    checked = (("identifier.value", value, 100), ("identifier.system", system, 200), ("display", name, 200))
-    for label, text, limit in checked:
-        if len(text) > limit or any(ord(ch) < 32 for ch in text):
+    try:
+        return patient_from_reference(resource.get("subject"))
+    except PatientReferenceProblem as problem:
+        if problem.missing:
             raise _breaks_rules(
-                f"QuestionnaireResponse.subject.{label}",
-                f"subject.{label} must be at most {limit} printable characters.",
-            )
-    return system, value, name
+                "QuestionnaireResponse.subject",
+                "subject.identifier.value is required: identify the patient by the EHR's identifier "
+                "(for example an MRN), not by a Patient resource reference.",
+            ) from None
+        raise _breaks_rules(
+            f"QuestionnaireResponse.subject.{problem.part}", f"subject.{problem.part} {problem}"
+        ) from None
 
 
 def _explain(content: Content, link_id: str, message: str) -> str:
@@ -167,11 +162,11 @@ async def store_questionnaire_response(
         raise IntakeBreaksRules(problems)
 
     now = utcnow()
-    response = PatientResponse(
-        questionnaire_slug=content.slug,
-        questionnaire_version=content.version,
+    response = new_response(
+        content,
         status=ResponseStatus.IN_PROGRESS,
         source="fhir",
+        now=now,
         language=language,
         patient_system=system,
         patient_value=value,
@@ -179,8 +174,6 @@ async def store_questionnaire_response(
         consult_date=consult_date_answer(content, answers),
         answers=answers,
         current_step=len(content.questionnaire.steps) if complete else 0,
-        created_at=now,
-        updated_at=now,
     )
     session.add(response)
     await session.flush()

@@ -21,6 +21,7 @@ from sdm_service.content import Content
 from sdm_service.models import Invitation, PatientResponse, ResponseStatus, utcnow
 from sdm_service.security import hash_token, new_token
 from sdm_service.services import task_status
+from sdm_service.services.responses import new_response
 from sdm_service.settings import Settings
 
 MIN_TTL_DAYS = 1
@@ -115,15 +116,7 @@ async def create_invitation(
         "consult_date": consult_date,
         "language": language,
     }
-    response = PatientResponse(
-        questionnaire_slug=content.slug,
-        questionnaire_version=content.version,
-        status=ResponseStatus.INVITED,
-        source="web",
-        created_at=now,
-        updated_at=now,
-        **patient,
-    )
+    response = new_response(content, status=ResponseStatus.INVITED, source="web", now=now, **patient)
     invitation = Invitation(
         token_hash=hash_token(token),
         questionnaire_slug=content.slug,

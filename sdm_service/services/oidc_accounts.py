@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from sdm_service.audit import Actor, record
+from sdm_service.audit import Actor
 from sdm_service.models import Role, User
 from sdm_service.services import users
 from sdm_service.settings import Settings
@@ -90,15 +90,7 @@ async def find_linked(session: AsyncSession, issuer: str, subject: str) -> User 
 
 
 async def _audit(session: AsyncSession, action: str, user: User, ip: str, **detail: object) -> None:
-    await record(
-        session,
-        PROVIDER_ACTOR,
-        action,
-        entity_type="user",
-        entity_id=str(user.id),
-        ip=ip,
-        detail={"username": user.username, **detail},
-    )
+    await users.record_account_event(session, PROVIDER_ACTOR, action, user, ip=ip, **detail)
 
 
 async def sign_in(

@@ -82,6 +82,21 @@ def is_done(response: PatientResponse) -> bool:
     return response.status in DONE_STATUSES
 
 
+def new_response(
+    content: Content, *, status: str, source: str, now: datetime, **fields: Any
+) -> PatientResponse:
+    """A response to `content`, pinned to its version, created `now` (not yet in the session)."""
+    return PatientResponse(
+        questionnaire_slug=content.slug,
+        questionnaire_version=content.version,
+        status=status,
+        source=source,
+        created_at=now,
+        updated_at=now,
+        **fields,
+    )
+
+
 async def start_response(
     session: AsyncSession, content: Content, *, source: str = "web", language: str | None = None
 ) -> tuple[PatientResponse, str]:
@@ -89,15 +104,13 @@ async def start_response(
     in the content's language nearest to `language`."""
     token = new_token()
     now = utcnow()
-    response = PatientResponse(
-        questionnaire_slug=content.slug,
-        questionnaire_version=content.version,
+    response = new_response(
+        content,
         status=ResponseStatus.IN_PROGRESS,
         source=source,
+        now=now,
         language=content.choose_language(language),
         resume_token_hash=hash_token(token),
-        created_at=now,
-        updated_at=now,
     )
     session.add(response)
     await session.flush()

@@ -10,6 +10,7 @@ Other route modules reuse the guards: `guards=[require_admin]` on a handler unde
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -229,29 +230,23 @@ def _sign_in_required(request: Request[Any, Any, Any], exc: SignInRequired) -> R
     )
 
 
-def _password_change_required(request: Request[Any, Any, Any], exc: PasswordChangeRequired) -> Response[Any]:
-    if request.method in ("GET", "HEAD"):
-        redirect = Redirect(PASSWORD_PATH, status_code=303)
-        redirect.headers["Cache-Control"] = "no-store"
-        return redirect
-    return error_page(
-        request, 403, f"Choose a new password first, at {PASSWORD_PATH}, then repeat what you were doing."
-    )
+def _go_to_first(path: str, what: str) -> Callable[[Request[Any, Any, Any], Exception], Response[Any]]:
+    """The answer to a request that must wait until the person has done `what` at `path`: pages
+    redirect there, anything else is refused with a page saying so."""
 
+    def handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+        if request.method in ("GET", "HEAD"):
+            redirect = Redirect(path, status_code=303)
+            redirect.headers["Cache-Control"] = "no-store"
+            return redirect
+        return error_page(request, 403, f"{what} first, at {path}, then repeat what you were doing.")
 
-def _mfa_enrolment_required(request: Request[Any, Any, Any], exc: MfaEnrolmentRequired) -> Response[Any]:
-    if request.method in ("GET", "HEAD"):
-        redirect = Redirect(MFA_ENROL_PATH, status_code=303)
-        redirect.headers["Cache-Control"] = "no-store"
-        return redirect
-    return error_page(
-        request, 403, f"Set up two-step sign-in first, at {MFA_ENROL_PATH}, then repeat what you were doing."
-    )
+    return handler
 
 
 # Attach to routers whose handlers use the guards, so pages redirect to the sign-in form.
 exception_handlers: dict[type[Exception] | int, Any] = {
     SignInRequired: _sign_in_required,
-    PasswordChangeRequired: _password_change_required,
-    MfaEnrolmentRequired: _mfa_enrolment_required,
+    PasswordChangeRequired: _go_to_first(PASSWORD_PATH, "Choose a new password"),
+    MfaEnrolmentRequired: _go_to_first(MFA_ENROL_PATH, "Set up two-step sign-in"),
 }

@@ -41,6 +41,7 @@ def make_token(app: Litestar) -> MakeToken:
                 session, name or (f"EHR {scopes}" if len(scopes) < 100 else "EHR with every scope"), scopes
             )
             await session.commit()
+        assert created.token is not None  # a static-token client
         return created.token
 
     return make

@@ -4,7 +4,6 @@ committed, hands it to the job queue; with no EHR configured nothing is written 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,11 +17,9 @@ from sdm_service.models import Delivery, DeliveryStatus
 from sdm_service.services import api_clients
 from tests.api.conftest import content_of, db, full_answers
 from tests.api.test_fhir_intake import questionnaire_response
-from tests.conftest import make_settings
+from tests.conftest import REDIS_URL, REQUIRE_REDIS, make_settings
 
 FHIR_JSON = "application/fhir+json"
-REDIS_URL = os.environ.get("SDM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-REQUIRE_REDIS = os.environ.get("SDM_REQUIRE_REDIS") == "1"
 
 
 def _redis_or_skip() -> str:

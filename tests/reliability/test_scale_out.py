@@ -25,7 +25,13 @@ import pytest
 from sdm_service import migrate
 from sdm_service.content import Content, load_library
 from sdm_service.settings import PROJECT_ROOT
-from tests.conftest import TEST_SECRET, create_postgres_database, drop_postgres_database
+from tests.conftest import (
+    REDIS_URL,
+    REQUIRE_REDIS,
+    TEST_SECRET,
+    create_postgres_database,
+    drop_postgres_database,
+)
 from tests.ehr_servers import CLIENT_ID, SCOPES, Ehr
 from tests.reliability import live
 from tests.reliability.live import (
@@ -42,8 +48,6 @@ from tests.smart.support import assertion, new_rsa, public_jwks, token_form
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
-REDIS_URL = os.environ.get("SDM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-REQUIRE_REDIS = os.environ.get("SDM_REQUIRE_REDIS") == "1"
 PATIENTS = 40  # issue 17 asks for 200 under load: set this to 200 to run that (see the README)
 # Patients answering at the same moment. All 200 at once on two one-worker apps (two shared cores)
 # ran their pools dry: 503s after the 10 s pool timeout, which is load shedding, not a lost answer.

@@ -5,7 +5,6 @@ refusal of a window is written, with the count so far (events are append-only an
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -26,11 +25,9 @@ from sdm_service.models import AuditEvent
 from sdm_service.services.audit_query import verify_chain
 from sdm_service.services.signin import ACCOUNT_LIMIT, ADDRESS_LIMIT
 from sdm_service.settings import Settings
-from tests.conftest import make_settings
+from tests.conftest import REDIS_URL, REQUIRE_REDIS, make_settings
 from tests.web.clinician_support import create_account
 
-REDIS_URL = os.environ.get("SDM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-REQUIRE_REDIS = os.environ.get("SDM_REQUIRE_REDIS") == "1"
 ACTOR = Actor("anonymous", "", "someone")
 
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import uuid
 from collections.abc import AsyncIterator
@@ -22,12 +21,10 @@ from sdm_service.db import create_engine
 from sdm_service.models import RateCounter, utcnow
 from sdm_service.settings import Settings
 from sdm_service.web.patient.visit import BAD_COOKIE_LIMIT, START_LIMIT
-from tests.conftest import make_settings
+from tests.conftest import REDIS_URL, REQUIRE_REDIS, make_settings
 from tests.security import probes
 from tests.web.patient_support import csrf_token
 
-REDIS_URL = os.environ.get("SDM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-REQUIRE_REDIS = os.environ.get("SDM_REQUIRE_REDIS") == "1"
 Client = AsyncTestClient[Litestar]
 LIMITS: dict[str, object] = {
     "link_lookups_per_window": 3,

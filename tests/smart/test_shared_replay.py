@@ -3,8 +3,6 @@ the other. The database store on SQLite and PostgreSQL, and the Redis store."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from joserfc.jwk import RSAKey
 from litestar import Litestar
@@ -13,12 +11,9 @@ from litestar.testing import AsyncTestClient
 from sdm_service.app import create_app
 from sdm_service.models import ApiClient
 from sdm_service.settings import Settings
-from tests.conftest import make_settings
+from tests.conftest import REDIS_URL, REQUIRE_REDIS, make_settings
 from tests.security.test_rate_limits import redis_unreachable_reason
 from tests.smart.support import assertion, token_form
-
-REDIS_URL = os.environ.get("SDM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-REQUIRE_REDIS = os.environ.get("SDM_REQUIRE_REDIS") == "1"
 
 
 @pytest.fixture(params=["database", "redis"])

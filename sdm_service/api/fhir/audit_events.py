@@ -5,36 +5,25 @@ Reading the log shows who looked at which patient, so each search and read is it
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from litestar import Response as HttpResponse
 from litestar import get
 from litestar.di import NamedDependency
-from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromPath, QueryParameter
 
-from sdm_service.api.auth import scopes
 from sdm_service.api.fhir import openapi, params
-from sdm_service.api.fhir.common import FhirCall, check_request, fhir_base, page_url
+from sdm_service.api.fhir.common import FhirCall, check_request, fhir_base, page_url, read_options
 from sdm_service.api.fhir.errors import FhirError, FhirPayload, fhir_response
 from sdm_service.api.schemas import text_pattern
 from sdm_service.fhirmap.audit_event import audit_event
 from sdm_service.fhirmap.bundle import searchset
-from sdm_service.fhirmap.common import FHIR_JSON
 from sdm_service.services import audit_fhir
-from sdm_service.services.search import IDENTIFIER_PATTERN, MAX_PAGE_SIZE, SearchError, parse_identifier
+from sdm_service.services.search import MAX_PAGE_SIZE, SearchError, parse_identifier
 
-DATE = QueryParameter(
-    name="date",
-    schema_extra={"items": Schema(type=OpenAPIType.STRING, pattern=params.DATE_SEARCH_PATTERN)},
-    description="When the event was recorded, with prefix ge, gt, le or lt (e.g. ge2026-11-01). "
-    "Repeat for a range.",
-)
-PATIENT = QueryParameter(
-    name="patient:identifier",
-    max_length=320,
-    schema_extra={"pattern": IDENTIFIER_PATTERN},
-    description="Events about this patient: identifier as system|value (or value for any system).",
+DATE = openapi.date_search_parameter("date", "When the event was recorded")
+PATIENT = openapi.patient_identifier_parameter(
+    "patient:identifier", "Events about this patient: identifier as system|value (or value for any system)."
 )
 AGENT = QueryParameter(
     name="agent",
@@ -53,10 +42,6 @@ CURSOR = QueryParameter(
 AUDIT_SEARCH = "system/AuditEvent.s"
 AUDIT_READ = "system/AuditEvent.r"
 SEARCH_PARAMETERS = frozenset({"date", "patient:identifier", "agent", "_count", params.PAGING_PARAMETER})
-
-
-def _options(scope: str) -> dict[str, Any]:
-    return {"opt": scopes(scope), "media_type": FHIR_JSON, "responses": openapi.READ_RESPONSES}
 
 
 def _bounds(values: list[str]) -> tuple[tuple[str, datetime], ...]:
@@ -81,7 +66,7 @@ def _cursor(text: str | None) -> int | None:
     summary="Search AuditEvent (the audit log)",
     description="Newest first. Filter by date, patient:identifier and agent; page with _count and the "
     "Bundle's next link. Needs system/AuditEvent.s.",
-    **_options(AUDIT_SEARCH),
+    **read_options(AUDIT_SEARCH),
 )
 async def search_audit_events(
     call: NamedDependency[FhirCall],
@@ -126,7 +111,7 @@ async def search_audit_events(
     return fhir_response(bundle)
 
 
-@get("/AuditEvent/{resource_id:str}", summary="Read AuditEvent", **_options(AUDIT_READ))
+@get("/AuditEvent/{resource_id:str}", summary="Read AuditEvent", **read_options(AUDIT_READ))
 async def read_audit_event(
     call: NamedDependency[FhirCall], resource_id: FromPath[str]
 ) -> HttpResponse[FhirPayload]:

@@ -11,11 +11,11 @@ from urllib.parse import urlencode
 from litestar import Request
 from litestar import Response as HttpResponse
 from litestar.di import NamedDependency, Provide
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from sdm_service.api.auth import audit_read, scopes
 from sdm_service.api.fhir import openapi, params
 from sdm_service.api.fhir.errors import FHIR_PREFIX, FhirError, FhirPayload, fhir_response
+from sdm_service.calls import RequestCall
 from sdm_service.fhirmap.bundle import searchset
 from sdm_service.fhirmap.common import FHIR_JSON
 from sdm_service.models import ApiClient, PatientResponse
@@ -24,25 +24,13 @@ from sdm_service.settings import Settings
 
 
 @dataclass(frozen=True)
-class FhirCall:
+class FhirCall(RequestCall):
     """What every FHIR interaction that needs a token works with (dependency `call`)."""
 
-    request: Request[Any, Any, Any]
-    api_client: ApiClient
-    db_session: AsyncSession
-    settings: Settings
+    api_client: NamedDependency[ApiClient]
 
     async def audit(self, entity_id: str, **options: Any) -> None:
         await audit_read(self.db_session, self.api_client, self.request, entity_id=entity_id, **options)
-
-
-def _provide_call(
-    request: Request[Any, Any, Any],
-    api_client: NamedDependency[ApiClient],
-    db_session: NamedDependency[AsyncSession],
-    settings: NamedDependency[Settings],
-) -> FhirCall:
-    return FhirCall(request, api_client, db_session, settings)
 
 
 def _provide_search(
@@ -61,7 +49,7 @@ def read_options(scope: str) -> dict[str, Any]:
     return {"opt": scopes(scope), "media_type": FHIR_JSON, "responses": openapi.READ_RESPONSES}
 
 
-CALL_DEPENDENCY = {"call": Provide(_provide_call, sync_to_thread=False)}
+CALL_DEPENDENCY = {"call": Provide(FhirCall, sync_to_thread=False)}
 SEARCH_DEPENDENCY = {"search": Provide(_provide_search, sync_to_thread=False)}
 
 

@@ -102,17 +102,26 @@ class FhirCreateOperation(Operation):
 
 
 # Patterns go to the schema only (schema_extra): the parsers refuse with their own, clearer messages.
-SUBJECT = QueryParameter(
-    name="subject:identifier",
-    max_length=320,
-    schema_extra={"pattern": IDENTIFIER_PATTERN},
-    description="Patient identifier as system|value (or value for any system).",
+def patient_identifier_parameter(name: str, description: str) -> QueryParameter:
+    """A search by the patient's identifier, system|value (or value for any system)."""
+    return QueryParameter(
+        name=name, max_length=320, schema_extra={"pattern": IDENTIFIER_PATTERN}, description=description
+    )
+
+
+def date_search_parameter(name: str, description: str) -> QueryParameter:
+    """A search by date with a prefix (ge, gt, le or lt), repeated for a range."""
+    return QueryParameter(
+        name=name,
+        schema_extra={"items": Schema(type=OpenAPIType.STRING, pattern=params.DATE_SEARCH_PATTERN)},
+        description=f"{description}, with prefix ge, gt, le or lt (e.g. ge2026-11-01). Repeat for a range.",
+    )
+
+
+SUBJECT = patient_identifier_parameter(
+    "subject:identifier", "Patient identifier as system|value (or value for any system)."
 )
-LAST_UPDATED = QueryParameter(
-    name="_lastUpdated",
-    schema_extra={"items": Schema(type=OpenAPIType.STRING, pattern=params.DATE_SEARCH_PATTERN)},
-    description="Last change, with prefix ge, gt, le or lt (e.g. ge2026-11-01). Repeat for a range.",
-)
+LAST_UPDATED = date_search_parameter("_lastUpdated", "Last change")
 # minimum repeated in schema_extra: Litestar 2 leaves a bound of 0 out of the schema.
 COUNT = QueryParameter(
     name="_count",

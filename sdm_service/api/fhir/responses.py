@@ -59,21 +59,6 @@ async def _form_for(
     return FormDefinition(questionnaire, {**fhir, "version": version})
 
 
-def _record(row: PatientResponse) -> ResponseRecord:
-    return ResponseRecord(
-        id=str(row.id),
-        status=row.status,
-        answers=row.answers,
-        patient_system=row.patient_system,
-        patient_value=row.patient_value,
-        patient_name=row.patient_name,
-        updated_at=row.updated_at,
-        authored_at=row.completed_at or row.updated_at,
-        version_id=row.lock_version,
-        language=row.language,
-    )
-
-
 async def questionnaire_responses(
     rows: list[PatientResponse], db_session: AsyncSession, library: ContentLibrary, settings: Settings
 ) -> list[FhirPayload]:
@@ -84,7 +69,9 @@ async def questionnaire_responses(
         key = (row.questionnaire_slug, row.questionnaire_version)
         if key not in forms:
             forms[key] = await _form_for(db_session, library, settings, *key)
-        resources.append(to_questionnaire_response(_record(row), forms[key].questionnaire, forms[key].fhir))
+        resources.append(
+            to_questionnaire_response(ResponseRecord.of(row), forms[key].questionnaire, forms[key].fhir)
+        )
     return resources
 
 

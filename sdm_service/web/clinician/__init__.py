@@ -22,6 +22,8 @@ from sdm_service.web.clinician import (
 )
 from sdm_service.web.clinician.account import account_router
 from sdm_service.web.clinician.admin import admin_router
+from sdm_service.web.clinician.common import CALL_DEPENDENCIES
+from sdm_service.web.clinician.signin_steps import ATTEMPT_DEPENDENCY
 
 _workspace = Router(
     path="/",
@@ -33,7 +35,7 @@ routes: list[Any] = [
     Router(
         path="/clinician",
         route_handlers=[*signin.routes, *signin_mfa.routes, *signin_oidc.routes, account_router, _workspace],
-        dependencies={"current_user": auth.current_user_dependency},
+        dependencies={**CALL_DEPENDENCIES, **ATTEMPT_DEPENDENCY},
         exception_handlers=auth.exception_handlers,
     ),
     *admin_api_clients.routes,

@@ -5,25 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, get, post
+from litestar import get, post
 from litestar.di import NamedDependency
 from litestar.response import Template
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from sdm_service.models import User
 from sdm_service.services import mfa
-from sdm_service.settings import Settings
-from sdm_service.web.clinician.common import FormError, audit_own_account, field, page, read_form
+from sdm_service.web.clinician.common import ClinicianCall, FormError, field
 
 
-async def _enrol_page(
-    db_session: AsyncSession,
-    settings: Settings,
-    user: User,
-    *,
-    error: str | None = None,
-    status_code: int = 200,
-) -> Template:
+async def _enrol_page(call: ClinicianCall, *, error: str | None = None, status_code: int = 200) -> Template:
+    user, settings = call.current_user, call.settings
     context: dict[str, Any] = {
         "enabled": mfa.enabled(user),
         "required": mfa.required_for(user, settings),
@@ -31,43 +22,33 @@ async def _enrol_page(
         "recovery_codes": None,
     }
     if not mfa.enabled(user):
-        secret = await mfa.pending_secret(db_session, settings, user)
+        secret = await mfa.pending_secret(call.db_session, settings, user)
         context["qr_svg"] = mfa.qr_svg(mfa.provisioning_uri(settings, secret, user.username))
         context["secret_grouped"] = mfa.grouped(secret)
-    return page("clinician/account_mfa.html", user, context, status_code=status_code)
+    return call.page("clinician/account_mfa.html", context, status_code=status_code)
 
 
 @get("/mfa", name="clinician:mfa", include_in_schema=False)
-async def mfa_view(
-    db_session: NamedDependency[AsyncSession],
-    settings: NamedDependency[Settings],
-    current_user: NamedDependency[User],
-) -> Template:
-    return await _enrol_page(db_session, settings, current_user)
+async def mfa_view(call: NamedDependency[ClinicianCall]) -> Template:
+    return await _enrol_page(call)
 
 
 @post("/mfa", include_in_schema=False, status_code=200)
-async def mfa_enable(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
-    settings: NamedDependency[Settings],
-    current_user: NamedDependency[User],
-) -> Template:
-    form = await read_form(request)
+async def mfa_enable(call: NamedDependency[ClinicianCall]) -> Template:
+    form = await call.form()
     try:
         code = field(form, "code")
     except FormError as exc:
-        return await _enrol_page(db_session, settings, current_user, error=str(exc), status_code=400)
-    if mfa.enabled(current_user):
-        return await _enrol_page(db_session, settings, current_user)
-    codes = await mfa.enable(db_session, settings, current_user, code)
+        return await _enrol_page(call, error=str(exc), status_code=400)
+    if mfa.enabled(call.current_user):
+        return await _enrol_page(call)
+    codes = await mfa.enable(call.db_session, call.settings, call.current_user, code)
     if codes is None:
         error = "That code does not match. Check the time on your phone and enter the code the app shows now."
-        return await _enrol_page(db_session, settings, current_user, error=error, status_code=400)
-    await audit_own_account(request, db_session, current_user, "user.mfa.enable")
-    return page(
+        return await _enrol_page(call, error=error, status_code=400)
+    await call.audit_own_account("user.mfa.enable")
+    return call.page(
         "clinician/account_mfa.html",
-        current_user,
         {"enabled": True, "required": True, "error": None, "recovery_codes": codes},
     )
 

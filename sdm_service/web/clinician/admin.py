@@ -7,54 +7,46 @@ There is deliberately no route that edits or deletes an audit event.
 from __future__ import annotations
 
 import uuid
-from typing import Any
 from urllib.parse import quote, urlencode
 
-from litestar import Request, Router, get, post
+from litestar import Router, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from sdm_service.models import Role, User
+from sdm_service.models import Role
 from sdm_service.security import PasswordHashing
 from sdm_service.services import audit_query, passwords, users
 from sdm_service.web import auth
 from sdm_service.web.clinician import admin_accounts
 from sdm_service.web.clinician.common import (
+    ClinicianCall,
     FormError,
-    audit,
-    audit_account,
     field,
-    page,
+    page_links,
     parse_date,
     parse_page,
-    read_form,
 )
 
 ACCOUNT_FIELDS = ("username", "display_name", "role")
 
 
 async def _accounts_page(
-    request: Request[Any, Any, Any],
-    db_session: AsyncSession,
-    user: User,
+    call: ClinicianCall,
     *,
     values: dict[str, str] | None = None,
     error: str | None = None,
     status_code: int = 200,
 ) -> Template:
-    return page(
+    return call.page(
         "clinician/admin_users.html",
-        user,
         {
-            "accounts": await users.list_users(db_session),
+            "accounts": await users.list_users(call.db_session),
             "values": values or {"username": "", "display_name": "", "role": Role.CLINICIAN},
             "roles": Role.ALL,
             "error": error,
-            "created": request.query_params.get("created", ""),
-            "deactivated": request.query_params.get("deactivated", ""),
+            "created": call.query("created"),
+            "deactivated": call.query("deactivated"),
             "min_password": passwords.MIN_PASSWORD_LENGTH,
         },
         status_code=status_code,
@@ -62,22 +54,15 @@ async def _accounts_page(
 
 
 @get("/users", name="clinician:admin-users", include_in_schema=False)
-async def accounts_view(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
-    current_user: NamedDependency[User],
-) -> Template:
-    return await _accounts_page(request, db_session, current_user)
+async def accounts_view(call: NamedDependency[ClinicianCall]) -> Template:
+    return await _accounts_page(call)
 
 
 @post("/users", include_in_schema=False, status_code=303)
 async def create_account(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
-    current_user: NamedDependency[User],
-    password_hashing: NamedDependency[PasswordHashing],
+    call: NamedDependency[ClinicianCall], password_hashing: NamedDependency[PasswordHashing]
 ) -> Template | Redirect:
-    form = await read_form(request)
+    form = await call.form()
     values = {"username": "", "display_name": "", "role": Role.CLINICIAN}
     try:
         for name in ACCOUNT_FIELDS:
@@ -86,7 +71,7 @@ async def create_account(
         if password != field(form, "password_confirm"):
             raise FormError("The two passwords do not match.")
         account = await users.create_user(
-            db_session,
+            call.db_session,
             username=values["username"],
             password=password,
             role=values["role"],
@@ -94,45 +79,28 @@ async def create_account(
             hashing=password_hashing,
         )
     except (FormError, users.UserError) as exc:
-        return await _accounts_page(
-            request, db_session, current_user, values=values, error=str(exc), status_code=400
-        )
-    await audit_account(request, db_session, current_user, "user.create", account, role=account.role)
+        return await _accounts_page(call, values=values, error=str(exc), status_code=400)
+    await call.audit_account("user.create", account, role=account.role)
     return Redirect(f"/clinician/admin/users?created={quote(account.username)}", status_code=303)
 
 
 @post("/users/{user_id:uuid}/deactivate", include_in_schema=False, status_code=303)
 async def deactivate_account(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
-    current_user: NamedDependency[User],
-    user_id: FromPath[uuid.UUID],
+    call: NamedDependency[ClinicianCall], user_id: FromPath[uuid.UUID]
 ) -> Template | Redirect:
-    account = await users.get_user(db_session, user_id)
-    if account is None:
-        raise NotFoundException("No account with this id.")
-    if account.id == current_user.id:
-        return await _accounts_page(
-            request,
-            db_session,
-            current_user,
-            error="You cannot deactivate your own account. Ask another administrator.",
-            status_code=400,
-        )
-    if await users.deactivate_user(db_session, account):
-        await audit_account(request, db_session, current_user, "user.deactivate", account)
+    account = await admin_accounts.account_or_404(call, user_id)
+    if account.id == call.current_user.id:
+        error = "You cannot deactivate your own account. Ask another administrator."
+        return await _accounts_page(call, error=error, status_code=400)
+    if await users.deactivate_user(call.db_session, account):
+        await call.audit_account("user.deactivate", account)
     return Redirect(f"/clinician/admin/users?deactivated={quote(account.username)}", status_code=303)
 
 
 @get("/audit", name="clinician:audit", include_in_schema=False)
-async def audit_view(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
-    current_user: NamedDependency[User],
-) -> Template:
-    raw = request.query_params
-    form_values = {name: raw.get(name, "") for name in ("action", "actor", "entity_id", "from", "to")}
-    actions = await audit_query.known_actions(db_session)
+async def audit_view(call: NamedDependency[ClinicianCall]) -> Template:
+    form_values = {name: call.query(name) for name in ("action", "actor", "entity_id", "from", "to")}
+    actions = await audit_query.known_actions(call.db_session)
     try:
         filters = audit_query.AuditFilters(
             action=form_values["action"],
@@ -140,39 +108,31 @@ async def audit_view(
             entity_id=form_values["entity_id"],
             date_from=parse_date(form_values["from"], "From"),
             date_to=parse_date(form_values["to"], "To"),
-            page=parse_page(raw.get("page", "")),
+            page=parse_page(call.query("page")),
         )
     except (FormError, audit_query.AuditFilterError) as exc:
-        return page(
+        return call.page(
             "clinician/audit.html",
-            current_user,
             {"error": str(exc), "result": None, "form": form_values, "actions": actions},
             status_code=400,
         )
-    result = await audit_query.audit_page(db_session, filters)
+    result = await audit_query.audit_page(call.db_session, filters)
     base = [(k, v) for k, v in form_values.items() if v]
     # Reading the audit log is itself on the record. Added after the queries above, so this view
     # is not among the entries it shows, and written when the request's unit of work commits.
-    await audit(
-        request,
-        db_session,
-        current_user,
+    await call.audit(
         "audit.view",
         entity_type="audit_event",
         detail={"filters": {k: v[:200] for k, v in base}, "page": result.page, "total": result.total},
     )
-    return page(
+    return call.page(
         "clinician/audit.html",
-        current_user,
         {
             "error": None,
             "result": result,
             "form": form_values,
             "actions": actions,
-            "prev_query": urlencode([*base, ("page", str(result.page - 1))]) if result.page > 1 else None,
-            "next_query": urlencode([*base, ("page", str(result.page + 1))])
-            if result.page < result.pages
-            else None,
+            **page_links(result.page, result.pages, lambda number: urlencode([*base, ("page", str(number))])),
         },
     )
 

@@ -13,57 +13,39 @@ import uuid
 from typing import Any
 from urllib.parse import quote
 
-from litestar import Request, Router, get, post
+from litestar import get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from sdm_service.models import User
 from sdm_service.services import api_clients
-from sdm_service.settings import Settings
-from sdm_service.web import auth
-from sdm_service.web.clinician.common import audit, page
+from sdm_service.web.clinician.common import ClinicianCall, admin_pages_router
 
 
 @get("/", name="clinician:admin-api-clients", include_in_schema=False)
-async def api_clients_view(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
-    current_user: NamedDependency[User],
-    settings: NamedDependency[Settings],
-) -> Template:
-    clients = await api_clients.list_api_clients(db_session)
-    return page(
+async def api_clients_view(call: NamedDependency[ClinicianCall]) -> Template:
+    clients = await api_clients.list_api_clients(call.db_session)
+    return call.page(
         "clinician/admin_api_clients.html",
-        current_user,
         {
             "clients": sorted(clients, key=lambda c: (c.revoked_at is not None, c.name.lower())),
             "scope_help": api_clients.SCOPES,
-            "static_tokens": settings.static_api_tokens,
-            "revoked": request.query_params.get("revoked", "")[:120],
+            "static_tokens": call.settings.static_api_tokens,
+            "revoked": call.query("revoked")[:120],
         },
     )
 
 
 @post("/{client_id:uuid}/revoke", include_in_schema=False, status_code=303)
-async def revoke_api_client(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
-    current_user: NamedDependency[User],
-    client_id: FromPath[uuid.UUID],
-) -> Redirect:
+async def revoke_api_client(call: NamedDependency[ClinicianCall], client_id: FromPath[uuid.UUID]) -> Redirect:
     try:
-        client = await api_clients.find_api_client(db_session, str(client_id))
+        client = await api_clients.find_api_client(call.db_session, str(client_id))
     except api_clients.ApiClientError:
         raise NotFoundException("No API client has this id.") from None
     if client.revoked_at is None:
-        await api_clients.revoke_api_client(db_session, str(client.id))
-        await audit(
-            request,
-            db_session,
-            current_user,
+        await api_clients.revoke_api_client(call.db_session, str(client.id))
+        await call.audit(
             "api_client.revoke",
             entity_type="api_client",
             entity_id=str(client.id),
@@ -73,11 +55,5 @@ async def revoke_api_client(
 
 
 routes: list[Any] = [
-    Router(
-        path="/clinician/admin/api-clients",
-        route_handlers=[api_clients_view, revoke_api_client],
-        guards=[auth.require_clinician, auth.require_admin],
-        dependencies={"current_user": auth.current_user_dependency},
-        exception_handlers=auth.exception_handlers,
-    )
+    admin_pages_router("/clinician/admin/api-clients", [api_clients_view, revoke_api_client])
 ]

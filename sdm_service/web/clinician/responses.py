@@ -6,38 +6,35 @@ Every read of patient data here writes an audit event in the same unit of work a
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from urllib.parse import urlencode
 
-from litestar import Request, get, post
+from litestar import get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from litestar.response import Response as HttpResponse
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from sdm_service.audit import listed, record_now
+from sdm_service.audit import listed
 from sdm_service.content import ContentLibrary
-from sdm_service.models import PatientResponse, ResponseStatus, User, utcnow
+from sdm_service.models import PatientResponse, ResponseStatus, utcnow
 from sdm_service.services import patient_links, reviews, worklist
 from sdm_service.web import auth
 from sdm_service.web.clinician.common import (
+    ClinicianCall,
     FormError,
-    audit,
-    client_ip,
     field,
-    page,
+    page_links,
     parse_date,
     parse_page,
     priority_labels,
-    read_form,
 )
 from sdm_service.web.downloads import summary_pdf_download, translated_pdf_download
 
 
-def _filters_from_query(request: Request[Any, Any, Any]) -> worklist.WorklistFilters:
-    query = request.query_params
+def _filters_from_query(call: ClinicianCall) -> worklist.WorklistFilters:
+    query = call.request.query_params
     statuses = tuple(s for s in query.getall("status", []) if s)
     return worklist.WorklistFilters(
         statuses=statuses,
@@ -50,8 +47,6 @@ def _filters_from_query(request: Request[Any, Any, Any]) -> worklist.WorklistFil
 
 
 def _query_string(filters: worklist.WorklistFilters, page_number: int) -> str:
-    from urllib.parse import urlencode
-
     pairs: list[tuple[str, str]] = [("status", s) for s in filters.statuses]
     if filters.flagged_only:
         pairs.append(("flagged", "1"))
@@ -67,12 +62,9 @@ def _query_string(filters: worklist.WorklistFilters, page_number: int) -> str:
 
 @get("/", name="clinician:worklist", include_in_schema=False)
 async def worklist_view(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
-    library: NamedDependency[ContentLibrary],
-    current_user: NamedDependency[User],
+    call: NamedDependency[ClinicianCall], library: NamedDependency[ContentLibrary]
 ) -> Template:
-    raw = request.query_params
+    raw = call.request.query_params
     form_values = {
         "statuses": [s for s in raw.getall("status", []) if s],
         "flagged": raw.get("flagged") == "1",
@@ -81,19 +73,15 @@ async def worklist_view(
         "q": raw.get("q", ""),
     }
     try:
-        filters = _filters_from_query(request)
+        filters = _filters_from_query(call)
     except (FormError, worklist.WorklistError) as exc:
-        return page(
+        return call.page(
             "clinician/worklist.html",
-            current_user,
             {"error": str(exc), "result": None, "form": form_values, "all_statuses": ResponseStatus.ALL},
             status_code=400,
         )
-    result = await worklist.worklist_page(db_session, filters, today=utcnow().date())
-    await audit(
-        request,
-        db_session,
-        current_user,
+    result = await worklist.worklist_page(call.db_session, filters, today=utcnow().date())
+    await call.audit(
         "worklist.view",
         entity_type="response",
         detail={
@@ -104,9 +92,8 @@ async def worklist_view(
             **listed(row.id for row in result.rows),
         },
     )
-    return page(
+    return call.page(
         "clinician/worklist.html",
-        current_user,
         {
             "error": None,
             "result": result,
@@ -114,36 +101,27 @@ async def worklist_view(
             "all_statuses": ResponseStatus.ALL,
             "priority_labels": priority_labels(library),
             "today": utcnow().date(),
-            "prev_query": _query_string(result.filters, result.page - 1) if result.page > 1 else None,
-            "next_query": _query_string(result.filters, result.page + 1)
-            if result.page < result.pages
-            else None,
+            **page_links(result.page, result.pages, lambda number: _query_string(result.filters, number)),
         },
     )
 
 
-async def _response_or_404(db_session: AsyncSession, response_id: uuid.UUID) -> PatientResponse:
-    response = await db_session.get(PatientResponse, response_id)
-    if response is None:
-        raise NotFoundException("No response with this id.")
-    return response
+async def _response_or_404(call: ClinicianCall, response_id: uuid.UUID) -> PatientResponse:
+    return await call.row_or_404(PatientResponse, response_id, "No response with this id.")
 
 
 async def _response_page(
-    request: Request[Any, Any, Any],
-    db_session: AsyncSession,
+    call: ClinicianCall,
     library: ContentLibrary,
-    user: User,
     response: PatientResponse,
     *,
     review_error: str | None = None,
     note: str = "",
     status_code: int = 200,
 ) -> Template:
-    details = await reviews.response_details(db_session, library, response)
-    return page(
+    details = await reviews.response_details(call.db_session, library, response)
+    return call.page(
         "clinician/response.html",
-        user,
         {
             "details": details,
             "response": response,
@@ -152,9 +130,9 @@ async def _response_page(
             "review_error": review_error,
             "note": note,
             "note_max": reviews.MAX_NOTE_LENGTH,
-            "reviewed_now": request.query_params.get("reviewed") == "1",
-            "access_ended_now": request.query_params.get("access_ended") == "1",
-            "access_ends_at": patient_links.access_ends_at(response, request.app.state.settings),
+            "reviewed_now": call.query("reviewed") == "1",
+            "access_ended_now": call.query("access_ended") == "1",
+            "access_ends_at": patient_links.access_ends_at(response, call.settings),
         },
         status_code=status_code,
     )
@@ -162,29 +140,23 @@ async def _response_page(
 
 @get("/responses/{response_id:uuid}", name="clinician:response", include_in_schema=False)
 async def response_view(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
+    call: NamedDependency[ClinicianCall],
     library: NamedDependency[ContentLibrary],
-    current_user: NamedDependency[User],
     response_id: FromPath[uuid.UUID],
 ) -> Template:
-    response = await _response_or_404(db_session, response_id)
-    await audit(
-        request, db_session, current_user, "response.view", entity_type="response", entity_id=str(response.id)
-    )
-    return await _response_page(request, db_session, library, current_user, response)
+    response = await _response_or_404(call, response_id)
+    await call.audit("response.view", entity_type="response", entity_id=str(response.id))
+    return await _response_page(call, library, response)
 
 
 @get("/responses/{response_id:uuid}/summary.pdf", name="clinician:response-pdf", include_in_schema=False)
 async def response_pdf(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
-    current_user: NamedDependency[User],
+    call: NamedDependency[ClinicianCall],
     response_id: FromPath[uuid.UUID],
     language: FromQuery[str | None] = None,
 ) -> HttpResponse[bytes]:
     """The stored PDF (the patient's language); `?language=en` renders the same summary in English."""
-    response = await _response_or_404(db_session, response_id)
+    response = await _response_or_404(call, response_id)
     snapshot, problem = reviews.read_snapshot(response)
     if snapshot is None:
         if problem:
@@ -195,11 +167,8 @@ async def response_pdf(
             raise NotFoundException(f"This summary was not kept in '{language}'.")
         download = await translated_pdf_download(snapshot.in_language(language))
     else:
-        download = await summary_pdf_download(db_session, response)
-    await audit(
-        request,
-        db_session,
-        current_user,
+        download = await summary_pdf_download(call.db_session, response)
+    await call.audit(
         "response.pdf",
         entity_type="response",
         entity_id=str(response.id),
@@ -210,49 +179,28 @@ async def response_pdf(
 
 @post("/responses/{response_id:uuid}/review", name="clinician:review", include_in_schema=False)
 async def review_response(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
+    call: NamedDependency[ClinicianCall],
     library: NamedDependency[ContentLibrary],
-    current_user: NamedDependency[User],
     response_id: FromPath[uuid.UUID],
-    side_engine: NamedDependency[AsyncEngine],
 ) -> Template | Redirect:
-    response = await _response_or_404(db_session, response_id)
-    form = await read_form(request)
-    ip = client_ip(request)
+    response = await _response_or_404(call, response_id)
+    form = await call.form()
     note = ""
     try:
         note = field(form, "note")
-        review = await reviews.mark_reviewed(db_session, response, current_user, note)
+        review = await reviews.mark_reviewed(call.db_session, response, call.current_user, note)
     except (FormError, reviews.ReviewError) as exc:
         # The page below shows patient data while the request rolls back: record the view on its own.
-        await record_now(
-            side_engine,
-            auth.actor_for(current_user),
-            "response.view",
-            entity_type="response",
-            entity_id=str(response.id),
-            ip=ip,
-        )
-        await db_session.refresh(response)
+        await call.audit("response.view", entity_type="response", entity_id=str(response.id), on_its_own=True)
+        await call.db_session.refresh(response)
         return await _response_page(
-            request,
-            db_session,
-            library,
-            current_user,
-            response,
-            review_error=str(exc),
-            note=note,
-            status_code=400,
+            call, library, response, review_error=str(exc), note=note, status_code=400
         )
     except StaleDataError:
         raise HTTPException(
             status_code=409, detail="The response changed while you were reviewing it."
         ) from None
-    await audit(
-        request,
-        db_session,
-        current_user,
+    await call.audit(
         "response.review",
         entity_type="response",
         entity_id=str(response.id),
@@ -263,15 +211,12 @@ async def review_response(
 
 @post("/responses/{response_id:uuid}/end-access", name="clinician:end-access", include_in_schema=False)
 async def end_patient_access(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
-    current_user: NamedDependency[User],
-    response_id: FromPath[uuid.UUID],
+    call: NamedDependency[ClinicianCall], response_id: FromPath[uuid.UUID]
 ) -> Redirect:
     """End the patient's access: their links and cookie stop working now (audited)."""
-    response = await _response_or_404(db_session, response_id)
-    await read_form(request)  # the CSRF token is checked by the middleware; nothing else is read
-    await patient_links.end_access(db_session, response, auth.actor_for(current_user), ip=client_ip(request))
+    response = await _response_or_404(call, response_id)
+    await call.form()  # the CSRF token is checked by the middleware; nothing else is read
+    await patient_links.end_access(call.db_session, response, auth.actor_for(call.current_user), ip=call.ip)
     return Redirect(f"/clinician/responses/{response.id}?access_ended=1#patient-access", status_code=303)
 
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import math
 from typing import Any
-from urllib.parse import quote
 
 from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from sdm_service.ratelimit import RateLimitStore
 from sdm_service.security import PasswordHashing
@@ -20,29 +19,11 @@ from sdm_service.services import sessions, signin
 from sdm_service.services.oidc import OidcProvider
 from sdm_service.settings import Settings
 from sdm_service.web import auth
-from sdm_service.web.clinician.common import FormError, audit, client_ip, field, page, read_form
-from sdm_service.web.clinician.signin_mfa import MFA_PATH, pending_cookie
+from sdm_service.web.clinician.common import ClinicianCall, FormError, field
+from sdm_service.web.clinician.signin_steps import SignInAttempt, sign_in_page
 
 LOCAL_LOGIN_OFF = "Passwords are not used here. Sign in with your organisation's account."
 BAD_CREDENTIALS = "That username and password do not match an active account. Check them and try again."
-
-
-def _form(
-    next_path: str,
-    *,
-    username: str = "",
-    error: str | None = None,
-    status_code: int = 200,
-    headers: dict[str, str] | None = None,
-    signed_out: bool = False,
-) -> Template:
-    return page(
-        "clinician/sign_in.html",
-        None,
-        {"next": next_path, "username": username, "error": error, "signed_out": signed_out},
-        status_code=status_code,
-        headers=headers,
-    )
 
 
 @get("/sign-in", name="clinician:sign-in", include_in_schema=False)
@@ -53,35 +34,32 @@ async def sign_in_form(
     if await auth.current_user_or_none(request) is not None:
         return Redirect(next_path, status_code=303)
     signed_out = request.query_params.get("signed_out") == "1"
-    return _form(next_path, signed_out=signed_out)
+    return sign_in_page(next_path, signed_out=signed_out)
 
 
 @post("/sign-in", include_in_schema=False, status_code=303)
 async def sign_in(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
-    settings: NamedDependency[Settings],
-    side_engine: NamedDependency[AsyncEngine],
+    attempt: NamedDependency[SignInAttempt],
     rate_limits: NamedDependency[RateLimitStore],
     password_hashing: NamedDependency[PasswordHashing],
 ) -> Template | Redirect:
+    settings = attempt.settings
     if not settings.local_login:
-        return _form(auth.HOME_PATH, error=LOCAL_LOGIN_OFF, status_code=403)
-    form = await read_form(request)
+        return sign_in_page(auth.HOME_PATH, error=LOCAL_LOGIN_OFF, status_code=403)
+    form = await attempt.form()
     try:
         username = signin.clean_username(field(form, "username"))
         password = field(form, "password")
         next_path = auth.safe_next(field(form, "next"))
     except FormError as exc:
-        return _form(auth.HOME_PATH, error=str(exc), status_code=400)
-    ip = client_ip(request)
+        return sign_in_page(auth.HOME_PATH, error=str(exc), status_code=400)
     outcome = await signin.sign_in(
-        db_session,
-        side_engine,
+        attempt.db_session,
+        attempt.side_engine,
         rate_limits,
         username=username,
         password=password,
-        ip=ip,
+        ip=attempt.ip,
         hashing=password_hashing,
         slowdown_seconds=settings.signin_slowdown_seconds,
     )
@@ -92,28 +70,21 @@ async def sign_in(
             "There have been too many failed sign-in attempts. For your security, sign-in is paused. "
             f"Try again in {minutes} minute{'s' if minutes != 1 else ''}."
         )
-        return _form(
+        return sign_in_page(
             next_path, username=username, error=message, status_code=429, headers={"Retry-After": str(wait)}
         )
     if isinstance(outcome, signin.Incomplete):
-        return _form(next_path, username=username, error="Enter your username and password.", status_code=400)
-    if isinstance(outcome, signin.BadCredentials):
-        return _form(next_path, username=username, error=BAD_CREDENTIALS, status_code=401)
-    user = outcome.user
-    if mfa_service.enabled(user):
-        # The password was right; the session starts after the second factor (signin_mfa.py).
-        location = f"{MFA_PATH}?next={quote(next_path)}" if next_path != auth.HOME_PATH else MFA_PATH
-        return Redirect(
-            location,
-            status_code=303,
-            cookies=[pending_cookie(settings, mfa_service.pending_token(settings, user))],
+        return sign_in_page(
+            next_path, username=username, error="Enter your username and password.", status_code=400
         )
-    token = await auth.sign_in(
-        db_session, settings, user, request, ip=ip, detail={"while_locked": True} if outcome.slowed else None
+    if isinstance(outcome, signin.BadCredentials):
+        return sign_in_page(next_path, username=username, error=BAD_CREDENTIALS, status_code=401)
+    if mfa_service.enabled(outcome.user):
+        # The password was right; the session starts after the second factor.
+        return attempt.ask_second_factor(outcome.user, next_path)
+    return await attempt.finish(
+        outcome.user, next_path, detail={"while_locked": True} if outcome.slowed else None
     )
-    # A password an administrator set is changed before anything else.
-    target = auth.PASSWORD_PATH if user.must_change_password else next_path
-    return Redirect(target, status_code=303, cookies=[auth.session_cookie(settings, token)])
 
 
 @post("/sign-out", include_in_schema=False, status_code=303)
@@ -130,7 +101,7 @@ async def sign_out(
         # An account of the identity provider signs out there too, when the provider offers it.
         if oidc is not None and user.oidc_subject is not None:
             target = await oidc.end_session_url() or target
-        await audit(request, db_session, user, "auth.sign_out", entity_type="user", entity_id=str(user.id))
+        await ClinicianCall(request, db_session, settings, user).audit_own_account("auth.sign_out")
     return Redirect(
         target,
         status_code=303,

@@ -10,11 +10,10 @@ import uuid
 from typing import Any
 
 from litestar import Request, get, post
-from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from sdm_service import ratelimit
 from sdm_service.audit import Actor, record_now
@@ -23,15 +22,11 @@ from sdm_service.ratelimit import RateLimitStore
 from sdm_service.services import mfa, users
 from sdm_service.settings import Settings
 from sdm_service.web import auth
-from sdm_service.web.clinician.common import FormError, client_ip, field, page, read_form
+from sdm_service.web.clinician.common import FormError, field, page
+from sdm_service.web.clinician.signin_steps import SignInAttempt, pending_cookie, sign_in_page
 
-MFA_PATH = f"{auth.SIGN_IN_PATH}/mfa"
 MFA_LIMIT = ratelimit.Limit(bucket="signin-mfa", max_hits=5, window_seconds=15 * 60)
 EXPIRED = "Your sign-in took too long or was not started here. Sign in again with your password."
-
-
-def pending_cookie(settings: Settings, value: str, *, max_age: int = mfa.PENDING_SECONDS) -> Cookie:
-    return auth.workspace_cookie(settings, settings.cookies.mfa_pending, value, max_age=max_age)
 
 
 def _form(
@@ -61,44 +56,32 @@ async def _pending_user(
 
 @get("/sign-in/mfa", name="clinician:sign-in-mfa", include_in_schema=False)
 async def mfa_form(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
-    settings: NamedDependency[Settings],
-    next: FromQuery[str | None] = None,
+    attempt: NamedDependency[SignInAttempt], next: FromQuery[str | None] = None
 ) -> Template | Redirect:
-    if await _pending_user(request, db_session, settings) is None:
+    if await _pending_user(attempt.request, attempt.db_session, attempt.settings) is None:
         return Redirect(auth.SIGN_IN_PATH, status_code=303)
     return _form(auth.safe_next(next))
 
 
 @post("/sign-in/mfa", include_in_schema=False, status_code=303)
 async def mfa_submit(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
-    settings: NamedDependency[Settings],
-    side_engine: NamedDependency[AsyncEngine],
-    rate_limits: NamedDependency[RateLimitStore],
+    attempt: NamedDependency[SignInAttempt], rate_limits: NamedDependency[RateLimitStore]
 ) -> Template | Redirect:
-    form = await read_form(request)
+    db_session, settings = attempt.db_session, attempt.settings
+    form = await attempt.form()
     try:
         code = field(form, "code").strip()
         recovery = field(form, "recovery_code").strip()
         next_path = auth.safe_next(field(form, "next"))
     except FormError as exc:
         return _form(auth.HOME_PATH, error=str(exc), status_code=400)
-    user = await _pending_user(request, db_session, settings)
+    user = await _pending_user(attempt.request, db_session, settings)
     if user is None:
-        return page(
-            "clinician/sign_in.html",
-            None,
-            {"next": next_path, "username": "", "error": EXPIRED},
-            status_code=401,
-        )
+        return sign_in_page(next_path, error=EXPIRED, status_code=401)
     if not code and not recovery:
         return _form(
             next_path, error="Enter the 6-digit code from your app, or a recovery code.", status_code=400
         )
-    ip = client_ip(request)
     wait = await ratelimit.admit(rate_limits, MFA_LIMIT, str(user.id))
     if wait is not None:
         message = "Too many wrong codes. For your security, wait a few minutes and sign in again."
@@ -115,12 +98,12 @@ async def mfa_submit(
         # (SQLite has one writer), as the request's own rollback would.
         await db_session.rollback()
         await record_now(
-            side_engine,
+            attempt.side_engine,
             Actor("anonymous", user_id, username),
             "auth.mfa.failed",
             entity_type="user",
             entity_id=user_id,
-            ip=ip,
+            ip=attempt.ip,
             detail={"factor": factor},
         )
         error = (
@@ -133,12 +116,8 @@ async def mfa_submit(
     # is cleared on its own connection (SQLite has one writer).
     await db_session.commit()
     await ratelimit.clear(rate_limits, MFA_LIMIT, str(user.id))
-    token = await auth.sign_in(db_session, settings, user, request, ip=ip, detail={"second_factor": factor})
-    target = auth.PASSWORD_PATH if user.must_change_password else next_path
-    return Redirect(
-        target,
-        status_code=303,
-        cookies=[auth.session_cookie(settings, token), pending_cookie(settings, "", max_age=0)],
+    return await attempt.finish(
+        user, next_path, detail={"second_factor": factor}, cookies=[pending_cookie(settings, "", max_age=0)]
     )
 
 

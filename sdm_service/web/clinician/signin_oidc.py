@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import quote
 
-from litestar import Request, get
+from litestar import get
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sdm_service.audit import Actor, record_now
 from sdm_service.services import mfa as mfa_service
@@ -22,8 +21,7 @@ from sdm_service.services import oidc_accounts
 from sdm_service.services.oidc import PENDING_SECONDS, OidcError, OidcProvider
 from sdm_service.settings import Settings
 from sdm_service.web import auth
-from sdm_service.web.clinician.common import client_ip, page
-from sdm_service.web.clinician.signin_mfa import MFA_PATH, pending_cookie
+from sdm_service.web.clinician.signin_steps import SignInAttempt, sign_in_page
 
 logger = logging.getLogger(__name__)
 
@@ -45,12 +43,7 @@ def _state_cookie(settings: Settings, value: str, *, max_age: int = PENDING_SECO
 
 
 def _refused(settings: Settings, message: str, status_code: int) -> Template:
-    template = page(
-        "clinician/sign_in.html",
-        None,
-        {"next": auth.HOME_PATH, "username": "", "error": message},
-        status_code=status_code,
-    )
+    template = sign_in_page(auth.HOME_PATH, error=message, status_code=status_code)
     template.cookies.append(_state_cookie(settings, "", max_age=0))
     return template
 
@@ -82,83 +75,61 @@ async def oidc_start(
     return redirect
 
 
-async def _refuse(
-    request: Request[Any, Any, Any], side_engine: AsyncEngine, settings: Settings, reason: str, **detail: Any
-) -> Template:
+async def _refuse(attempt: SignInAttempt, reason: str, **detail: Any) -> Template:
     actor = Actor("anonymous", str(detail.pop("user_id", "")), str(detail.pop("username", "")))
     await record_now(
-        side_engine,
+        attempt.side_engine,
         actor,
         "auth.oidc.refused",
         entity_type="user",
         entity_id=actor.id,
-        ip=client_ip(request),
+        ip=attempt.ip,
         detail={"reason": reason, **detail},
     )
     message = REFUSALS.get(reason, FAILED)
-    return _refused(settings, message, 403 if reason in REFUSALS else 400)
+    return _refused(attempt.settings, message, 403 if reason in REFUSALS else 400)
 
 
 @get("/oidc/callback", name="clinician:oidc-callback", include_in_schema=False)
 async def oidc_callback(
-    request: Request[Any, Any, Any],
-    oidc: NamedDependency[OidcProvider | None],
-    db_session: NamedDependency[AsyncSession],
-    settings: NamedDependency[Settings],
-    side_engine: NamedDependency[AsyncEngine],
+    attempt: NamedDependency[SignInAttempt], oidc: NamedDependency[OidcProvider | None]
 ) -> Redirect | Template:
     provider = _provider(oidc)
+    request, db_session, settings = attempt.request, attempt.db_session, attempt.settings
     # Read from the query directly: Litestar reserves the parameter name `state`.
     query = request.query_params
     state, code, error = query.get("state") or "", query.get("code") or "", query.get("error") or ""
     # The state must be the one this browser was sent with (no sign-in planted from elsewhere) and
     # still pending: taken (deleted) here on its own commit, so a replay finds nothing.
     if not state or request.cookies.get(settings.cookies.oidc_state) != state:
-        return await _refuse(request, side_engine, settings, "state_mismatch")
-    next_path = await provider.take_state(side_engine, state)
+        return await _refuse(attempt, "state_mismatch")
+    next_path = await provider.take_state(attempt.side_engine, state)
     if next_path is None:
-        return await _refuse(request, side_engine, settings, "state_unknown_or_used")
+        return await _refuse(attempt, "state_unknown_or_used")
     if error or not code:
-        return await _refuse(
-            request, side_engine, settings, "provider_error", error=(error or "no code")[:200]
-        )
+        return await _refuse(attempt, "provider_error", error=(error or "no code")[:200])
     try:
         claims = await provider.finish(state, code)
     except OidcError as exc:
         logger.warning("OpenID Connect sign-in failed: %s", exc)
-        return await _refuse(request, side_engine, settings, "token_rejected", problem=str(exc)[:300])
-    ip = client_ip(request)
-    outcome = await oidc_accounts.sign_in(db_session, settings, claims, ip=ip)
+        return await _refuse(attempt, "token_rejected", problem=str(exc)[:300])
+    outcome = await oidc_accounts.sign_in(db_session, settings, claims, ip=attempt.ip)
     if isinstance(outcome, oidc_accounts.Refused):
         user_id, username = (str(outcome.user.id), outcome.user.username) if outcome.user else ("", "")
         # A deactivation stands although this answer is a refusal (which rolls back).
         await db_session.commit()
-        return await _refuse(
-            request,
-            side_engine,
-            settings,
-            outcome.reason,
-            user_id=user_id,
-            username=username,
-            sub=claims["sub"],
-        )
+        return await _refuse(attempt, outcome.reason, user_id=user_id, username=username, sub=claims["sub"])
     user = outcome.user
     provider_mfa = oidc_accounts.provider_did_mfa(claims.get("amr"))
     clear_state = _state_cookie(settings, "", max_age=0)
     if mfa_service.enabled(user) and not provider_mfa:
         # The account has its own second factor and the provider did not check one: ask for it.
         await db_session.commit()
-        location = f"{MFA_PATH}?next={quote(next_path)}" if next_path != auth.HOME_PATH else MFA_PATH
-        return Redirect(
-            location,
-            status_code=303,
-            cookies=[pending_cookie(settings, mfa_service.pending_token(settings, user)), clear_state],
-        )
+        return attempt.ask_second_factor(user, next_path, [clear_state])
     detail = {"method": "oidc", "provider_mfa": provider_mfa}
-    token = await auth.sign_in(
-        db_session, settings, user, request, ip=ip, detail=detail, provider_mfa=provider_mfa
+    return await attempt.finish(
+        user, next_path, detail=detail, provider_mfa=provider_mfa, cookies=[clear_state]
     )
-    return Redirect(next_path, status_code=303, cookies=[auth.session_cookie(settings, token), clear_state])
 
 
 routes = [oidc_start, oidc_callback]

@@ -14,7 +14,7 @@ from litestar.response import Response as HttpResponse
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from sdm_service.audit import record_patient_event
-from sdm_service.content import ContentLibrary
+from sdm_service.content import Content, ContentLibrary
 from sdm_service.content.logic import (
     enabled_answers,
     enabled_items,
@@ -49,7 +49,7 @@ from sdm_service.web.patient.views import (
     step_page,
 )
 from sdm_service.web.patient.visit import (
-    BAD_COOKIE_LIMIT,
+    CONTENT,
     PAGE_OPTIONS,
     START_LIMIT,
     STEP_VISIT,
@@ -57,34 +57,24 @@ from sdm_service.web.patient.visit import (
     LinkProblem,
     PatientVisit,
     StepVisit,
-    content_or_404,
+    continuable_response,
     page,
     patient_cookie,
 )
 
 
 # ---------------------------------------------------------------------------------------------
-@get("/q/{slug:str}", **PAGE_OPTIONS, name="patient-welcome")
+@get("/q/{slug:str}", **PAGE_OPTIONS, dependencies=CONTENT, name="patient-welcome")
 async def welcome(
     request: Request[Any, Any, Any],
-    slug: FromPath[str],
-    library: NamedDependency[ContentLibrary],
+    content: NamedDependency[Content],
     db_session: NamedDependency[AsyncSession],
     rate_limits: NamedDependency[RateLimitStore],
     lang: FromQuery[str | None] = None,
 ) -> Template:
     """The start page. A GET never creates anything; Start is a form POST. It tells whether the
     cookie holds a working link, so a wrong cookie counts like a wrong link (a working one never)."""
-    content = content_or_404(library, slug)
-    cookie = request.cookies.get(request.app.state.settings.cookies.patient)
-    existing = await response_service.load_by_token(db_session, cookie)
-    if cookie and existing is None:
-        await enforce(rate_limits, BAD_COOKIE_LIMIT, request_ip(request))
-    if existing is not None and (
-        existing.questionnaire_slug != content.slug
-        or patient_links.refusal_reason(existing, request.app.state.settings, utcnow()) is not None
-    ):
-        existing = None  # another questionnaire's, or access has ended: nothing to continue here
+    existing = await continuable_response(request, db_session, content, rate_limits)
     language = existing.language if existing else wished_language(request, content, lang)
     content = use_language(request, content, language)
     questionnaire = content.questionnaire
@@ -102,16 +92,14 @@ async def welcome(
     )
 
 
-@post("/q/{slug:str}/start", **PAGE_OPTIONS, name="patient-start", status_code=303)
+@post("/q/{slug:str}/start", **PAGE_OPTIONS, dependencies=CONTENT, name="patient-start", status_code=303)
 async def start(
     request: Request[Any, Any, Any],
-    slug: FromPath[str],
-    library: NamedDependency[ContentLibrary],
+    content: NamedDependency[Content],
     settings: NamedDependency[Settings],
     db_session: NamedDependency[AsyncSession],
     rate_limits: NamedDependency[RateLimitStore],
 ) -> Redirect:
-    content = content_or_404(library, slug)
     await enforce(rate_limits, START_LIMIT, request_ip(request))
     asked = (await request.form()).get("language")  # the welcome page's language
     language = wished_language(request, content, asked if isinstance(asked, str) else None)

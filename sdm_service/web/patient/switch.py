@@ -11,40 +11,28 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sdm_service.content import Content, ContentLibrary
-from sdm_service.models import PatientResponse, utcnow
-from sdm_service.services import patient_links
+from sdm_service.content import Content
 from sdm_service.services import responses as response_service
 from sdm_service.web.patient.flow import base_path
-from sdm_service.web.patient.visit import PAGE_OPTIONS, content_or_404
+from sdm_service.web.patient.visit import CONTENT, PAGE_OPTIONS, continuable_response
 
 
-@get("/q/{slug:str}/language/{code:str}", **PAGE_OPTIONS, name="patient-language")
+@get("/q/{slug:str}/language/{code:str}", **PAGE_OPTIONS, dependencies=CONTENT, name="patient-language")
 async def switch_language(
     request: Request[Any, Any, Any],
-    slug: FromPath[str],
+    content: NamedDependency[Content],
     code: FromPath[str],
-    library: NamedDependency[ContentLibrary],
     db_session: NamedDependency[AsyncSession],
     next: FromQuery[str | None] = None,
 ) -> Redirect:
-    content = content_or_404(library, slug)
     language = code if code in content.languages else content.languages[0]
     home = base_path(content)
     back = next if next and _is_patient_page(home, next) else home
-    cookie = request.cookies.get(request.app.state.settings.cookies.patient)
-    response = await response_service.load_by_token(db_session, cookie)
-    if response is not None and _usable(response, content, request):
+    response = await continuable_response(request, db_session, content)
+    if response is not None:
         await response_service.set_language(db_session, response, language)
         return Redirect(back, status_code=303)
     return Redirect(home, query_params={"lang": language}, status_code=303)
-
-
-def _usable(response: PatientResponse, content: Content, request: Request[Any, Any, Any]) -> bool:
-    settings = request.app.state.settings
-    return response.questionnaire_slug == content.slug and (
-        patient_links.refusal_reason(response, settings, utcnow()) is None
-    )
 
 
 def _is_patient_page(home: str, path: str) -> bool:

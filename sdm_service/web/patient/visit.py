@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sdm_service.content import Content, ContentLibrary
 from sdm_service.i18n import N_, negotiate
 from sdm_service.middleware import request_ip
-from sdm_service.models import PatientResponse
+from sdm_service.models import PatientResponse, utcnow
 from sdm_service.ratelimit import Limit, RateLimitStore, enforce
 from sdm_service.services import patient_links
 from sdm_service.services import responses as response_service
@@ -99,7 +99,8 @@ def patient_cookie(settings: Settings, token: str) -> Cookie:
     )
 
 
-def content_or_404(library: ContentLibrary, slug: str) -> Content:
+def provide_content(slug: FromPath[str], library: NamedDependency[ContentLibrary]) -> Content:
+    """Dependency `content`: the questionnaire of the page (404 if unknown)."""
     if slug not in library:
         raise NotFoundException()
     return library.get(slug)
@@ -124,6 +125,27 @@ async def patient_response(
     return response, token
 
 
+async def continuable_response(
+    request: Request[Any, Any, Any],
+    db_session: AsyncSession,
+    content: Content,
+    rate_limits: RateLimitStore | None = None,
+) -> PatientResponse | None:
+    """The response the browser's cookie names, if it is this questionnaire's and the patient's
+    access has not ended. With `rate_limits`, a cookie naming nothing counts like a wrong link."""
+    settings: Settings = request.app.state.settings
+    cookie = request.cookies.get(settings.cookies.patient)
+    response = await response_service.load_by_token(db_session, cookie)
+    if response is None:
+        if cookie and rate_limits is not None:
+            await enforce(rate_limits, BAD_COOKIE_LIMIT, request_ip(request))
+        return None
+    usable = response.questionnaire_slug == content.slug and (
+        patient_links.refusal_reason(response, settings, utcnow()) is None
+    )
+    return response if usable else None
+
+
 class PatientVisit(NamedTuple):
     """A patient page's questionnaire, and the patient's own response found by their cookie."""
 
@@ -132,23 +154,16 @@ class PatientVisit(NamedTuple):
     token: str
 
 
-async def _visit(
-    request: Request[Any, Any, Any], content: Content, db_session: AsyncSession, rate_limits: RateLimitStore
-) -> PatientVisit:
-    response, token = await patient_response(request, db_session, rate_limits, content)
-    return PatientVisit(use_language(request, content, response.language), response, token)
-
-
 async def provide_visit(
     request: Request[Any, Any, Any],
-    slug: FromPath[str],
-    library: NamedDependency[ContentLibrary],
+    content: NamedDependency[Content],
     db_session: NamedDependency[AsyncSession],
     rate_limits: NamedDependency[RateLimitStore],
 ) -> PatientVisit:
-    """Dependency `visit`: the questionnaire of the page (404 if unknown), then the patient's own
-    response and token (the no-session page without one)."""
-    return await _visit(request, content_or_404(library, slug), db_session, rate_limits)
+    """Dependency `visit`: the questionnaire of the page, then the patient's own response and token
+    (the no-session page without one)."""
+    response, token = await patient_response(request, db_session, rate_limits, content)
+    return PatientVisit(use_language(request, content, response.language), response, token)
 
 
 class StepVisit(NamedTuple):
@@ -160,21 +175,20 @@ class StepVisit(NamedTuple):
 
 async def provide_step_visit(
     request: Request[Any, Any, Any],
-    slug: FromPath[str],
+    content: NamedDependency[Content],
     number: FromPath[int],
-    library: NamedDependency[ContentLibrary],
     db_session: NamedDependency[AsyncSession],
     rate_limits: NamedDependency[RateLimitStore],
 ) -> StepVisit:
     """Dependency `step`: as `visit`, after a 404 for a step number the questionnaire does not have."""
-    content = content_or_404(library, slug)
     if not 1 <= number <= question_step_count(content.questionnaire):
         raise NotFoundException()
-    return StepVisit(number - 1, await _visit(request, content, db_session, rate_limits))
+    return StepVisit(number - 1, await provide_visit(request, content, db_session, rate_limits))
 
 
-VISIT = {"visit": Provide(provide_visit)}
-STEP_VISIT = {"step": Provide(provide_step_visit)}
+CONTENT = {"content": Provide(provide_content, sync_to_thread=False)}
+VISIT = {**CONTENT, "visit": Provide(provide_visit)}
+STEP_VISIT = {**CONTENT, "step": Provide(provide_step_visit)}
 
 
 # ---------------------------------------------------------------------------------------------
