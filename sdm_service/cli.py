@@ -82,6 +82,13 @@ def run(host: str, port: int, workers: int, reload: bool, access_log: bool | Non
             delivery_worker.wait(timeout=30)
 
 
+# An idle keep-alive connection stays open this long. Longer than a balancer's own idle timeout
+# (nginx and the cloud balancers default to 60 s), so the balancer, not the app, closes idle
+# connections: uvicorn's 5 s default closes connections a busy balancer (or browser) is about to
+# reuse, and a request sent just as one closes is reset ("connection reset", a 502 at a balancer).
+KEEP_ALIVE_SECONDS = 75
+
+
 def _serve(settings: Settings, host: str, port: int, workers: int, reload: bool) -> None:
     import uvicorn
 
@@ -101,6 +108,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int, reload: bool)
         log_config=uvicorn_log_config(settings.log_format_in_use),
         access_log=False,  # the app writes its own request line (SDM_ACCESS_LOG)
         server_header=False,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
 
 

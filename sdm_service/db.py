@@ -83,12 +83,14 @@ def create_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncE
             cursor.close()
 
         return engine
+    # A burst beyond pool + overflow queues for a connection (first come, first served) for up to
+    # the pool timeout, then gets 503 with Retry-After (errors.py): load is shed, never half done.
     return create_async_engine(
         url,
         pool_size=pool_size or settings.db_pool_size,
         max_overflow=pool_size or settings.db_pool_size,
         pool_pre_ping=True,
-        pool_timeout=10,
+        pool_timeout=settings.db_pool_timeout_seconds,
     )
 
 

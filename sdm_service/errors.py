@@ -20,6 +20,9 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from sdm_service.ratelimit import RateLimited, RateLimitStoreUnavailable
 
+# Seconds a client is told to wait (Retry-After) when the database is unreachable or every pooled
+# connection stayed busy for the whole pool timeout (overload): the same in every answer format.
+DATABASE_RETRY_AFTER_SECONDS = 30
 BODY_TOO_DEEP = "The body is nested too deeply to read; send the flat structure the schema describes."
 
 Handler = Callable[[Request[Any, Any, Any], Any], Response[Any]]

@@ -159,7 +159,10 @@ class Settings(OidcSettings):
     # Addresses of the reverse proxy whose X-Forwarded-For is trusted for the client address
     # (rate limits and the audit log's "from where"); comma-separated, or * behind a private network.
     forwarded_allow_ips: str = "127.0.0.1"
+    # PostgreSQL connections per process: the pool keeps this many, opens as many again in a burst,
+    # and a request finding all in use waits up to the timeout before the answer is 503.
     db_pool_size: int = Field(default=10, ge=1, le=100)
+    db_pool_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
     # Request body limits (bytes): forms are small; JSON and FHIR bodies may carry a whole response.
     max_form_body_bytes: int = Field(default=64 * 1024, ge=1024, le=10 * 1024 * 1024)
     max_json_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=50 * 1024 * 1024)

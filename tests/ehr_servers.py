@@ -126,6 +126,11 @@ class Ehr:
         system = f"{fhir_base_of_ours}/DocumentReference"
         return self.search(f"DocumentReference?identifier={system}|{response_id}")
 
+    def documents_of(self, fhir_base_of_ours: str) -> list[dict[str, Any]]:
+        """Every DocumentReference carrying our identifier (any response id), in one search."""
+        system = f"{fhir_base_of_ours}/DocumentReference"
+        return self.search(f"DocumentReference?identifier={system}|&_count=10000")
+
     def reset(self) -> None:
         self.control_post("faults", {"status": 0, "count": 0})
         self.control_post("hold", {"on": False})

@@ -1,5 +1,6 @@
 """`sdm run`: the per-request log line is off unless asked for; it is the app's own line (route
-template, request id), so uvicorn's access log (raw paths) stays off."""
+template, request id), so uvicorn's access log (raw paths) stays off. Idle keep-alive connections
+outlive a balancer's idle timeout, so the balancer, not the app, closes them."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 import uvicorn
 from click.testing import CliRunner
 
-from sdm_service.cli import main
+from sdm_service.cli import KEEP_ALIVE_SECONDS, main
 from sdm_service.settings import load_settings
 
 
@@ -55,3 +56,10 @@ def test_the_proxy_to_trust_comes_from_settings_and_logs_mask_link_tokens(
     assert served["forwarded_allow_ips"] == "10.0.0.5"
     filters = served["log_config"]["filters"]
     assert any("LinkTokenFilter" in str(spec.get("()", "")) for spec in filters.values()), filters
+
+
+def test_idle_connections_stay_open_longer_than_a_balancer_keeps_them(served: dict[str, Any]) -> None:
+    result = CliRunner().invoke(main, ["run"])
+    assert result.exit_code == 0, result.output
+    balancer_idle_timeout = 60  # nginx's upstream keepalive_timeout, and the cloud balancers' default
+    assert served["timeout_keep_alive"] == KEEP_ALIVE_SECONDS > balancer_idle_timeout

@@ -13,7 +13,9 @@ import io
 import re
 from datetime import datetime
 
+import anyio
 import anyio.to_thread
+from anyio.lowlevel import RunVar
 from reportlab.lib.pagesizes import LETTER
 from reportlab.platypus import Flowable, PageBreak, SimpleDocTemplate
 
@@ -117,9 +119,30 @@ def build_pdf(story: list[Flowable], *, title: str, language: str, footer: str) 
     return buffer.getvalue()
 
 
+# Renders running at once per event loop (an app process; a delivery worker thread). Rendering is
+# Python work under the GIL: a second thread adds no throughput, and each render thread takes GIL
+# time from the event loop. A burst of completions once started a render thread each (anyio's
+# default limit is 40): the loop got a sliver of the GIL, requests slowed while holding pooled
+# connections, and every PDF of the burst finished only at its end (so did their deliveries).
+# One at a time, in arrival order, each finishes as soon as it can and requests keep their pace.
+RENDERS_AT_ONCE = 1
+_render_limiter: RunVar[anyio.CapacityLimiter] = RunVar("sdm_pdf_render_limiter")
+
+
+def render_limiter() -> anyio.CapacityLimiter:
+    """This event loop's turn-taking for renders (made on first use)."""
+    try:
+        return _render_limiter.get()
+    except LookupError:
+        limiter = anyio.CapacityLimiter(RENDERS_AT_ONCE)
+        _render_limiter.set(limiter)
+        return limiter
+
+
 async def render_summary_pdf_async(snapshot: SummarySnapshot) -> bytes:
-    """render_summary_pdf in a worker thread, so the event loop keeps serving requests."""
-    return await anyio.to_thread.run_sync(render_summary_pdf, snapshot)
+    """render_summary_pdf in a worker thread, so the event loop keeps serving requests; renders
+    of one event loop take turns (RENDERS_AT_ONCE)."""
+    return await anyio.to_thread.run_sync(render_summary_pdf, snapshot, limiter=render_limiter())
 
 
 def pdf_filename(snapshot: SummarySnapshot) -> str:

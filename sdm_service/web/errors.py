@@ -11,7 +11,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.response import Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from sdm_service.errors import exception_handlers
+from sdm_service.errors import DATABASE_RETRY_AFTER_SECONDS, exception_handlers
 from sdm_service.logging_filters import mask_path
 from sdm_service.paths import CLINICIAN_PREFIX, MACHINE_PREFIXES, questionnaire_path
 from sdm_service.settings import DEFAULT_QUESTIONNAIRE_SLUG, Settings
@@ -107,9 +107,13 @@ def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Resp
 
 def _database_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     logger.error("database unavailable during %s %s: %s", request.method, mask_path(request.url.path), exc)
-    if wants_html(request):
-        return error_page(request, 503)
-    return _problem(503, "The database is not answering; nothing was changed. Try again shortly.")
+    answer = (
+        error_page(request, 503)
+        if wants_html(request)
+        else _problem(503, "The database is not answering; nothing was changed. Try again shortly.")
+    )
+    answer.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+    return answer
 
 
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

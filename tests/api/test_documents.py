@@ -11,6 +11,7 @@ import threading
 import uuid
 from collections.abc import Callable
 
+import anyio
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -189,8 +190,9 @@ async def test_an_old_response_gets_its_document_on_first_request_and_keeps_it(
 async def test_concurrent_first_requests_get_identical_bytes_and_store_one_document(
     app: Litestar, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Two requests for an old response's PDF at once, each in its own unit of work, as the server runs
-    them (the test client serves one request at a time, so the service is driven directly)."""
+    """Two requests for an old response's PDF at once, each in its own unit of work, as two server
+    processes run them (the test client serves one request at a time, so the service is driven
+    directly; renders of one process take turns, so each request here gets its own turn)."""
     old = await completed_response(app, settings)
     await forget_document(app, old.id)
     # Both render before either stores (each its own bytes), so both race to insert. The renderer
@@ -206,6 +208,8 @@ async def test_concurrent_first_requests_get_identical_bytes_and_store_one_docum
         return data
 
     monkeypatch.setattr(report_pdf, "render_summary_pdf", render)
+    two_processes = anyio.CapacityLimiter(2)
+    monkeypatch.setattr(report_pdf, "render_limiter", lambda: two_processes)
     engine = create_engine(settings)
 
     async def request() -> bytes:

@@ -64,6 +64,11 @@ class LiveServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
+        """Start the server without waiting for it (several can then start side by side)."""
         env = {
             **os.environ,
             "SDM_DATABASE_URL": self.database_url,
@@ -92,7 +97,6 @@ class LiveServer:
             start_new_session=True,  # its own process group: the master and its workers die together
         )
         log.close()
-        self.wait_ready()
 
     def wait_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
@@ -140,7 +144,8 @@ class LiveServer:
 class LiveWorker:
     """`sdm worker` (the delivery worker) in a subprocess, with the same settings as the apps."""
 
-    def __init__(self, database_url: str, log_path: Path, env: dict[str, str]) -> None:
+    def __init__(self, database_url: str, log_path: Path, env: dict[str, str], *, threads: int = 1) -> None:
+        self.threads = threads
         self.environment = {
             **os.environ,
             "SDM_DATABASE_URL": database_url,
@@ -155,7 +160,10 @@ class LiveWorker:
     def start(self) -> None:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [str(SDM), "worker"], env=self.environment, stdout=log, stderr=subprocess.STDOUT
+                [str(SDM), "worker", "--workers", str(self.threads)],
+                env=self.environment,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
 
     def running(self) -> bool:

@@ -6,6 +6,7 @@ import io
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from pypdf import PdfReader
 
 from sdm_service.cli import main as sdm
 from sdm_service.decision.snapshot import DiscussionPoint, EvidenceCitation, SummarySnapshot
+from sdm_service.report import pdf as pdf_module
 from sdm_service.report import pdf_filename, render_summary_pdf, render_summary_pdf_async
 from tests.factories import sample_snapshot
 
@@ -201,7 +203,7 @@ def test_different_snapshots_give_different_pdfs(sample_pdf: bytes) -> None:
     assert "Response 00000000-0000-0000-0000-000000000001" in full_text(other)
 
 
-async def test_async_render_matches_and_runs_concurrently(sample: SummarySnapshot, sample_pdf: bytes) -> None:
+async def test_async_renders_called_together_all_match(sample: SummarySnapshot, sample_pdf: bytes) -> None:
     results: list[bytes] = []
 
     async def render() -> None:
@@ -211,6 +213,26 @@ async def test_async_render_matches_and_runs_concurrently(sample: SummarySnapsho
         for _ in range(4):
             group.start_soon(render)
     assert results == [sample_pdf] * 4
+
+
+async def test_async_renders_of_one_event_loop_take_turns(
+    sample: SummarySnapshot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A burst of completions renders one PDF at a time (in a thread), not one thread each."""
+    release = threading.Event()
+
+    def held_render(snapshot: SummarySnapshot) -> bytes:
+        release.wait(60)  # until the test has looked (a safety bound, not a timing)
+        return b"%PDF-"
+
+    monkeypatch.setattr(pdf_module, "render_summary_pdf", held_render)
+    async with anyio.create_task_group() as group:
+        for _ in range(4):
+            group.start_soon(render_summary_pdf_async, sample)
+        await anyio.wait_all_tasks_blocked()
+        turns = pdf_module.render_limiter().statistics()
+        assert (turns.borrowed_tokens, turns.tasks_waiting) == (pdf_module.RENDERS_AT_ONCE, 3)
+        release.set()
 
 
 def test_page_count_grows_with_points() -> None:

@@ -10,7 +10,7 @@ from litestar import Request
 from litestar import Response as HttpResponse
 from litestar.exceptions import HTTPException
 
-from sdm_service.errors import exception_handlers
+from sdm_service.errors import DATABASE_RETRY_AFTER_SECONDS, exception_handlers
 from sdm_service.fhirmap.common import FHIR_JSON
 from sdm_service.fhirmap.outcome import Issue, error_outcome, issue_code, operation_outcome
 from sdm_service.fhirmap.task import TaskRejected
@@ -114,7 +114,7 @@ def outcome_for_task(request: Request[Any, Any, Any], exc: TaskRejected) -> Http
 def outcome_for_database(request: Request[Any, Any, Any], exc: Exception) -> HttpResponse[Any]:
     logger.error("database unavailable during %s %s: %s", request.method, mask_path(request.url.path), exc)
     body = error_outcome(503, "The database is not answering; nothing was changed. Try again shortly.")
-    return fhir_response(body, 503, headers={"Retry-After": "30"})
+    return fhir_response(body, 503, headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
 
 
 def outcome_for_unexpected(request: Request[Any, Any, Any], exc: Exception) -> HttpResponse[Any]:
