@@ -1,5 +1,8 @@
-"""PDF row, in process: summary renders per second against a one-page ReportLab document with
-20 paragraphs (the least a ReportLab render can be), A/B interleaved like the HTTP rows."""
+"""PDF row, in process: summary renders per second against the ceiling, a one-page document of
+20 paragraphs rendered by the service's own renderer (its embedded fonts, paragraph style, page
+template, metadata and 'Page n of m' footer: the least one page of our PDF can cost), interleaved
+like the HTTP rows. A bare ReportLab page (standard Helvetica, nothing embedded, no footer) is
+measured too and reported beside it, for reference."""
 
 from __future__ import annotations
 
@@ -24,6 +27,19 @@ CEILING_TEXT = (
 
 
 def render_ceiling_pdf() -> bytes:
+    """One page through the service's renderer: the summary's fonts, body style, template and footer."""
+    from sdm_service.report.pdf import build_pdf
+    from sdm_service.report.styles import para, register_fonts
+    from sdm_service.report.words import speaking
+
+    register_fonts()
+    with speaking("en"):
+        story = [para(CEILING_TEXT.format(n=n), "body") for n in range(1, 21)]
+        return build_pdf(story, title="Ceiling", language="en", footer="Response ceiling")
+
+
+def render_bare_reportlab_pdf() -> bytes:
+    """Reference only: one page of bare ReportLab (Helvetica, not embedded; no footer)."""
     styles = getSampleStyleSheet()
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(buffer, pagesize=LETTER, invariant=1)
@@ -57,9 +73,10 @@ def renders_per_second(render: Callable[[], bytes], seconds: float) -> float:
 
 
 def summary_page_html(snapshot: SummarySnapshot) -> str:
-    """The web summary page (patient/summary.html) for the snapshot, rendered as the service does."""
+    """The web summary page (patient/summary.html) for the snapshot, rendered as the service does:
+    the service's own Jinja set-up (configure_templates) and the summary view's context."""
+
     from jinja2 import Environment, FileSystemLoader
-    from litestar.datastructures import State
 
     from sdm_service.app import configure_templates
     from sdm_service.content import load_library
@@ -68,13 +85,14 @@ def summary_page_html(snapshot: SummarySnapshot) -> str:
 
     settings = Settings()
     env = Environment(loader=FileSystemLoader(settings.templates_dir))
-    # The service's own environment (filters such as long_date, translations, globals).
     configure_templates(env, settings, load_library(settings.content_dir), Catalogs())
-    env.globals["csrf_input"] = ""
+    snapshot = snapshot.in_language(snapshot.language)
+    # What the page reads from the request: its language (no switch to others on this page).
+    request = SimpleNamespace(state={"language": snapshot.language, "language_links": []})
     return env.get_template("patient/summary.html").render(
+        request=request,
+        csrf_input="",
         page_title="Your summary",
-        # What the page reads of the request: its language (the snapshot's) and no language links.
-        request=SimpleNamespace(state=State({"language": snapshot.language, "language_links": []})),
         s=snapshot,
         pdf_path="/q/iort-sdm/summary.pdf",
         resume_url="https://sdm.bench.invalid/r/token",
@@ -109,6 +127,7 @@ class PdfFigures:
     summary_pages: int
     peer_rps: list[float]
     peer_pages: int
+    bare_rps: list[float]
 
     @property
     def peer(self) -> float:
@@ -117,6 +136,10 @@ class PdfFigures:
     @property
     def service(self) -> float:
         return statistics.median(self.service_rps)
+
+    @property
+    def bare(self) -> float:
+        return statistics.median(self.bare_rps)
 
     @property
     def ceiling(self) -> float:
@@ -133,14 +156,22 @@ def measure_pdf(rounds: int, seconds: float) -> PdfFigures:
 
     first = service()  # also the warm-up: fonts registered, modules imported
     pages = len(PdfReader(io.BytesIO(first)).pages)
-    render_ceiling_pdf()
+    if len(PdfReader(io.BytesIO(render_ceiling_pdf())).pages) != 1:
+        raise RuntimeError("the PDF ceiling must be one page")
+    render_bare_reportlab_pdf()
     peer = weasyprint_renderer(summary_page_html(snapshot))
     peer_pages = len(PdfReader(io.BytesIO(peer())).pages)
     service_rps: list[float] = []
     ceiling_rps: list[float] = []
     peer_rps: list[float] = []
+    bare_rps: list[float] = []
     for index in range(rounds):
-        trio = [(service, service_rps), (render_ceiling_pdf, ceiling_rps), (peer, peer_rps)]
-        for render, sink in trio if index % 2 == 0 else reversed(trio):
+        runs = [
+            (service, service_rps),
+            (render_ceiling_pdf, ceiling_rps),
+            (peer, peer_rps),
+            (render_bare_reportlab_pdf, bare_rps),
+        ]
+        for render, sink in runs if index % 2 == 0 else reversed(runs):
             sink.append(renders_per_second(render, seconds))
-    return PdfFigures(service_rps, ceiling_rps, len(first), pages, peer_rps, peer_pages)
+    return PdfFigures(service_rps, ceiling_rps, len(first), pages, peer_rps, peer_pages, bare_rps)

@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, text
+import msgspec
+from sqlalchemy import JSON, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.sql.elements import Null
 
 from bench.answers import SLUG, patient_session_rows, response_rows
 from sdm_service import migrate
@@ -63,6 +65,8 @@ class SeedResult:
 async def _insert_batches(
     connection: AsyncConnection, table: Any, rows: Iterator[dict[str, Any]], batch: int = BATCH_ROWS
 ) -> int:
+    if connection.dialect.name == "postgresql":
+        return await _copy_batches(connection, table, rows, batch)
     total = 0
     chunk: list[dict[str, Any]] = []
     for row in rows:
@@ -74,6 +78,41 @@ async def _insert_batches(
     if chunk:
         await connection.execute(insert(table), chunk)
         total += len(chunk)
+    return total
+
+
+def _copy_value(value: Any, is_json: bool) -> Any:
+    if value is None or isinstance(value, Null):
+        return None  # SQL NULL
+    return msgspec.json.encode(value).decode() if is_json else value
+
+
+async def _copy_batches(
+    connection: AsyncConnection, table: Any, rows: Iterator[dict[str, Any]], batch: int
+) -> int:
+    """PostgreSQL: COPY (binary) through the driver's own connection, in the same transaction; a
+    million rows of about 16 KB take minutes rather than the hours row-by-row inserts would."""
+    raw = (await connection.get_raw_connection()).driver_connection
+    total = 0
+    columns: list[str] = []
+    json_columns: list[bool] = []
+    chunk: list[tuple[Any, ...]] = []
+
+    async def flush() -> None:
+        nonlocal total, chunk
+        if chunk:
+            await raw.copy_records_to_table(table.name, records=chunk, columns=columns)  # type: ignore[union-attr]
+            total += len(chunk)
+            chunk = []
+
+    for row in rows:
+        if not columns:
+            columns = list(row)
+            json_columns = [isinstance(table.c[name].type, JSON) for name in columns]
+        chunk.append(tuple(_copy_value(row[name], j) for name, j in zip(columns, json_columns, strict=True)))
+        if len(chunk) >= batch:
+            await flush()
+    await flush()
     return total
 
 

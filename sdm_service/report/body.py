@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape
 
-from reportlab.platypus import CondPageBreak, Flowable, Paragraph, Spacer
+from reportlab.platypus import CondPageBreak, Flowable, Spacer
 
 from sdm_service.decision.snapshot import DiscussionPoint, EvidenceCitation, GridRow, SummarySnapshot
 from sdm_service.report.flowables import CheckboxParagraph, NoteLines, table, table_style
+from sdm_service.report.paragraph import Paragraph
 from sdm_service.report.styles import (
     ACCENT_HEX,
     BAR_TRACK,

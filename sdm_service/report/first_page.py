@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape
 
-from reportlab.platypus import Flowable, Paragraph, Spacer
+from reportlab.platypus import Flowable, Spacer
 
 from sdm_service.decision.snapshot import SummarySnapshot
 from sdm_service.report.flowables import CheckboxParagraph, boxed, table, table_style
+from sdm_service.report.paragraph import Paragraph
 from sdm_service.report.styles import (
     ACCENT_HEX,
     CONTENT_WIDTH,

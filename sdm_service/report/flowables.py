@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Flowable, Paragraph, Table, TableStyle
+from reportlab.platypus import Flowable, Table, TableStyle
 
+from sdm_service.report.paragraph import Paragraph
 from sdm_service.report.styles import (
     BOLD,
     BOTTOM_MARGIN,

@@ -37,6 +37,7 @@ from sdm_service.report.styles import (
 from sdm_service.report.words import N_, _, speaking
 
 __all__ = [
+    "build_pdf",
     "format_completed",
     "format_consult",
     "patient_line",
@@ -79,7 +80,21 @@ def render_summary_pdf(snapshot: SummarySnapshot) -> bytes:
 
 
 def _render(snapshot: SummarySnapshot) -> bytes:
-    register_fonts()
+    register_fonts()  # before any Paragraph: parsing one looks up its font family
+    return build_pdf(
+        _story(snapshot),
+        title=f"{clean(snapshot.questionnaire_title)}: {_('discussion summary')}",
+        language=snapshot.language,
+        footer=_footer_text(snapshot),
+    )
+
+
+def build_pdf(story: list[Flowable], *, title: str, language: str, footer: str) -> bytes:
+    """A story on the summary's pages: its fonts, margins, metadata and 'Page n of m' footer.
+
+    Call inside speaking(language), after register_fonts(). The benchmark's one-page ceiling
+    renders through this too.
+    """
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
         buffer,
@@ -88,19 +103,19 @@ def _render(snapshot: SummarySnapshot) -> bytes:
         rightMargin=SIDE_MARGIN,
         topMargin=TOP_MARGIN,
         bottomMargin=BOTTOM_MARGIN,
-        title=f"{clean(snapshot.questionnaire_title)}: {_('discussion summary')}",
+        title=title,
         author=AUTHOR,
         subject=_(SUBJECT),
         creator=AUTHOR,
         invariant=1,
-        lang=PDF_LANGUAGE.get(snapshot.language, snapshot.language),
+        lang=PDF_LANGUAGE.get(language, language),
         # Otherwise each page starts in Helvetica, a font that is referenced but not embedded.
         initialFontName=REGULAR,
         initialFontSize=10,
         initialLeading=13,
         displayDocTitle=1,
     )
-    doc.build(_story(snapshot), canvasmaker=footer_canvas(_footer_text(snapshot)))
+    doc.build(story, canvasmaker=footer_canvas(footer))
     return buffer.getvalue()
 
 

@@ -14,9 +14,9 @@ from reportlab.lib.pagesizes import LETTER
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
-from reportlab.platypus import Paragraph
 
 from sdm_service.decision.snapshot import SummarySnapshot
+from sdm_service.report.paragraph import Paragraph
 from sdm_service.report.words import _, long_date, weekday_date
 
 FONT_DIR = Path(__file__).parent / "fonts"

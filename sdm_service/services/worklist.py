@@ -3,10 +3,14 @@
 Order: upcoming consults first (consult date today or later, soonest first), then responses with
 no consult date (newest first), then past consults (most recent first). Each of the three parts is
 read with its own query that walks the `ix_responses_consult` index (consult_date, created_at),
-so a page costs a short index range scan rather than a sort of every matching row, even at
-100,000 responses. The first page needs only the total for the pager (a count over the narrowest
-index); later pages also count the three parts, to know where the page starts. List rows leave
+so a page costs a short index range scan rather than a sort of every matching row. List rows leave
 out the answers and the summary JSON (about 16 KB a row), which the list does not show.
+
+No query counts every match: at a million responses an exact count reads a million index entries
+on every view, and the count alone set the page's time. The pager counts at most COUNT_LIMIT
+matches ("more than 10,000" beyond, paged up to there; the filters narrow the list further), and a
+later page counts each part only up to where the page starts, so a view's work is bounded by the
+page it shows, not by the size of the table.
 
 A search (name or identifier) matches few rows, scattered through that index, so walking it would
 look at nearly every row three times. When the matches are few, their sort keys are read in one
@@ -22,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute, defer
 from sqlmodel import col
@@ -32,6 +36,7 @@ from sdm_service.models import PatientResponse, ResponseStatus
 PAGE_SIZE = 25
 MAX_QUERY_LENGTH = 100
 SORT_MATCHES_LIMIT = 1000  # a search with at most this many matches is ordered from its sort keys
+COUNT_LIMIT = 10_000  # the pager counts at most this many matches (400 pages)
 
 
 # The list shows neither; raiseload turns an accidental use into an error instead of a query per row.
@@ -86,6 +91,7 @@ class WorklistPage:
     page: int
     page_size: int
     filters: WorklistFilters = field(default_factory=WorklistFilters)
+    more: bool = False  # more than `total` match: counting stopped at COUNT_LIMIT
 
     @property
     def pages(self) -> int:
@@ -139,13 +145,20 @@ def _segments(today: date) -> list[tuple[ColumnElement[bool], tuple[Any, ...]]]:
     ]
 
 
+def _segment_queries(
+    conditions: list[ColumnElement[bool]], today: date
+) -> list[tuple[list[ColumnElement[bool]], Select[tuple[PatientResponse]]]]:
+    """Each part's conditions and its ordered query, in display order."""
+    parts = []
+    for condition, order in _segments(today):
+        where = [condition, *conditions]
+        parts.append((where, select(PatientResponse).where(*where).order_by(*order)))
+    return parts
+
+
 def segment_statements(filters: WorklistFilters, today: date) -> list[Select[tuple[PatientResponse]]]:
     """The three ordered queries (upcoming, undated, past), without paging; used for EXPLAIN in tests."""
-    conditions = _conditions(filters)
-    return [
-        select(PatientResponse).where(condition, *conditions).order_by(*order)
-        for condition, order in _segments(today)
-    ]
+    return [statement for _where, statement in _segment_queries(_conditions(filters), today)]
 
 
 async def worklist_page(
@@ -157,42 +170,38 @@ async def worklist_page(
         if keys is not None:
             return await _page_from_keys(session, filters, keys, page_size)
 
-    counts: list[int | None]
-    if filters.page == 1:
-        # Page 1 starts at the first part, so only the pager's total is needed.
-        total = int(
-            await session.scalar(select(func.count()).select_from(PatientResponse).where(*conditions)) or 0
-        )
-        counts = [None, None, None]
-    else:
-        consult = col(PatientResponse.consult_date)
-        counts_row = (
-            await session.execute(
-                select(
-                    func.count(case((consult >= today, 1))),
-                    func.count(case((consult.is_(None), 1))),
-                    func.count(case((consult < today, 1))),
-                ).where(*conditions)
-            )
-        ).one()
-        counts = [int(n) for n in counts_row]
-        total = sum(int(n) for n in counts_row)
+    matched = await _count_upto(session, conditions, COUNT_LIMIT + 1)
+    total = min(matched, COUNT_LIMIT)
     page = min(filters.page, max(1, math.ceil(total / page_size)))
     skip = (page - 1) * page_size
+    wanted = min(page_size, total - skip)  # the pages list the first `total` matches, no more
     rows: list[PatientResponse] = []
-    for statement, count in zip(segment_statements(filters, today), counts, strict=True):
-        if len(rows) >= page_size:
+    for where, statement in _segment_queries(conditions, today):
+        if len(rows) >= wanted:
             break
-        if count is not None and skip >= count:
-            skip -= count
-            continue
-        wanted = page_size - len(rows)
-        result = await session.execute(statement.options(*LIST_ROW_OPTIONS).offset(skip).limit(wanted))
+        if skip:
+            before = await _count_upto(session, where, skip)
+            if before < skip:  # this whole part comes before the page
+                skip -= before
+                continue
+        paged = statement.options(*LIST_ROW_OPTIONS).offset(skip).limit(wanted - len(rows))
+        result = await session.execute(paged)
         rows.extend(result.scalars().all())
         skip = 0
     return WorklistPage(
-        rows=rows, total=total, page=page, page_size=page_size, filters=replace(filters, page=page)
+        rows=rows,
+        total=total,
+        page=page,
+        page_size=page_size,
+        filters=replace(filters, page=page),
+        more=matched > COUNT_LIMIT,
     )
+
+
+async def _count_upto(session: AsyncSession, conditions: Sequence[ColumnElement[bool]], limit: int) -> int:
+    """How many rows match, counting no further than `limit` (a scan that stops there)."""
+    matches = select(literal(1)).select_from(PatientResponse).where(*conditions).limit(limit).subquery()
+    return int(await session.scalar(select(func.count()).select_from(matches)) or 0)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

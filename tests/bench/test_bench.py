@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -142,3 +144,28 @@ def test_tiny_benchmark_run_measures_every_row(
     for title in ("Step GET / essential", "Step POST / essential", "FHIR QR read / essential", "PDF summary"):
         assert title in log
     assert "PDF: ours vs WeasyPrint peer" in log
+
+
+def test_peer_renders_the_service_summary_page_for_the_snapshot() -> None:
+    """The WeasyPrint peer gets the real web summary page: the service's own template set-up
+    (its filters and translations) and the snapshot's content, in the snapshot's language."""
+    snapshot = pdfbench.realistic_snapshot()
+    html = pdfbench.summary_page_html(snapshot)
+    assert html.lstrip().lower().startswith("<!doctype html>")
+    assert 'href="/static/app.css"' in html  # the page's stylesheet, which the peer also loads
+    assert snapshot.discussion_points
+    assert snapshot.discussion_points[0].title in html
+    spanish = pdfbench.summary_page_html(snapshot.model_copy(update={"language": "es"}))
+    assert 'lang="es"' in spanish
+    assert spanish != html
+
+
+def test_pdf_ceiling_is_one_page_through_the_service_renderer() -> None:
+    """The ceiling the summary is judged against is one page with the summary's embedded fonts."""
+    ceiling = PdfReader(io.BytesIO(pdfbench.render_ceiling_pdf()))
+    assert len(ceiling.pages) == 1
+    fonts = ceiling.pages[0]["/Resources"]["/Font"]
+    names = [str(fonts[key].get_object()["/BaseFont"]) for key in fonts]
+    assert names
+    assert all("DejaVuSans" in name for name in names)
+    assert "Page 1 of 1" in ceiling.pages[0].extract_text()

@@ -190,6 +190,49 @@ async def test_worklist_page_shows_rows_and_pages_and_is_audited(
     assert views[-1].actor_label == "worker"
 
 
+@pytest.mark.parametrize("limit", [100, 60, 25])
+async def test_counting_stops_at_the_limit_and_pages_the_first_matches(
+    app: Litestar, seeded: tuple[list[Seeded], date], monkeypatch: pytest.MonkeyPatch, limit: int
+) -> None:
+    """Past COUNT_LIMIT matches the pager says "more than" and pages the first ones, in order."""
+    rows, today = seeded
+    monkeypatch.setattr(worklist, "COUNT_LIMIT", limit)
+    async with db(app) as session:
+        first = await worklist.worklist_page(session, worklist.WorklistFilters(), today=today)
+        last = await worklist.worklist_page(session, worklist.WorklistFilters(page=999), today=today)
+    assert (first.total, first.more) == (limit, True)
+    assert last.page == last.pages == -(-limit // 25)
+    assert [r.id for r in last.rows] == _expected_order(rows, today)[(last.pages - 1) * 25 : limit]
+    assert await _all_pages(app, worklist.WorklistFilters(), today) == _expected_order(rows, today)[:limit]
+    exact = await _all_pages(app, worklist.WorklistFilters(statuses=("completed",)), today)
+    assert len(exact) == min(limit, sum(r.status == "completed" for r in rows))
+
+
+async def test_a_count_at_the_limit_is_exact(
+    app: Litestar, seeded: tuple[list[Seeded], date], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _rows, today = seeded
+    monkeypatch.setattr(worklist, "COUNT_LIMIT", ROWS)
+    async with db(app) as session:
+        page = await worklist.worklist_page(session, worklist.WorklistFilters(), today=today)
+    assert (page.total, page.more) == (ROWS, False)
+
+
+async def test_the_page_says_when_there_are_more_than_it_counted(
+    client: Client, app: Litestar, seeded: tuple[list[Seeded], date], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows, _today = seeded
+    monkeypatch.setattr(worklist, "COUNT_LIMIT", 100)
+    await signed_in(client, app, "worker")
+    first = await client.get("/clinician")
+    assert "Showing 1 to 25 of more than 100 responses." in first.text
+    assert "Page 1 of 4" in first.text
+    completed = sum(r.status == "completed" for r in rows)
+    assert completed < 100
+    narrowed = await client.get("/clinician", params={"status": "completed"})
+    assert f"Showing 1 to 25 of {completed} responses." in narrowed.text
+
+
 @pytest.mark.parametrize(
     ("params", "message"),
     [
