@@ -40,6 +40,8 @@ ItemType = Literal["single_choice", "multiple_choice", "importance", "yes_no", "
 ANSWERABLE_TYPES: frozenset[str] = frozenset(
     {"single_choice", "multiple_choice", "importance", "yes_no", "date", "text"}
 )
+# Types answered with option codes (FHIR `choice` with answerOption; conditions compare codes).
+CODED_TYPES: frozenset[str] = frozenset({"single_choice", "multiple_choice", "importance", "yes_no"})
 
 # The five-point importance scale is fixed so priorities are comparable across questionnaires.
 IMPORTANCE_SCALE: tuple[tuple[str, str], ...] = (
