@@ -9,7 +9,9 @@ service / essential ceiling is what the service adds beyond its job (issue 21).
 - step POST: the same form body parsed (with the CSRF check every form has) and one conditional
   UPDATE (token hash + lock_version), merging the posted answers;
 - FHIR QuestionnaireResponse read: the token lookup, the row read, one audit INSERT and the JSON
-  of the same resource (the service's own mapping).
+  of the same resource (the service's own mapping);
+- stored summary PDF GET (JSON API): the token lookup, the read of the stored document's row, one
+  audit INSERT and the stored bytes sent as the same attachment.
 
 What they leave out is, by construction, what the service does on top: rate limiting, link
 expiry checks, the audit hash chain, validation against the questionnaire, middleware.
@@ -18,6 +20,7 @@ expiry checks, the audit hash chain, validation against the questionnaire, middl
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,7 +36,7 @@ from sdm_service.content.fhir import questionnaire_to_fhir
 from sdm_service.content.logic import enabled_answers, enabled_items
 from sdm_service.fhirmap.common import FHIR_JSON
 from sdm_service.fhirmap.questionnaire_response import ResponseRecord, to_questionnaire_response
-from sdm_service.models import ApiClient, AuditEvent, PatientResponse
+from sdm_service.models import ApiClient, AuditEvent, PatientResponse, SummaryDocument
 from sdm_service.security import hash_token
 from sdm_service.settings import Settings
 from sdm_service.web.patient.flow import step_path
@@ -43,6 +46,7 @@ from sdm_service.web.patient.visit import PatientVisit, StepVisit
 RESPONSES = PatientResponse.__table__  # type: ignore[attr-defined]
 CLIENTS = ApiClient.__table__  # type: ignore[attr-defined]
 AUDIT = AuditEvent.__table__  # type: ignore[attr-defined]
+DOCUMENTS = SummaryDocument.__table__  # type: ignore[attr-defined]
 FORM_CONTROLS = frozenset({"_csrf_token", "lock_version", "action"})
 
 STEP_READ = select(
@@ -66,6 +70,7 @@ ROW_READ = select(
         )
     )
 )
+PDF_READ = select(DOCUMENTS.c.pdf, DOCUMENTS.c.filename)
 CLIENT_READ = select(CLIENTS.c.id, CLIENTS.c.name, CLIENTS.c.scopes).where(CLIENTS.c.revoked_at.is_(None))
 
 
@@ -136,44 +141,61 @@ def essential_router(settings: Settings, library: ContentLibrary, engine: AsyncE
             return Response("changed elsewhere", status_code=409, media_type="text/plain")
         return Redirect(step_path(content, number + 1), status_code=303)
 
-    @get("/fhir/QuestionnaireResponse/{resource_id:str}", media_type=FHIR_JSON)
-    async def fhir_read(request: Request[Any, Any, Any], resource_id: FromPath[str]) -> Response[Any]:
+    async def audited(request: Request[Any, Any, Any], read: Any, via: dict[str, str]) -> Any:
+        """The token lookup, `read` (a row or None) and one audit INSERT, in one transaction."""
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        now = datetime.now(UTC)
         async with engine.begin() as connection:
             client = (
                 await connection.execute(CLIENT_READ.where(CLIENTS.c.token_hash == hash_token(token)))
             ).first()
             if scheme.lower() != "bearer" or client is None or "responses:read" not in client.scopes.split():
                 raise NotAuthorizedException()
-            row = (await connection.execute(ROW_READ.where(RESPONSES.c.id == _uuid(resource_id)))).first()
+            row = (await connection.execute(read)).first()
             if row is None:
                 raise NotFoundException()
             await connection.execute(
                 AUDIT.insert().values(
-                    occurred_at=now,
+                    occurred_at=datetime.now(UTC),
                     actor_type="api_client",
                     actor_id=str(client.id),
                     actor_label=client.name,
                     action="api.response.read",
                     entity_type="response",
-                    entity_id=str(row.id),
+                    entity_id=str(request.path_params["resource_id"]),
                     ip=request.client.host if request.client else "",
-                    detail={"path": request.url.path, "via": "fhir-read"},
+                    detail={"path": request.url.path, **via},
                 )
             )
+        return row
+
+    @get("/fhir/QuestionnaireResponse/{resource_id:str}", media_type=FHIR_JSON)
+    async def fhir_read(request: Request[Any, Any, Any], resource_id: FromPath[str]) -> Response[Any]:
+        row = await audited(
+            request, ROW_READ.where(RESPONSES.c.id == _uuid(resource_id)), {"via": "fhir-read"}
+        )
         content = library.get(row.questionnaire_slug)
         resource = to_questionnaire_response(
             ResponseRecord.of(row), content.questionnaire, fhir_forms[content.slug]
         )
         return Response(resource, media_type=FHIR_JSON, headers={"ETag": f'W/"{row.lock_version}"'})
 
-    return Router(path="/", route_handlers=[step_get, step_post, fhir_read])
+    @get("/api/v1/responses/{resource_id:uuid}/summary.pdf", media_type="application/pdf")
+    async def stored_pdf(
+        request: Request[Any, Any, Any], resource_id: FromPath[uuid.UUID]
+    ) -> Response[bytes]:
+        row = await audited(
+            request, PDF_READ.where(DOCUMENTS.c.response_id == resource_id), {"format": "pdf"}
+        )
+        headers = {
+            "Content-Disposition": f'attachment; filename="{row.filename}"',
+            "Cache-Control": "no-store",
+        }
+        return Response(row.pdf, media_type="application/pdf", headers=headers)
+
+    return Router(path="/", route_handlers=[step_get, step_post, fhir_read, stored_pdf])
 
 
 def _uuid(value: str) -> Any:
-    import uuid
-
     try:
         return uuid.UUID(value)
     except ValueError:

@@ -8,6 +8,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 from pypdf import PdfReader
 from reportlab.lib.pagesizes import LETTER
@@ -58,29 +59,28 @@ def renders_per_second(render: Callable[[], bytes], seconds: float) -> float:
 def summary_page_html(snapshot: SummarySnapshot) -> str:
     """The web summary page (patient/summary.html) for the snapshot, rendered as the service does."""
     from jinja2 import Environment, FileSystemLoader
+    from litestar.datastructures import State
 
-    from sdm_service import __version__
+    from sdm_service.app import configure_templates
     from sdm_service.content import load_library
+    from sdm_service.i18n import Catalogs
     from sdm_service.settings import Settings
-    from sdm_service.web.patient.views import format_date
 
     settings = Settings()
-    env = Environment(loader=FileSystemLoader(settings.templates_dir), autoescape=True)
-    env.trim_blocks = env.lstrip_blocks = True
-    env.globals.update(
-        clinic_name=settings.clinic_name,
-        app_version=__version__,
-        questionnaires=load_library(settings.content_dir),
-        csrf_input="",
-    )
+    env = Environment(loader=FileSystemLoader(settings.templates_dir))
+    # The service's own environment (filters such as long_date, translations, globals).
+    configure_templates(env, settings, load_library(settings.content_dir), Catalogs())
+    env.globals["csrf_input"] = ""
     return env.get_template("patient/summary.html").render(
         page_title="Your summary",
+        # What the page reads of the request: its language (the snapshot's) and no language links.
+        request=SimpleNamespace(state=State({"language": snapshot.language, "language_links": []})),
         s=snapshot,
         pdf_path="/q/iort-sdm/summary.pdf",
         resume_url="https://sdm.bench.invalid/r/token",
         already_sent=False,
-        completed_on=format_date(snapshot.completed_at[:10]),
-        consult_on=format_date(snapshot.consult_date) if snapshot.consult_date else None,
+        completed_on=snapshot.completed_at[:10],
+        consult_on=snapshot.consult_date,
     )
 
 

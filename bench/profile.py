@@ -31,7 +31,7 @@ from sdm_service.app import create_app
 from sdm_service.settings import load_settings
 
 BASE_URL = "https://127.0.0.1"
-ROWS = ("step_get", "step_post", "fhir_read", "worklist")
+ROWS = ("step_get", "step_post", "fhir_read", "stored_pdf", "worklist")
 
 
 class StatementCounter:
@@ -73,6 +73,18 @@ async def _prepare(client: httpx.AsyncClient, seed: SeedResult) -> dict[str, Cal
         fhir_read.n = getattr(fhir_read, "n", 0) + 1  # type: ignore[attr-defined]
         return await client.get(f"/fhir/QuestionnaireResponse/{ids[fhir_read.n % len(ids)]}", headers=api)  # type: ignore[attr-defined]
 
+    pdf_api = {"Authorization": f"Bearer {seed.api_token}"}
+    for response_id in ids:  # the seeded rows predate their documents: the first GET stores each
+        await client.get(f"/api/v1/responses/{response_id}/summary.pdf", headers=pdf_api)
+
+    pdf_turn = {"n": 0}
+
+    async def stored_pdf() -> Any:
+        pdf_turn["n"] += 1
+        return await client.get(
+            f"/api/v1/responses/{ids[pdf_turn['n'] % len(ids)]}/summary.pdf", headers=pdf_api
+        )
+
     sign_in = await client.get(flows.CLINICIAN_SIGN_IN)
     sign_form = next(f for f in flows.post_forms(sign_in.text) if any(n == "password" for n, _ in f.fields))
     values = dict(sign_form.body())
@@ -82,7 +94,13 @@ async def _prepare(client: httpx.AsyncClient, seed: SeedResult) -> dict[str, Cal
     async def worklist() -> Any:
         return await client.get(flows.CLINICIAN_WORKLIST)
 
-    return {"step_get": step_get, "step_post": step_post, "fhir_read": fhir_read, "worklist": worklist}
+    return {
+        "step_get": step_get,
+        "step_post": step_post,
+        "fhir_read": fhir_read,
+        "stored_pdf": stored_pdf,
+        "worklist": worklist,
+    }
 
 
 async def profile(url: str, seed: SeedResult, rows: list[str], requests: int, html_dir: Path | None) -> None:

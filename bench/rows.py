@@ -19,7 +19,7 @@ WORKLIST_RATIO_MAX = 1.5
 # A stored PDF is read back, never rendered. Rendering per request could reach at most the PDF row's
 # renders/s over the JSON GET's req/s (about 0.002 here: 2-12 renders/s against 1,500-7,000 req/s);
 # a stored PDF's GET costs what any audited API read costs (the FHIR read row: about 0.02).
-STORED_PDF_RATIO_MIN = 0.5  # issue 21: against the plain JSON GET ceiling
+STORED_PDF_RATIO_MIN = 0.5  # issue 21: against its essential work (the JSON GET: reference only)
 RSS_LIMIT_MB = 200.0
 # Issue 21: each row against its essential-work ceiling (bench/essential.py).
 ESSENTIAL_TARGET = 0.5

@@ -61,6 +61,7 @@ from sdm_service.web.errors import html_exception_handlers
 logger = logging.getLogger("sdm_service")
 
 SIDE_POOL_SIZE = 5
+SQLITE_SIDE_POOL_SIZE = 3
 
 
 @get(HEALTH_PATH, tags=["operations"], cache=False)
@@ -126,8 +127,12 @@ def create_app(
     # session and token lookups, health) uses `side_engine`, so it can never wait on a connection
     # its own request is holding: under a burst of bad requests the request pool would deadlock.
     engine = create_engine(settings)
-    # SQLite has one writer at a time, so its side pool is one connection that callers queue for.
-    side_engine = create_engine(settings, pool_size=1 if settings.is_sqlite else SIDE_POOL_SIZE)
+    # SQLite has one writer at a time: its writers queue in order at the driver's writer gate
+    # (sqlite_driver.py), so a few side connections let the side reads (token and session lookups)
+    # go on beside a write instead of queueing behind every rate-limit count.
+    side_engine = create_engine(
+        settings, pool_size=SQLITE_SIDE_POOL_SIZE if settings.is_sqlite else SIDE_POOL_SIZE
+    )
     rate_limit_store = ratelimit.store_from_settings(settings, side_engine)
     own_tracer_provider = None if tracer_provider else tracing.tracer_provider_from_settings(settings)
     tracer_provider = tracer_provider or own_tracer_provider

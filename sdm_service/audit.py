@@ -10,14 +10,16 @@ import hashlib
 import json
 import logging
 import secrets
+import sqlite3
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypedDict, Unpack
 
-from sqlalchemy import event, text
-from sqlalchemy.engine import Connection
+from sqlalchemy import event, func, select, text
+from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import instance_state
@@ -39,6 +41,7 @@ PURGE_ONE_IN = 200
 # One chain per database: writers take this transaction-scoped PostgreSQL advisory lock (any
 # constant bigint unique to this purpose) from reading the chain's tail until they commit.
 CHAIN_LOCK_KEY = 0x5D0A0D17
+SQLITE_DIGEST = "sdm_audit_event_digest"  # event_digest as an SQL function on SQLite connections
 
 
 @dataclass(frozen=True)
@@ -69,10 +72,14 @@ def event_digest(fields: AuditFields, prev_hash: str) -> str:
     """SHA-256 over a canonical JSON form of the event's recorded fields and the previous hash.
 
     The id is left out (the database assigns it at insert); the chain itself orders events."""
+    return _digest({**_document(fields), "prev_hash": prev_hash})
+
+
+def _document(fields: AuditFields) -> dict[str, Any]:
     occurred_at = fields.occurred_at
     if occurred_at.tzinfo is None:  # stored as UTC everywhere; a naive value from a driver is UTC
         occurred_at = occurred_at.replace(tzinfo=UTC)
-    document = {
+    return {
         "v": 1,
         "occurred_at": occurred_at.astimezone(UTC).isoformat(timespec="microseconds"),
         "actor_type": fields.actor_type,
@@ -83,12 +90,25 @@ def event_digest(fields: AuditFields, prev_hash: str) -> str:
         "entity_id": fields.entity_id,
         "ip": fields.ip,
         "detail": fields.detail,
-        "prev_hash": prev_hash,
     }
+
+
+def _digest(document: dict[str, Any]) -> str:
     canonical = json.dumps(
         document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _sqlite_digest(document: str, prev_hash: str) -> str:
+    """event_digest inside SQLite's INSERT: `document` is _document() as JSON, without the link."""
+    return _digest({**json.loads(document), "prev_hash": prev_hash})
+
+
+@event.listens_for(Engine, "connect")
+def _register_sqlite_digest(dbapi_connection: Any, _record: Any) -> None:
+    if isinstance(dbapi_connection, AsyncAdapt_aiosqlite_connection | sqlite3.Connection):
+        dbapi_connection.create_function(SQLITE_DIGEST, 2, _sqlite_digest, deterministic=True)
 
 
 def listed(response_ids: Iterable[object]) -> dict[str, list[str]]:
@@ -106,6 +126,9 @@ def _take_chain_lock(connection: Connection) -> None:
         connection.execute(text("UPDATE audit_events SET id = id WHERE 0 = 1"))
 
 
+AUDIT_EVENTS = AuditEvent.__table__  # type: ignore[attr-defined]
+
+
 def chain_tail(connection: Connection) -> str:
     last = connection.execute(
         text("SELECT event_hash FROM audit_events ORDER BY id DESC LIMIT 1")
@@ -121,6 +144,18 @@ def _chain_new_events(session: Session, _context: Any, _instances: Any) -> None:
         return
     pending.sort(key=lambda obj: instance_state(obj).insert_order or 0)
     connection = session.connection()
+    if len(pending) == 1 and connection.dialect.name == "sqlite":
+        # One event (every audited read): its INSERT reads the tail and hashes the link itself, so
+        # the write lock is taken by the INSERT and held for one statement less than lock + read.
+        [audit_event] = pending
+        tail = func.coalesce(
+            select(AUDIT_EVENTS.c.event_hash).order_by(AUDIT_EVENTS.c.id.desc()).limit(1).scalar_subquery(),
+            GENESIS_HASH,
+        )
+        document = json.dumps(_document(audit_event), ensure_ascii=False, allow_nan=False)
+        audit_event.prev_hash = tail  # type: ignore[assignment]
+        audit_event.event_hash = getattr(func, SQLITE_DIGEST)(document, tail)
+        return
     _take_chain_lock(connection)
     previous = chain_tail(connection)
     for audit_event in pending:

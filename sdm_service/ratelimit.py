@@ -12,10 +12,9 @@ import hashlib
 import logging
 import math
 import secrets
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from sqlalchemy import delete, select, text, update
@@ -121,38 +120,27 @@ class DatabaseStore:
         return await self.enforce_many([(limit, raw_key)])
 
     async def enforce_many(self, checks: Sequence[tuple[Limit, str]]) -> int | None:
-        """Count each hit unless over its limit; the wait at the first that is. One upsert per allowed
-        check (it returns the window's hits); a refused hit is taken back, so only allowed requests
-        count. On PostgreSQL each statement commits by itself; on SQLite all checks share one write
-        transaction (an API request has two), as each transaction queues for the one writer."""
+        """Count each hit unless over its limit; the wait at the first that is (that hit and those
+        after it are then taken back, so only allowed requests count). All hits are counted by one
+        statement (it returns each key's hits in the window), committed by itself on PostgreSQL and
+        with its COMMIT on SQLite: an API request's two counts cost one write."""
         at = utcnow().timestamp()
+        keyed = [(limit, _key(raw_key)) for limit, raw_key in checks]
+        if not keyed:
+            return None
         async with self._writer.begin() as connection:
-            for limit, raw_key in checks:
-                wait = await self._enforce_in(connection, limit, _key(raw_key), at)
-                if wait is not None:
-                    return wait
+            if len({limit.window_seconds for limit, _ in keyed}) > 1 or len(set(keyed)) < len(keyed):
+                counts = [await _count_one(connection, limit, key, at) for limit, key in keyed]
+            else:
+                counts = await _count_all(connection, keyed, at)
+            for index, ((limit, key), count) in enumerate(zip(keyed, counts, strict=True)):
+                if count > limit.max_hits:
+                    for later_limit, later_key in keyed[index:]:
+                        await connection.execute(_UNCOUNT, _count_parameters(later_limit, later_key, at))
+                    slots = (await connection.execute(_slots_in_window(limit, key, at))).all()
+                    return _wait_for_slots(limit, [(int(start), int(hits)) for start, hits in slots], at) or 1
             await self._purge_now_and_then(connection, at)
         return None
-
-    @staticmethod
-    async def _enforce_in(connection: AsyncConnection, limit: Limit, key: str, at: float) -> int | None:
-        slot = _slot_start(limit, at)
-        this_slot, before = (
-            await connection.execute(_COUNT_HIT_RETURNING_WINDOW, _count_parameters(limit, key, at))
-        ).one()
-        if int(this_slot) + int(before) <= limit.max_hits:
-            return None
-        await connection.execute(
-            update(RATE_COUNTERS)
-            .where(
-                RATE_COUNTERS.c.bucket == limit.bucket,
-                RATE_COUNTERS.c.key == key,
-                RATE_COUNTERS.c.slot_start == slot,
-            )
-            .values(hits=RATE_COUNTERS.c.hits - 1)
-        )
-        slots = (await connection.execute(_slots_in_window(limit, key, at))).all()
-        return _wait_for_slots(limit, [(int(start), int(hits)) for start, hits in slots], at) or 1
 
     async def take_back(self, limit: Limit, raw_key: str) -> None:
         """One hit less in the newest slot of the window that has one (the hit may be a slot old)."""
@@ -219,6 +207,38 @@ _COUNT_HIT_RETURNING_WINDOW = text(
     " WHERE earlier.bucket = :bucket AND earlier.key = :key"
     " AND earlier.slot_start > :window_start AND earlier.slot_start < :slot_start)"
 )
+# The same for several keys of one window in one statement, each row returning its slot's hits and
+# those of the window's earlier slots (the keys are distinct, so no row is touched twice).
+_COUNT_HITS_RETURNING_WINDOW = (
+    "INSERT INTO rate_counters (bucket, key, slot_start, hits, expires_at) VALUES {rows}"
+    " ON CONFLICT (bucket, key, slot_start) DO UPDATE SET hits = rate_counters.hits + 1"
+    " RETURNING bucket, key, hits, (SELECT coalesce(sum(earlier.hits), 0) FROM rate_counters AS earlier"
+    " WHERE earlier.bucket = rate_counters.bucket AND earlier.key = rate_counters.key"
+    " AND earlier.slot_start > :window_start AND earlier.slot_start < rate_counters.slot_start)"
+)
+_UNCOUNT = text(
+    "UPDATE rate_counters SET hits = hits - 1"
+    " WHERE bucket = :bucket AND key = :key AND slot_start = :slot_start"
+)
+
+
+async def _count_all(connection: AsyncConnection, keyed: list[tuple[Limit, str]], at: float) -> list[int]:
+    """Count one hit for each (limit, key) (one window, distinct keys): the window's hits of each."""
+    values, parameters = [], {"window_start": _window_start(at, keyed[0][0])}
+    for n, (limit, key) in enumerate(keyed):
+        values.append(f"(:bucket{n}, :key{n}, :slot_start{n}, 1, :expires_at{n})")
+        row = _count_parameters(limit, key, at)
+        parameters.update({f"{name}{n}": row[name] for name in ("bucket", "key", "slot_start", "expires_at")})
+    statement = text(_COUNT_HITS_RETURNING_WINDOW.format(rows=", ".join(values)))
+    found = {(b, k): int(h) + int(e) for b, k, h, e in await connection.execute(statement, parameters)}
+    return [found[(limit.bucket, key)] for limit, key in keyed]
+
+
+async def _count_one(connection: AsyncConnection, limit: Limit, key: str, at: float) -> int:
+    this_slot, before = (
+        await connection.execute(_COUNT_HIT_RETURNING_WINDOW, _count_parameters(limit, key, at))
+    ).one()
+    return int(this_slot) + int(before)
 
 
 def _count_parameters(limit: Limit, key: str, at: float) -> dict[str, Any]:
@@ -273,86 +293,11 @@ def _wait_for_slots(limit: Limit, slots: list[tuple[int, int]], at: float) -> in
     return limit.window_seconds  # unreachable: the slots' own hits cover `over`
 
 
-class RedisStore:
-    """Counts hits in Redis: one sorted set per bucket and key, scored by the hit's time."""
-
-    def __init__(self, url: str, *, prefix: str = "sdm:rate:") -> None:
-        import redis.asyncio as redis_asyncio
-
-        self.client: Any = redis_asyncio.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
-        self.prefix = prefix
-
-    def _redis_key(self, limit: Limit, raw_key: str) -> str:
-        return f"{self.prefix}{limit.bucket}:{_key(raw_key)}"
-
-    async def _call(self, operation: Any) -> Any:
-        from redis.exceptions import RedisError
-
-        try:
-            return await operation
-        except (RedisError, OSError) as exc:
-            logger.error("rate-limit store (redis) unavailable: %s", exc)
-            raise RateLimitStoreUnavailable from exc
-
-    async def retry_after(self, limit: Limit, raw_key: str, *, now: datetime | None = None) -> int | None:
-        now = now or utcnow()
-        since = now - timedelta(seconds=limit.window_seconds)
-        key = self._redis_key(limit, raw_key)
-        pipe = self.client.pipeline(transaction=True)
-        pipe.zremrangebyscore(key, "-inf", since.timestamp())
-        pipe.zcard(key)
-        pipe.zrange(key, 0, 0, withscores=True)
-        _, count, oldest = await self._call(pipe.execute())
-        if count < limit.max_hits or not oldest:
-            return None
-        oldest_at = datetime.fromtimestamp(oldest[0][1], tz=now.tzinfo)
-        return _wait_seconds(oldest_at, since)
-
-    async def hit(self, limit: Limit, raw_key: str, *, now: datetime | None = None) -> None:
-        now = now or utcnow()
-        key = self._redis_key(limit, raw_key)
-        pipe = self.client.pipeline(transaction=True)
-        pipe.zremrangebyscore(key, "-inf", (now - timedelta(seconds=limit.window_seconds)).timestamp())
-        pipe.zadd(key, {f"{now.timestamp()}:{uuid.uuid4().hex}": now.timestamp()})
-        pipe.expire(key, limit.window_seconds + 1)
-        await self._call(pipe.execute())
-
-    async def enforce(self, limit: Limit, raw_key: str) -> int | None:
-        """Add the hit and count the window in one MULTI/EXEC, so concurrent requests of a key
-        each see the others' hits; a hit over the limit is removed again (not counted)."""
-        now = utcnow()
-        key = self._redis_key(limit, raw_key)
-        member = f"{now.timestamp()}:{uuid.uuid4().hex}"
-        pipe = self.client.pipeline(transaction=True)
-        pipe.zremrangebyscore(key, "-inf", (now - timedelta(seconds=limit.window_seconds)).timestamp())
-        pipe.zadd(key, {member: now.timestamp()})
-        pipe.zcard(key)
-        pipe.expire(key, limit.window_seconds + 1)
-        _, _, count, _ = await self._call(pipe.execute())
-        if count <= limit.max_hits:
-            return None
-        await self._call(self.client.zrem(key, member))
-        return await self.retry_after(limit, raw_key) or 1
-
-    async def enforce_many(self, checks: Sequence[tuple[Limit, str]]) -> int | None:
-        for limit, raw_key in checks:
-            if (wait := await self.enforce(limit, raw_key)) is not None:
-                return wait
-        return None
-
-    async def take_back(self, limit: Limit, raw_key: str) -> None:
-        await self._call(self.client.zpopmax(self._redis_key(limit, raw_key)))
-
-    async def clear(self, limit: Limit, raw_key: str) -> None:
-        await self._call(self.client.delete(self._redis_key(limit, raw_key)))
-
-    async def close(self) -> None:
-        await self.client.aclose()
-
-
 def store_from_settings(settings: Settings, engine: AsyncEngine) -> RateLimitStore:
     """The store the settings ask for; `engine` is the side pool (hits commit on their own)."""
     if settings.rate_limit_store == "redis":
+        from sdm_service.ratelimit_redis import RedisStore
+
         return RedisStore(settings.redis_url)
     return DatabaseStore(engine)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -21,8 +22,11 @@ class PasswordHashing:
 
     def __init__(self, *, time_cost: int = 3, memory_kib: int = 65536, parallelism: int = 4) -> None:
         self.hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
-        # Verified against when the username is unknown, so timing does not reveal accounts.
-        self._dummy_hash = self.hasher.hash("not-a-real-password-only-for-timing")
+        # Verified against when the username is unknown, so timing does not reveal accounts. A
+        # verification costs the parameters written in the hash, not its digest, so random bytes in
+        # this hasher's encoding do: hashing a password here held the whole memory cost (64 MiB by
+        # default) in every worker at start-up, for nothing.
+        self._dummy_hash = _unmatchable_hash(self.hasher)
 
     def hash(self, password: str) -> str:
         return self.hasher.hash(password)
@@ -35,6 +39,15 @@ class PasswordHashing:
 
     def needs_rehash(self, stored_hash: str) -> bool:
         return self.hasher.check_needs_rehash(stored_hash)
+
+
+def _unmatchable_hash(hasher: PasswordHasher) -> str:
+    def encoded(size: int) -> str:
+        return base64.b64encode(secrets.token_bytes(size)).decode("ascii").rstrip("=")
+
+    kind = hasher.type.name.lower()
+    costs = f"m={hasher.memory_cost},t={hasher.time_cost},p={hasher.parallelism}"
+    return f"$argon2{kind}$v=19${costs}${encoded(hasher.salt_len)}${encoded(hasher.hash_len)}"
 
 
 def new_token() -> str:

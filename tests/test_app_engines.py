@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sdm_service.app import SQLITE_SIDE_POOL_SIZE
+
 PROBE = """
 import asyncio, json, sys
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
@@ -43,7 +45,7 @@ def test_side_engine_survives_start_up_in_a_fresh_process(tmp_path: Path) -> Non
     seen = _probe(tmp_path, "database")
     assert seen == {
         "side_is_request_engine": False,
-        "side_pool_size": 1,
+        "side_pool_size": SQLITE_SIDE_POOL_SIZE,  # a fixed pool (writers queue at the driver's gate)
         "store": "DatabaseStore",
         "store_counts_on_side_engine": True,
     }

@@ -15,11 +15,12 @@ import threading
 import uuid
 from collections.abc import Awaitable
 from pathlib import Path
-from typing import Any, TypeVar
-
-from huey import Huey, RedisHuey, SqliteHuey, crontab
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sdm_service.settings import Settings
+
+if TYPE_CHECKING:
+    from huey import Huey
 
 logger = logging.getLogger("sdm_service.delivery")
 QUEUE_NAME = "sdm-deliveries"
@@ -40,6 +41,10 @@ def queue_file(settings: Settings) -> Path:
 
 
 def build_huey(settings: Settings) -> Huey:
+    # Imported here: a service without an EHR never builds a queue, and Huey (with redis-py) is
+    # several MB of every worker's memory (bench: peak RSS).
+    from huey import RedisHuey, SqliteHuey
+
     if settings.delivery_queue_url.startswith(("redis://", "rediss://")):
         return RedisHuey(QUEUE_NAME, url=settings.delivery_queue_url, results=False)
     path = queue_file(settings)
@@ -64,6 +69,8 @@ class DeliveryQueue:
         self._state = _WorkerState()
         self._rng = random.Random()  # noqa: S311 - retry jitter, not a secret
         self._deliver = self.huey.task(name="sdm.deliver")(self._run_delivery)
+        from huey import crontab
+
         self._sweep = self.huey.periodic_task(crontab(minute="*"), name="sdm.sweep")(self.sweep)
 
     # -- enqueue side -------------------------------------------------------------------------

@@ -15,9 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
-
-from fhir.resources.R4B.task import Task as FhirTaskModel
+from typing import TYPE_CHECKING, Any
 
 from sdm_service.fhirmap.common import (
     InvalidResource,
@@ -28,6 +26,9 @@ from sdm_service.fhirmap.common import (
     patient_from_reference,
     validated,
 )
+
+if TYPE_CHECKING:
+    from fhir.resources.R4B.task import Task as FhirTaskModel
 
 SDC_CODES = "http://hl7.org/fhir/uv/sdc/CodeSystem/temp"
 SDC_TASK_PROFILE = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-task"
@@ -102,6 +103,9 @@ def _codings(concept: Any) -> list[tuple[str, str]]:
 
 
 def _structure(resource: Mapping[str, Any]) -> FhirTaskModel:
+    # Imported on first use: the FHIR models are megabytes that a worker only needs for Task bodies.
+    from fhir.resources.R4B.task import Task as FhirTaskModel
+
     try:
         return validated(FhirTaskModel, resource)
     except InvalidResource as exc:

@@ -137,7 +137,10 @@ def _facts(row: Any) -> DocumentFacts:
     return DocumentFacts(sha256=row.sha256, sha1_base64=row.sha1_base64, size=row.size)
 
 
-async def _stored(session: AsyncSession, response_id: uuid.UUID) -> SummaryPdf | None:
+async def stored_pdf(session: AsyncSession, response_id: uuid.UUID) -> SummaryPdf | None:
+    """The stored document of the response with this id, by one primary-key read (the response row
+    itself is not loaded); None when none is stored (not completed, not stored yet, or no such
+    response)."""
     statement = select(col(SummaryDocument.pdf), col(SummaryDocument.filename), *_FACTS).where(
         col(SummaryDocument.response_id) == response_id
     )
@@ -148,10 +151,10 @@ async def _stored(session: AsyncSession, response_id: uuid.UUID) -> SummaryPdf |
 async def summary_pdf(session: AsyncSession, response: PatientResponse) -> SummaryPdf:
     """The stored PDF of a completed response (the summary is not even parsed); rendered from the
     stored summary and stored first if it has none yet. Raises NoSummaryYet before completion."""
-    stored = await _stored(session, response.id)
+    stored = await stored_pdf(session, response.id)
     if stored is None:
         await store_summary_pdf(session, response.id, await render(snapshot_of(response)))
-        stored = await _stored(session, response.id)
+        stored = await stored_pdf(session, response.id)
         if stored is None:  # pragma: no cover - the insert above or a concurrent one stored it
             raise RuntimeError(f"the summary document of response {response.id} was not stored")
     return stored

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse as FhirQuestionnaireResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sdm_service.content import Content
@@ -71,6 +70,9 @@ def _breaks_rules(expression: str, message: str) -> IntakeBreaksRules:
 
 
 def _structure_problems(resource: Mapping[str, Any]) -> list[IntakeProblem]:
+    # Imported on first use: the FHIR models are megabytes that a worker only needs for intake.
+    from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse as FhirQuestionnaireResponse
+
     try:
         validated(FhirQuestionnaireResponse, resource)
     except InvalidResource as exc:

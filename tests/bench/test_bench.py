@@ -30,6 +30,7 @@ HTTP_ROWS = {
     "step_post_bare",
     "fhir_read_bare",
     "stored_pdf",
+    "stored_pdf_bare",
     "worklist_p95",
 }
 

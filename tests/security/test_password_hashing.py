@@ -78,3 +78,16 @@ async def test_a_hash_with_other_parameters_is_upgraded_at_sign_in(app: Litestar
         assert user.password_hash != old_hash
         assert ",t=2," in user.password_hash
         assert not stronger.needs_rehash(user.password_hash)
+
+
+def test_an_unknown_account_is_verified_at_the_full_cost_and_never_matches() -> None:
+    """The stand-in hash for unknown usernames carries the hasher's own costs, so checking against
+    it costs what a real check costs; it is made without hashing (no memory cost at start-up)."""
+    from argon2 import extract_parameters
+
+    hashing = PasswordHashing(time_cost=2, memory_kib=1024, parallelism=2)
+    real = hashing.hash(PASSWORD)
+    assert extract_parameters(hashing._dummy_hash) == extract_parameters(real)
+    assert hashing.verify(PASSWORD, None) is False
+    assert hashing.verify("", None) is False
+    assert hashing.verify(PASSWORD, real) is True
