@@ -8,21 +8,21 @@ from __future__ import annotations
 import string
 from collections import Counter
 
-from sdm_service.content.checks_files import CODED_TYPES, check_evidence, check_questionnaire
+from sdm_service.content.checks_files import check_evidence, check_questionnaire
 from sdm_service.content.checks_summary import check_summary
+from sdm_service.content.problems import EVIDENCE_FILE as E
+from sdm_service.content.problems import QUESTIONNAIRE_FILE as Q
+from sdm_service.content.problems import RULES_FILE as R
 from sdm_service.content.problems import Problem
 from sdm_service.content.schema import (
     ALL_CANCERS,
     CANT_SAY,
+    CODED_TYPES,
     EvidenceLibrary,
     PointRule,
     Questionnaire,
     RuleFile,
 )
-
-Q = "questionnaire.yaml"
-E = "evidence.yaml"
-R = "rules.yaml"
 
 # Item types the engine expects for each role (see Roles in schema.py).
 ROLE_TYPES: dict[str, str] = {

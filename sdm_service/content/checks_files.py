@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 
+from sdm_service.content.problems import EVIDENCE_FILE as E
+from sdm_service.content.problems import QUESTIONNAIRE_FILE as Q
 from sdm_service.content.problems import Problem
-from sdm_service.content.schema import DEFAULT_ANSWER_LABELS, EvidenceLibrary, Questionnaire
-
-Q = "questionnaire.yaml"
-E = "evidence.yaml"
-CODED_TYPES = frozenset({"single_choice", "multiple_choice", "importance", "yes_no"})
+from sdm_service.content.schema import CODED_TYPES, DEFAULT_ANSWER_LABELS, EvidenceLibrary, Questionnaire
 
 
 def check_questionnaire(q: Questionnaire) -> list[Problem]:

@@ -11,6 +11,8 @@ from collections import Counter
 from collections.abc import Iterable
 
 from sdm_service.content.logic import trigger_fires
+from sdm_service.content.problems import QUESTIONNAIRE_FILE as Q
+from sdm_service.content.problems import RULES_FILE as R
 from sdm_service.content.problems import Problem
 from sdm_service.content.schema import (
     ALL_CANCERS,
@@ -21,8 +23,6 @@ from sdm_service.content.schema import (
     RuleFile,
 )
 
-R = "rules.yaml"
-Q = "questionnaire.yaml"
 # Kinds the summary must show in full: every good side, every downside, every side effect.
 SHOWN_IN_FULL = frozenset({"benefit", "limitation", "risk"})
 DOWNSIDE_KINDS = frozenset({"limitation", "risk"})

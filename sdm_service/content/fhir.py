@@ -19,18 +19,16 @@ import re
 from collections import OrderedDict
 from typing import Any
 
-from sdm_service.content.schema import Condition, Item, Questionnaire, Step
+from sdm_service.content.schema import CODED_TYPES, Condition, Item, Questionnaire, Step
 
 TRANSLATION_URL = "http://hl7.org/fhir/StructureDefinition/translation"
 TRANSLATED_KEYS = ("title", "description", "text", "display")
 ITEM_CONTROL_URL = "http://hl7.org/fhir/StructureDefinition/questionnaire-itemControl"
 ITEM_CONTROL_SYSTEM = "http://hl7.org/fhir/questionnaire-item-control"
 
+# Every coded type is a `choice`; the others keep their name.
 FHIR_TYPES: dict[str, str] = {
-    "single_choice": "choice",
-    "multiple_choice": "choice",
-    "importance": "choice",
-    "yes_no": "choice",
+    **dict.fromkeys(CODED_TYPES, "choice"),
     "date": "date",
     "text": "text",
     "display": "display",
@@ -129,7 +127,7 @@ def _item(questionnaire: Questionnaire, item: Item, base_url: str) -> dict[str, 
         out["repeats"] = True
     if item.type == "text":
         out["maxLength"] = item.max_length
-    if item.type in ("single_choice", "multiple_choice", "importance", "yes_no"):
+    if item.type in CODED_TYPES:
         out["answerOption"] = [
             {"valueCoding": option_coding(base_url, questionnaire, item, code)}
             for code in item.option_codes()

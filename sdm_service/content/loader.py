@@ -17,16 +17,12 @@ from pydantic import BaseModel, ValidationError
 
 from sdm_service.content.checks import check_content
 from sdm_service.content.localized import DEFAULT_LANGUAGE, choose_language
-from sdm_service.content.problems import ContentError, Problem
+from sdm_service.content.problems import EVIDENCE_FILE, QUESTIONNAIRE_FILE, RULES_FILE, ContentError, Problem
 from sdm_service.content.schema import EvidenceLibrary, Questionnaire, RuleFile
 
 __all__ = ["Content", "ContentError", "ContentLibrary", "Problem", "load_content", "load_library"]
 
 M = TypeVar("M", bound=BaseModel)
-
-QUESTIONNAIRE_FILE = "questionnaire.yaml"
-EVIDENCE_FILE = "evidence.yaml"
-RULES_FILE = "rules.yaml"
 
 
 @dataclass(frozen=True)

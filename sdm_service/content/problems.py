@@ -7,6 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The three files of a content folder: the loader reads them, and each problem names one.
+QUESTIONNAIRE_FILE = "questionnaire.yaml"
+EVIDENCE_FILE = "evidence.yaml"
+RULES_FILE = "rules.yaml"
+
 
 @dataclass(frozen=True)
 class Problem:

@@ -37,9 +37,9 @@ OptionalText = Annotated[str | None, _LOCALIZED]
 OptionalPlainText = Annotated[PlainText | None, _LOCALIZED]  # given or absent, never empty
 
 ItemType = Literal["single_choice", "multiple_choice", "importance", "yes_no", "date", "text", "display"]
-ANSWERABLE_TYPES: frozenset[str] = frozenset(
-    {"single_choice", "multiple_choice", "importance", "yes_no", "date", "text"}
-)
+# Types answered with option codes (FHIR `choice` with answerOption; conditions compare codes).
+CODED_TYPES: frozenset[str] = frozenset({"single_choice", "multiple_choice", "importance", "yes_no"})
+ANSWERABLE_TYPES: frozenset[str] = CODED_TYPES | {"date", "text"}  # every type but display
 
 # The five-point importance scale is fixed so priorities are comparable across questionnaires.
 IMPORTANCE_SCALE: tuple[tuple[str, str], ...] = (

@@ -26,9 +26,13 @@ from sdm_service.web.clinician.common import (
     page_links,
     parse_date,
     parse_page,
+    read_fields,
 )
 
-ACCOUNT_FIELDS = ("username", "display_name", "role")
+
+def _blank_account() -> dict[str, str]:
+    """The new-account form's fields, as it first shows them."""
+    return {"username": "", "display_name": "", "role": Role.CLINICIAN}
 
 
 async def _accounts_page(
@@ -42,7 +46,7 @@ async def _accounts_page(
         "clinician/admin_users.html",
         {
             "accounts": await users.list_users(call.db_session),
-            "values": values or {"username": "", "display_name": "", "role": Role.CLINICIAN},
+            "values": values or _blank_account(),
             "roles": Role.ALL,
             "error": error,
             "created": call.query("created"),
@@ -63,10 +67,9 @@ async def create_account(
     call: NamedDependency[ClinicianCall], password_hashing: NamedDependency[PasswordHashing]
 ) -> Template | Redirect:
     form = await call.form()
-    values = {"username": "", "display_name": "", "role": Role.CLINICIAN}
+    values = _blank_account()
     try:
-        for name in ACCOUNT_FIELDS:
-            values[name] = field(form, name).strip()
+        read_fields(form, values)
         password = field(form, "password")
         if password != field(form, "password_confirm"):
             raise FormError("The two passwords do not match.")

@@ -69,6 +69,13 @@ def field(form: FormMultiDict | Any, name: str) -> str:
     return value
 
 
+def read_fields(form: FormMultiDict | Any, values: dict[str, str]) -> None:
+    """Each field named in `values`, stripped, read into it in place: on a FormError the fields read
+    so far stay in `values`, for the page that shows the form again."""
+    for name in values:
+        values[name] = field(form, name).strip()
+
+
 def parse_date(value: str, label: str) -> date | None:
     text = value.strip()
     if not text:

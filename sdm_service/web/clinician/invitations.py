@@ -19,7 +19,7 @@ from sdm_service.content import ContentLibrary
 from sdm_service.models import utcnow
 from sdm_service.paths import CLINICIAN_PREFIX
 from sdm_service.services import invitations
-from sdm_service.web.clinician.common import ClinicianCall, FormError, field, parse_date
+from sdm_service.web.clinician.common import ClinicianCall, FormError, parse_date, read_fields
 
 RECENT_LIMIT = 25
 REVOKED_PATH = f"{CLINICIAN_PREFIX}/invitations?revoked=1"
@@ -69,8 +69,7 @@ async def create_invitation(
     form = await call.form()
     values = dict.fromkeys(FIELDS, "")
     try:
-        for name in FIELDS:
-            values[name] = field(form, name).strip()
+        read_fields(form, values)
         consult_date = parse_date(values["consult_date"], "Consult date")
         if consult_date is not None and consult_date < utcnow().date():
             raise FormError("Consult date: choose today or a later date.")
