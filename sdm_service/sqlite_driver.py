@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import aiosqlite
@@ -112,16 +113,16 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
             self._gate.release()
 
     def commit(self) -> None:
-        try:
-            if self._has_open_transaction():
-                super().commit()
-        finally:
-            self.leave_write_gate_if_done()
+        self._end_transaction(super().commit)
 
     def rollback(self) -> None:
+        self._end_transaction(super().rollback)
+
+    def _end_transaction(self, end: Callable[[], None]) -> None:
+        """Commit or roll back (only when a transaction is open), then give the writer gate back."""
         try:
             if self._has_open_transaction():
-                super().rollback()
+                end()
         finally:
             self.leave_write_gate_if_done()
 
