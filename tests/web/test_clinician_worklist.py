@@ -231,6 +231,12 @@ async def test_the_page_says_when_there_are_more_than_it_counted(
     assert completed < 100
     narrowed = await client.get("/clinician", params={"status": "completed"})
     assert f"Showing 1 to 25 of {completed} responses." in narrowed.text
+    # The audit trail says when the total it records is only where counting stopped.
+    views = await audit_events(app, "worklist.view")
+    assert [(v.detail["total"], v.detail["more_than_total"]) for v in views] == [
+        (100, True),
+        (completed, False),
+    ]
 
 
 @pytest.mark.parametrize(

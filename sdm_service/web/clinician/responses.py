@@ -89,6 +89,7 @@ async def worklist_view(
             "page": result.page,
             "shown": len(result.rows),
             "total": result.total,
+            "more_than_total": result.more,  # counting stopped at the pager's limit
             **listed(row.id for row in result.rows),
         },
     )
