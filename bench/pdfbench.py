@@ -2,15 +2,25 @@
 20 paragraphs rendered by the service's own renderer (its embedded fonts, paragraph style, page
 template, metadata and 'Page n of m' footer: the least one page of our PDF can cost), interleaved
 like the HTTP rows. A bare ReportLab page (standard Helvetica, nothing embedded, no footer) is
-measured too and reported beside it, for reference."""
+measured too and reported beside it, for reference.
+
+Each side renders what a busy service would: the summary and the WeasyPrint peer rotate through
+several patients' summaries (different answers, names, points and free text), never one document
+again and again, and no two ceiling pages carry the same text. So nothing that the renderer keeps
+between renders (what it learnt from text it saw before) flatters either figure: only text that
+really recurs from patient to patient (the content's headings, statements and options) recurs.
+"""
 
 from __future__ import annotations
 
+import functools
 import io
+import itertools
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from types import SimpleNamespace
 
 from pypdf import PdfReader
@@ -20,21 +30,23 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate
 
 from sdm_service.decision.snapshot import SummarySnapshot
 
+SNAPSHOTS = 8  # patients the summary and the peer rotate through
 CEILING_TEXT = (
-    "Paragraph {n}. A short plain sentence about the consult, long enough to wrap onto a second line "
+    "Paragraph {n:06d}. A short plain sentence about the consult, long enough to wrap onto a second line "
     "so the layout engine has some work to do on each paragraph of this page."
 )
 
 
-def render_ceiling_pdf() -> bytes:
-    """One page through the service's renderer: the summary's fonts, body style, template and footer."""
+def render_ceiling_pdf(serial: int = 0) -> bytes:
+    """One page through the service's renderer: the summary's fonts, body style, template and footer.
+    Its paragraphs are numbered from 20 x serial, so each serial is a page of text not seen before."""
     from sdm_service.report.pdf import build_pdf
     from sdm_service.report.styles import para, register_fonts
     from sdm_service.report.words import speaking
 
     register_fonts()
     with speaking("en"):
-        story = [para(CEILING_TEXT.format(n=n), "body") for n in range(1, 21)]
+        story = [para(CEILING_TEXT.format(n=20 * serial + n), "body") for n in range(1, 21)]
         return build_pdf(story, title="Ceiling", language="en", footer="Response ceiling")
 
 
@@ -47,17 +59,41 @@ def render_bare_reportlab_pdf() -> bytes:
     return buffer.getvalue()
 
 
-def realistic_snapshot() -> SummarySnapshot:
-    """A completed response's stored summary, made the way the seeded database's are."""
+def realistic_snapshots(count: int = SNAPSHOTS, *, now: datetime | None = None) -> list[SummarySnapshot]:
+    """Completed responses' stored summaries, made the way the seeded database's are: the real
+    engine's summaries of different patients' answers (one per answer set)."""
     from bench.answers import SLUG, response_rows
     from sdm_service.content import load_library
     from sdm_service.settings import PROJECT_ROOT
 
     content = load_library(PROJECT_ROOT / "questionnaires").get(SLUG)
-    for row, _status in response_rows(content, 50, seed=8):
-        if isinstance(row["summary"], dict):
-            return SummarySnapshot.model_validate(row["summary"])
-    raise RuntimeError("no completed response among the generated rows")
+    snapshots: list[SummarySnapshot] = []
+    seen: set[str] = set()
+    for row, _status in response_rows(content, 50 * count, seed=8, now=now):
+        summary = row["summary"]
+        if not isinstance(summary, dict):
+            continue
+        snapshot = SummarySnapshot.model_validate(summary)
+        # Rows that share an answer set share a summary but for ids and dates: keep one of each.
+        answers = snapshot.model_dump_json(exclude={"response_id", "completed_at", "consult_date", "patient"})
+        if answers in seen:
+            continue
+        seen.add(answers)
+        snapshots.append(snapshot)
+        if len(snapshots) == count:
+            return snapshots
+    raise RuntimeError(f"fewer than {count} completed responses among the generated rows")
+
+
+def realistic_snapshot() -> SummarySnapshot:
+    """A completed response's stored summary, made the way the seeded database's are."""
+    return realistic_snapshots(1)[0]
+
+
+def rotating(renders: list[Callable[[], bytes]]) -> Callable[[], bytes]:
+    """One render at a time from the list, in turn."""
+    turns = itertools.cycle(renders)
+    return lambda: next(turns)()
 
 
 def renders_per_second(render: Callable[[], bytes], seconds: float) -> float:
@@ -123,11 +159,12 @@ def weasyprint_renderer(html: str) -> Callable[[], bytes]:
 class PdfFigures:
     service_rps: list[float]
     ceiling_rps: list[float]
-    summary_bytes: int
-    summary_pages: int
+    summary_bytes: int  # on average over the patients rotated through
+    summary_pages: float  # likewise
     peer_rps: list[float]
     peer_pages: int
     bare_rps: list[float]
+    patients: int  # different summaries the service and the peer rotate through
 
     @property
     def peer(self) -> float:
@@ -149,18 +186,22 @@ class PdfFigures:
 def measure_pdf(rounds: int, seconds: float) -> PdfFigures:
     from sdm_service.report.pdf import render_summary_pdf
 
-    snapshot = realistic_snapshot()
+    snapshots = realistic_snapshots()
+    service = rotating([functools.partial(render_summary_pdf, snapshot) for snapshot in snapshots])
+    # One render of each patient: the warm-up (fonts registered, modules imported) and their sizes.
+    firsts = [service() for _snapshot in snapshots]
+    pages = statistics.mean(len(PdfReader(io.BytesIO(pdf)).pages) for pdf in firsts)
+    serials = itertools.count()
 
-    def service() -> bytes:
-        return render_summary_pdf(snapshot)
+    def ceiling() -> bytes:
+        return render_ceiling_pdf(next(serials))
 
-    first = service()  # also the warm-up: fonts registered, modules imported
-    pages = len(PdfReader(io.BytesIO(first)).pages)
-    if len(PdfReader(io.BytesIO(render_ceiling_pdf())).pages) != 1:
+    if len(PdfReader(io.BytesIO(ceiling())).pages) != 1:
         raise RuntimeError("the PDF ceiling must be one page")
     render_bare_reportlab_pdf()
-    peer = weasyprint_renderer(summary_page_html(snapshot))
-    peer_pages = len(PdfReader(io.BytesIO(peer())).pages)
+    peers = [weasyprint_renderer(summary_page_html(snapshot)) for snapshot in snapshots]
+    peer_pages = len(PdfReader(io.BytesIO(peers[0]())).pages)  # seconds a render: one is the warm-up
+    peer = rotating(peers[1:] + peers[:1])
     service_rps: list[float] = []
     ceiling_rps: list[float] = []
     peer_rps: list[float] = []
@@ -168,10 +209,12 @@ def measure_pdf(rounds: int, seconds: float) -> PdfFigures:
     for index in range(rounds):
         runs = [
             (service, service_rps),
-            (render_ceiling_pdf, ceiling_rps),
+            (ceiling, ceiling_rps),
             (peer, peer_rps),
             (render_bare_reportlab_pdf, bare_rps),
         ]
         for render, sink in runs if index % 2 == 0 else reversed(runs):
             sink.append(renders_per_second(render, seconds))
-    return PdfFigures(service_rps, ceiling_rps, len(first), pages, peer_rps, peer_pages, bare_rps)
+    size = round(statistics.mean(len(pdf) for pdf in firsts))
+    pages = round(pages, 2)
+    return PdfFigures(service_rps, ceiling_rps, size, pages, peer_rps, peer_pages, bare_rps, len(snapshots))

@@ -136,7 +136,10 @@ def pdf_report(pdf: PdfFigures) -> dict[str, Any]:
         "ceiling": {
             "renders_per_s": round(pdf.ceiling, 1),
             "rounds": [round(x, 1) for x in pdf.ceiling_rps],
-            "what": "one page, 20 paragraphs, through the service's renderer (fonts, template, footer)",
+            "what": (
+                "one page, 20 paragraphs, through the service's renderer (fonts, template, footer); "
+                "no two pages with the same text"
+            ),
         },
         # For reference: the same 20 paragraphs in bare ReportLab (Helvetica, nothing embedded).
         "bare_reportlab": {
@@ -145,7 +148,8 @@ def pdf_report(pdf: PdfFigures) -> dict[str, Any]:
             "ratio_per_page": round(pdf.service / pdf.bare * pdf.summary_pages, 3) if pdf.bare else None,
         },
         "summary_pdf_bytes": pdf.summary_bytes,
-        "summary_pdf_pages": pdf.summary_pages,
+        "summary_pdf_pages": pdf.summary_pages,  # mean over the patients rotated through
+        "summary_patients": pdf.patients,
         # The ceiling is one page; per page the summary costs this fraction of it.
         "ratio_per_page": round(ratio * pdf.summary_pages, 3) if ratio else None,
         "ratio": ratio,

@@ -169,3 +169,19 @@ def test_pdf_ceiling_is_one_page_through_the_service_renderer() -> None:
     assert names
     assert all("DejaVuSans" in name for name in names)
     assert "Page 1 of 1" in ceiling.pages[0].extract_text()
+
+
+def test_pdf_rows_rotate_through_different_patients_and_never_repeat_a_ceiling_page() -> None:
+    """Nothing the renderer keeps between renders can flatter a PDF row: the summary and the peer
+    rotate through different patients' summaries, and no two ceiling pages have the same text."""
+    snapshots = pdfbench.realistic_snapshots()
+    assert len(snapshots) == pdfbench.SNAPSHOTS > 1
+    points = {tuple(point.title for point in s.discussion_points) for s in snapshots}
+    names = {s.patient.name for s in snapshots}
+    assert len(points) > 1  # different answers, so different points to discuss
+    assert len(names) == len(snapshots)
+    turns = pdfbench.rotating([lambda n=n: bytes([n]) for n in range(3)])
+    assert [turns() for _ in range(4)] == [b"\x00", b"\x01", b"\x02", b"\x00"]
+    first, later = (PdfReader(io.BytesIO(pdfbench.render_ceiling_pdf(serial))) for serial in (0, 4999))
+    assert len(later.pages) == 1
+    assert first.pages[0].extract_text() != later.pages[0].extract_text()
