@@ -4,24 +4,28 @@ template, metadata and 'Page n of m' footer: the least one page of our PDF can c
 like the HTTP rows. A bare ReportLab page (standard Helvetica, nothing embedded, no footer) is
 measured too and reported beside it, for reference.
 
-Each side renders what a busy service would: the summary and the WeasyPrint peer rotate through
-several patients' summaries (different answers, names, points and free text), never one document
-again and again, and no two ceiling pages carry the same text. So nothing that the renderer keeps
-between renders (what it learnt from text it saw before) flatters either figure: only text that
-really recurs from patient to patient (the content's headings, statements and options) recurs.
+Each side renders what a busy service would, a stream of different patients, never one document
+again and again: the summary and the WeasyPrint peer rotate through several patients' summaries
+(different answers, so different points, options and evidence), and each summary render is of a
+patient not seen before (a name, response id and own questions of its own), as each completion
+renders its own summary once; no two ceiling pages carry the same text either. So what the
+renderer keeps between renders (what it learnt from text it saw before) flatters neither figure:
+only text that really recurs from patient to patient (the content's headings, statements and
+options) recurs.
 """
 
 from __future__ import annotations
 
-import functools
 import io
 import itertools
 import statistics
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
+from typing import Any
 
 from pypdf import PdfReader
 from reportlab.lib.pagesizes import LETTER
@@ -88,6 +92,25 @@ def realistic_snapshots(count: int = SNAPSHOTS, *, now: datetime | None = None) 
 def realistic_snapshot() -> SummarySnapshot:
     """A completed response's stored summary, made the way the seeded database's are."""
     return realistic_snapshots(1)[0]
+
+
+def new_patients(snapshots: list[SummarySnapshot]) -> Callable[[], SummarySnapshot]:
+    """Each call the next snapshot in turn, as a patient not seen before: the patient's own text
+    (name, response id, own questions) is made unique, the rest is that patient's summary."""
+    serials = itertools.count()
+
+    def patient() -> SummarySnapshot:
+        serial = next(serials)
+        snapshot = snapshots[serial % len(snapshots)]
+        update: dict[str, Any] = {
+            "response_id": str(uuid.UUID(int=serial, version=4)),
+            "patient": snapshot.patient.model_copy(update={"name": f"{snapshot.patient.name} {serial}"}),
+        }
+        if snapshot.own_questions:
+            update["own_questions"] = f"{snapshot.own_questions} ({serial})"
+        return snapshot.model_copy(update=update)
+
+    return patient
 
 
 def rotating(renders: list[Callable[[], bytes]]) -> Callable[[], bytes]:
@@ -187,8 +210,12 @@ def measure_pdf(rounds: int, seconds: float) -> PdfFigures:
     from sdm_service.report.pdf import render_summary_pdf
 
     snapshots = realistic_snapshots()
-    service = rotating([functools.partial(render_summary_pdf, snapshot) for snapshot in snapshots])
-    # One render of each patient: the warm-up (fonts registered, modules imported) and their sizes.
+    patients = new_patients(snapshots)
+
+    def service() -> bytes:
+        return render_summary_pdf(patients())
+
+    # One render of each summary: the warm-up (fonts registered, modules imported) and their sizes.
     firsts = [service() for _snapshot in snapshots]
     pages = statistics.mean(len(PdfReader(io.BytesIO(pdf)).pages) for pdf in firsts)
     serials = itertools.count()

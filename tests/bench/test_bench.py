@@ -180,6 +180,10 @@ def test_pdf_rows_rotate_through_different_patients_and_never_repeat_a_ceiling_p
     names = {s.patient.name for s in snapshots}
     assert len(points) > 1  # different answers, so different points to discuss
     assert len(names) == len(snapshots)
+    patients = pdfbench.new_patients(snapshots)
+    stream = [patients() for _ in range(2 * len(snapshots))]
+    assert [s.discussion_points for s in stream] == 2 * [s.discussion_points for s in snapshots]
+    assert len({s.patient.name for s in stream}) == len({s.response_id for s in stream}) == len(stream)
     turns = pdfbench.rotating([lambda n=n: bytes([n]) for n in range(3)])
     assert [turns() for _ in range(4)] == [b"\x00", b"\x01", b"\x02", b"\x00"]
     first, later = (PdfReader(io.BytesIO(pdfbench.render_ceiling_pdf(serial))) for serial in (0, 4999))
