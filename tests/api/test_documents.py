@@ -10,16 +10,13 @@ import hashlib
 import re
 import threading
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable
 
 import anyio
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy import delete, event, func, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -38,6 +35,7 @@ from tests.api.conftest import (
     validate_fhir,
 )
 from tests.api.test_fhir_intake import questionnaire_response
+from tests.database import statements_run
 from tests.web import patient_support
 from tests.web.clinician_support import audit_events, signed_in
 
@@ -247,21 +245,6 @@ async def test_no_document_before_completion(
 
 
 RESPONSE_ROW = re.compile(r"\bFROM responses\b", re.IGNORECASE)
-
-
-@contextmanager
-def statements_run() -> Iterator[list[str]]:
-    """The SQL statements any engine runs meanwhile (the app's included)."""
-    seen: list[str] = []
-
-    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
-
-    event.listen(Engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(Engine, "before_cursor_execute", note)
 
 
 async def binary_reads(app: Litestar) -> list[tuple[str, str, str, str]]:
