@@ -31,7 +31,7 @@ from sdm_service.app import create_app
 from sdm_service.settings import load_settings
 
 BASE_URL = "https://127.0.0.1"
-ROWS = ("step_get", "step_post", "fhir_read", "stored_pdf", "worklist")
+ROWS = ("step_get", "step_post", "fhir_read", "stored_pdf", "fhir_binary", "clinician_pdf", "worklist")
 
 
 class StatementCounter:
@@ -85,6 +85,11 @@ async def _prepare(client: httpx.AsyncClient, seed: SeedResult) -> dict[str, Cal
             f"/api/v1/responses/{ids[pdf_turn['n'] % len(ids)]}/summary.pdf", headers=pdf_api
         )
 
+    async def fhir_binary() -> Any:
+        pdf_turn["n"] += 1
+        binary_id = ids[pdf_turn["n"] % len(ids)]
+        return await client.get(f"/fhir/Binary/{binary_id}", headers={**pdf_api, "Accept": "application/pdf"})
+
     sign_in = await client.get(flows.CLINICIAN_SIGN_IN)
     sign_form = next(f for f in flows.post_forms(sign_in.text) if any(n == "password" for n, _ in f.fields))
     values = dict(sign_form.body())
@@ -94,11 +99,17 @@ async def _prepare(client: httpx.AsyncClient, seed: SeedResult) -> dict[str, Cal
     async def worklist() -> Any:
         return await client.get(flows.CLINICIAN_WORKLIST)
 
+    async def clinician_pdf() -> Any:
+        pdf_turn["n"] += 1
+        return await client.get(f"/clinician/responses/{ids[pdf_turn['n'] % len(ids)]}/summary.pdf")
+
     return {
         "step_get": step_get,
         "step_post": step_post,
         "fhir_read": fhir_read,
         "stored_pdf": stored_pdf,
+        "fhir_binary": fhir_binary,
+        "clinician_pdf": clinician_pdf,
         "worklist": worklist,
     }
 

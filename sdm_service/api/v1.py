@@ -307,17 +307,16 @@ async def get_summary_pdf(
     api_client: NamedDependency[ApiClient],
     db_session: NamedDependency[AsyncSession],
 ) -> HttpResponse[bytes]:
-    # Served as stored (one primary-key read, the response row not even loaded); the response is
-    # loaded only when nothing is stored: to answer 404 or 409, or to store its document first.
-    pdf = await documents.stored_pdf(db_session, response_id)
-    if pdf is None:
+    async def completed() -> PatientResponse:  # only when nothing is stored: 404, 409 or store first
         response = await _load(db_session, response_id)
         if not response.summary:
             raise ClientException(
                 status_code=HTTP_409_CONFLICT,
                 detail=f"Response {response_id} is {response.status}; the PDF exists once it is completed.",
             )
-        pdf = await documents.summary_pdf(db_session, response)
+        return response
+
+    pdf = await documents.document_of_record(db_session, response_id, completed)
     await audit_read(db_session, api_client, request, entity_id=str(response_id), detail={"format": "pdf"})
     await db_session.commit()  # release the write lock before the document's bytes are sent
     return HttpResponse(pdf.content, media_type=documents.PDF_MEDIA_TYPE, headers=pdf.download_headers())

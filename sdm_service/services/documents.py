@@ -6,7 +6,9 @@ Rendering is slow CPU work: done inside the completing request it held a pooled 
 whole rendering, and a burst of submits ran the pool dry (503s). Every channel (patient and
 clinician downloads, the JSON API, FHIR Binary and DocumentReference) reads the document through
 `summary_pdf`, which never re-renders a stored one: a later release of the renderer cannot alter a
-document that was handed out.
+document that was handed out. Channels that know only the response's id (the JSON API's
+summary.pdf, FHIR Binary) go through `document_of_record`: one primary-key read of the stored
+document, the response row loaded only when nothing is stored.
 
 A completed response whose document is not stored (completed before documents were stored, or its
 after-completion work lost to a crash) is rendered on its first request and stored then. Two
@@ -158,6 +160,21 @@ async def summary_pdf(session: AsyncSession, response: PatientResponse) -> Summa
         if stored is None:  # pragma: no cover - the insert above or a concurrent one stored it
             raise RuntimeError(f"the summary document of response {response.id} was not stored")
     return stored
+
+
+async def document_of_record(
+    session: AsyncSession,
+    response_id: uuid.UUID,
+    completed_response: Callable[[], Awaitable[PatientResponse]],
+) -> SummaryPdf:
+    """The document to serve for the response with this id: the stored one, by one primary-key read
+    (the response row and its 16 KB summary are not loaded). Only when none is stored is the row
+    loaded, by `completed_response`, which raises the channel's own answer (404, 409) when there is
+    no such response or it is not completed; its document is then rendered and stored first."""
+    stored = await stored_pdf(session, response_id)
+    if stored is not None:
+        return stored
+    return await summary_pdf(session, await completed_response())
 
 
 def after_completion(session: AsyncSession, response: PatientResponse) -> Callable[[], Awaitable[None]]:

@@ -125,6 +125,15 @@ def read_snapshot(response: PatientResponse) -> tuple[SummarySnapshot | None, bo
         return None, True
 
 
+async def summary_language(session: AsyncSession, response_id: uuid.UUID) -> str:
+    """The language of the response's stored summary (read_snapshot(...).language), read from the
+    stored JSON by the database rather than by loading and validating the whole summary."""
+    language = col(PatientResponse.summary)["language"].as_string()
+    statement = select(language).where(col(PatientResponse.id) == response_id)
+    kept_in = (await session.execute(statement)).scalar_one_or_none()
+    return kept_in or SummarySnapshot.model_fields["language"].default
+
+
 async def response_details(
     session: AsyncSession, library: ContentLibrary, response: PatientResponse
 ) -> ResponseDetails:

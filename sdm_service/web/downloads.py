@@ -11,10 +11,13 @@ from sdm_service.report import pdf as report_pdf
 from sdm_service.services import documents
 
 
-async def summary_pdf_download(session: AsyncSession, response: PatientResponse) -> HttpResponse[bytes]:
+def as_download(pdf: documents.SummaryPdf) -> HttpResponse[bytes]:
     """The document of record (see services/documents.py), as an attachment that is never cached."""
-    pdf = await documents.summary_pdf(session, response)
     return HttpResponse(pdf.content, media_type=documents.PDF_MEDIA_TYPE, headers=pdf.download_headers())
+
+
+async def summary_pdf_download(session: AsyncSession, response: PatientResponse) -> HttpResponse[bytes]:
+    return as_download(await documents.summary_pdf(session, response))
 
 
 async def translated_pdf_download(snapshot: SummarySnapshot) -> HttpResponse[bytes]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import re
 import threading
 import uuid
 from collections.abc import Callable
@@ -34,8 +35,9 @@ from tests.api.conftest import (
     validate_fhir,
 )
 from tests.api.test_fhir_intake import questionnaire_response
+from tests.database import statements_run
 from tests.web import patient_support
-from tests.web.clinician_support import signed_in
+from tests.web.clinician_support import audit_events, signed_in
 
 Client = AsyncTestClient[Litestar]
 PDF_ACCEPT = {"Accept": "application/pdf"}
@@ -240,3 +242,80 @@ async def test_no_document_before_completion(
     ).status_code == 409
     assert (await client.get(f"/fhir/Binary/{invited.id}", headers=headers)).status_code == 404
     assert await stored_document(app, invited.id) is None
+
+
+RESPONSE_ROW = re.compile(r"\bFROM responses\b", re.IGNORECASE)
+
+
+async def binary_reads(app: Litestar) -> list[tuple[str, str, str, str]]:
+    """Who read which response through FHIR Binary, on the audit record."""
+    return [
+        (event.actor_type, event.entity_id, event.detail["via"], event.detail["path"])
+        for event in await audit_events(app, "api.response.read")
+        if event.detail.get("via") == "fhir-binary"
+    ]
+
+
+async def test_fhir_binary_serves_the_stored_bytes_without_loading_the_response_and_audits_each_read(
+    client: Client, app: Litestar, settings: Settings, headers: dict[str, str]
+) -> None:
+    done = await completed_response(app, settings)
+    stored = await stored_document(app, done.id)
+    assert stored is not None
+    with statements_run() as seen:
+        raw = await client.get(f"/fhir/Binary/{done.id}", headers={**headers, **PDF_ACCEPT})
+        resource = await client.get(f"/fhir/Binary/{done.id}", headers=headers)
+    assert raw.status_code == resource.status_code == 200, (raw.text, resource.text)
+    assert raw.content == stored.pdf
+    assert raw.headers["content-type"] == "application/pdf"
+    assert raw.headers["content-disposition"] == f'attachment; filename="{stored.filename}"'
+    assert raw.headers["cache-control"] == resource.headers["cache-control"] == "no-store"
+    assert resource.headers["content-type"].startswith("application/fhir+json")
+    validate_fhir(resource.json())
+    assert resource.json()["id"] == str(done.id)
+    assert base64.b64decode(resource.json()["data"]) == stored.pdf
+    assert any("summary_documents" in statement for statement in seen)
+    assert not [s for s in seen if RESPONSE_ROW.search(s)], "a stored document is served by its own row"
+    path = f"/fhir/Binary/{done.id}"
+    assert await binary_reads(app) == [("api_client", str(done.id), "fhir-binary", path)] * 2
+
+
+async def test_fhir_binary_of_an_old_response_stores_its_document_and_audits_the_read(
+    client: Client, app: Litestar, settings: Settings, headers: dict[str, str]
+) -> None:
+    old = await completed_response(app, settings)
+    await forget_document(app, old.id)
+    raw = await client.get(f"/fhir/Binary/{old.id}", headers={**headers, **PDF_ACCEPT})
+    assert raw.status_code == 200, raw.text
+    stored = await stored_document(app, old.id)
+    assert stored is not None
+    assert raw.content == stored.pdf
+    assert raw.headers["content-disposition"] == f'attachment; filename="{stored.filename}"'
+    assert await binary_reads(app) == [("api_client", str(old.id), "fhir-binary", f"/fhir/Binary/{old.id}")]
+
+
+async def test_fhir_binary_of_an_unknown_or_incomplete_response_is_a_not_found_outcome(
+    client: Client, app: Litestar, settings: Settings, headers: dict[str, str]
+) -> None:
+    invited = await invited_response(app, settings)
+    unknown = uuid.uuid4()
+    cases = {
+        str(unknown): f"Binary/{unknown} does not exist.",
+        "not-a-uuid": "Binary/not-a-uuid does not exist.",
+        str(
+            invited.id
+        ): f"Binary/{invited.id} does not exist. The summary exists once the response is completed.",
+    }
+    for resource_id, diagnostics in cases.items():
+        for accept in ({}, PDF_ACCEPT):
+            answer = await client.get(f"/fhir/Binary/{resource_id}", headers={**headers, **accept})
+            assert answer.status_code == 404, (resource_id, accept, answer.text)
+            assert answer.headers["content-type"].startswith("application/fhir+json")
+            outcome = answer.json()
+            validate_fhir(outcome)
+            assert outcome["resourceType"] == "OperationOutcome"
+            assert [(i["severity"], i["code"], i["diagnostics"]) for i in outcome["issue"]] == [
+                ("error", "not-found", diagnostics)
+            ]
+    assert await stored_document(app, invited.id) is None
+    assert await binary_reads(app) == [], "nothing was read, so nothing is on the record"

@@ -11,7 +11,8 @@ from pypdf import PdfReader
 from sqlalchemy import select
 from sqlmodel import col
 
-from sdm_service.models import PatientResponse, ResponseStatus, Review
+from sdm_service.models import PatientResponse, ResponseStatus, Review, SummaryDocument
+from tests.database import statements_run
 from tests.web.clinician_support import (
     Client,
     add_response,
@@ -219,3 +220,27 @@ async def test_a_pdf_for_an_unknown_response_is_not_found(client: Client, app: L
     response = await client.get(f"/clinician/responses/{uuid.uuid4()}/summary.pdf")
     assert response.status_code == 404
     assert await audit_events(app, "response.pdf") == []
+
+
+async def test_a_stored_pdf_is_served_as_stored_without_loading_the_summary_and_each_download_is_audited(
+    client: Client, app: Litestar
+) -> None:
+    user_id = await signed_in(client, app, "reader")
+    response_id = await add_response(app)  # completed, its document not stored yet
+    first = await client.get(f"/clinician/responses/{response_id}/summary.pdf")
+    assert first.status_code == 200
+    async with db(app) as session:
+        stored = await session.get(SummaryDocument, response_id)
+    assert stored is not None, "the first download stores the document"
+    with statements_run() as seen:
+        again = await client.get(f"/clinician/responses/{response_id}/summary.pdf")
+    assert again.status_code == 200
+    assert first.content == again.content == stored.pdf
+    assert again.headers["content-type"] == "application/pdf"
+    assert again.headers["cache-control"] == "no-store"
+    assert again.headers["content-disposition"] == f'attachment; filename="{stored.filename}"'
+    assert not [s for s in seen if "responses.summary AS" in s], "the stored document is served by its row"
+    events = await audit_events(app, "response.pdf")
+    assert [(e.actor_id, e.entity_id, e.detail) for e in events] == [
+        (str(user_id), str(response_id), {"language": "en"})
+    ] * 2

@@ -11,7 +11,7 @@ from litestar import Litestar
 from sdm_service.services import invitations
 from sdm_service.settings import Settings
 from tests.report.measure import page_texts
-from tests.web.clinician_support import post_form, signed_in
+from tests.web.clinician_support import audit_events, post_form, signed_in
 from tests.web.patient_support import (
     BASE,
     Client,
@@ -157,3 +157,5 @@ async def test_a_spanish_walk_ends_with_a_spanish_summary_and_pdf(client: Client
     assert "Your discussion summary" in english_text
     assert own_words in english_text
     assert "-en.pdf" in english.headers["content-disposition"]
+    downloads = await audit_events(app, "response.pdf")
+    assert [event.detail["language"] for event in downloads] == ["es", "en"]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -19,6 +21,8 @@ from sdm_service.calls import RequestCall
 from sdm_service.fhirmap.bundle import searchset
 from sdm_service.fhirmap.common import FHIR_JSON
 from sdm_service.models import ApiClient, PatientResponse
+from sdm_service.services import documents
+from sdm_service.services.documents import SummaryPdf
 from sdm_service.services.search import get_response, search_responses
 from sdm_service.settings import Settings
 
@@ -74,6 +78,27 @@ async def audited_read(call: FhirCall, resource_type: str, resource_id: str, *, 
     """The response behind one resource read, with the read on the audit record. Every resource but
     QuestionnaireResponse is the summary of a completed response, so needs the summary."""
     check_request(call.request)
+    row = await _response_behind(call, resource_type, resource_id)
+    await _record_read(call, row.id, via)
+    return row
+
+
+async def audited_document(call: FhirCall, resource_id: str, *, via: str) -> tuple[uuid.UUID, SummaryPdf]:
+    """The stored PDF behind Binary/{resource_id} (and its response's id), with the read on the
+    audit record: served as stored, the response row loaded only when nothing is stored (to answer
+    404, or to store its document first)."""
+    check_request(call.request)
+    response_id = params.resource_id("Binary", resource_id)
+    pdf = await documents.document_of_record(
+        call.db_session, response_id, partial(_response_behind, call, "Binary", resource_id)
+    )
+    await _record_read(call, response_id, via)
+    return response_id, pdf
+
+
+async def _response_behind(call: FhirCall, resource_type: str, resource_id: str) -> PatientResponse:
+    """The response `resource_type/resource_id` reads, or 404 (also before it has the summary that
+    every resource but QuestionnaireResponse needs)."""
     needs_summary = resource_type != "QuestionnaireResponse"
     row = await get_response(
         call.db_session, params.resource_id(resource_type, resource_id), with_summary=needs_summary
@@ -83,11 +108,14 @@ async def audited_read(call: FhirCall, resource_type: str, resource_id: str, *, 
         if row is not None:
             detail += " The summary exists once the response is completed."
         raise FhirError(404, detail)
-    await call.audit(str(row.id), detail={"via": via})
+    return row
+
+
+async def _record_read(call: FhirCall, response_id: uuid.UUID, via: str) -> None:
+    await call.audit(str(response_id), detail={"via": via})
     # Commit the audit event now rather than after the response is sent: the write lock (SQLite's
     # one writer) is then not held while the resource is mapped, serialised and sent.
     await call.db_session.commit()
-    return row
 
 
 async def searchset_response(

@@ -16,6 +16,7 @@ from litestar.params import FromPath
 from sdm_service.api.fhir.common import (
     SEARCH_DEPENDENCY,
     FhirCall,
+    audited_document,
     audited_read,
     fhir_base,
     read_options,
@@ -72,12 +73,11 @@ async def read_document_reference(
     "data. Either way the bytes stored at completion. Needs system/Binary.r.",
 )
 async def read_binary(call: NamedDependency[FhirCall], resource_id: FromPath[str]) -> HttpResponse[Any]:
-    row = await audited_read(call, "Binary", resource_id, via="fhir-binary")
-    pdf = await documents.summary_pdf(call.db_session, row)
+    response_id, pdf = await audited_document(call, resource_id, via="fhir-binary")
     request = call.request
     if wants_pdf(request.headers.get("accept", ""), request.query_params.get("_format")):
         return HttpResponse(pdf.content, media_type=documents.PDF_MEDIA_TYPE, headers=pdf.download_headers())
-    return fhir_response(binary(str(row.id), pdf.content))
+    return fhir_response(binary(str(response_id), pdf.content))
 
 
 routes = [search_document_references, read_document_reference, read_binary]

@@ -18,8 +18,9 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from sdm_service.audit import listed
 from sdm_service.content import ContentLibrary
+from sdm_service.decision.snapshot import SummarySnapshot
 from sdm_service.models import PatientResponse, ResponseStatus, utcnow
-from sdm_service.services import patient_links, reviews, worklist
+from sdm_service.services import documents, patient_links, reviews, worklist
 from sdm_service.web import auth
 from sdm_service.web.clinician.common import (
     ClinicianCall,
@@ -30,7 +31,7 @@ from sdm_service.web.clinician.common import (
     parse_page,
     priority_labels,
 )
-from sdm_service.web.downloads import summary_pdf_download, translated_pdf_download
+from sdm_service.web.downloads import as_download, summary_pdf_download, translated_pdf_download
 
 
 def _filters_from_query(call: ClinicianCall) -> worklist.WorklistFilters:
@@ -156,26 +157,39 @@ async def response_pdf(
     response_id: FromPath[uuid.UUID],
     language: FromQuery[str | None] = None,
 ) -> HttpResponse[bytes]:
-    """The stored PDF (the patient's language); `?language=en` renders the same summary in English."""
+    """The stored PDF (the patient's language), served as stored: the response row is loaded only
+    when nothing is stored. `?language=en` renders the same summary in English."""
+    if language:
+        response, snapshot = await _summarised(call, response_id)
+        if language == snapshot.language:
+            download = await summary_pdf_download(call.db_session, response)
+        elif language in snapshot.translations:
+            download = await translated_pdf_download(snapshot.in_language(language))
+        else:
+            raise NotFoundException(f"This summary was not kept in '{language}'.")
+    else:
+
+        async def completed() -> PatientResponse:  # only when nothing is stored: 404, 500 or store first
+            return (await _summarised(call, response_id))[0]
+
+        download = as_download(await documents.document_of_record(call.db_session, response_id, completed))
+        language = await reviews.summary_language(call.db_session, response_id)
+    await call.audit(
+        "response.pdf", entity_type="response", entity_id=str(response_id), detail={"language": language}
+    )
+    return download
+
+
+async def _summarised(call: ClinicianCall, response_id: uuid.UUID) -> tuple[PatientResponse, SummarySnapshot]:
+    """The response and its summary, or 404 (no such response, or not finished); 500 when the
+    stored summary cannot be read."""
     response = await _response_or_404(call, response_id)
     snapshot, problem = reviews.read_snapshot(response)
     if snapshot is None:
         if problem:
             raise HTTPException(status_code=500, detail="The stored summary could not be read.")
         raise NotFoundException("There is no summary yet: the questionnaire is not finished.")
-    if language and language != snapshot.language:
-        if language not in snapshot.translations:
-            raise NotFoundException(f"This summary was not kept in '{language}'.")
-        download = await translated_pdf_download(snapshot.in_language(language))
-    else:
-        download = await summary_pdf_download(call.db_session, response)
-    await call.audit(
-        "response.pdf",
-        entity_type="response",
-        entity_id=str(response.id),
-        detail={"language": language or snapshot.language},
-    )
-    return download
+    return response, snapshot
 
 
 @post("/responses/{response_id:uuid}/review", name="clinician:review", include_in_schema=False)
