@@ -151,16 +151,7 @@ def prepare_fhir_row(
         raise flows.FlowError("the essential FHIR read does not serialise the same resource")
     bare.note = row.note
     fhir_file = write_requests(folder / "fhir_read.req", requests)
-    return (
-        Pair(row, service.base_url, fhir_file, ceiling.base_url, fhir_file),
-        Pair(
-            bare,
-            service.base_url,
-            fhir_file,
-            ceiling.base_url,
-            write_requests(folder / "ceiling_json.req", [ceiling_json]),
-        ),
-    )
+    return _with_json_reference(row, bare, service, ceiling, fhir_file, folder / "ceiling_json.req")
 
 
 def prepare_stored_pdf_row(
@@ -200,14 +191,21 @@ def prepare_stored_pdf_row(
     row.note = f"{len(requests)} stored PDFs rotated, median {statistics.median(sizes) / 1024:.0f} KiB"
     bare.note = row.note
     pdf_file = write_requests(folder / "stored_pdf.req", requests)
-    ceiling_json = PreparedRequest("GET", "/json", dict(PROXY))
+    return _with_json_reference(row, bare, service, ceiling, pdf_file, folder / "ceiling_json_pdf.req")
+
+
+def _with_json_reference(
+    row: Row,
+    bare: Row,
+    service: RunningServer,
+    ceiling: RunningServer,
+    request_file: Path,
+    json_file: Path,
+) -> tuple[Pair, Pair]:
+    """An API row against its essential ceiling (the same requests replayed on both sides), and the
+    same requests against the bare JSON GET (no I/O) for reference."""
+    json_requests = write_requests(json_file, [PreparedRequest("GET", "/json", dict(PROXY))])
     return (
-        Pair(row, service.base_url, pdf_file, ceiling.base_url, pdf_file),
-        Pair(
-            bare,
-            service.base_url,
-            pdf_file,
-            ceiling.base_url,
-            write_requests(folder / "ceiling_json_pdf.req", [ceiling_json]),
-        ),
+        Pair(row, service.base_url, request_file, ceiling.base_url, request_file),
+        Pair(bare, service.base_url, request_file, ceiling.base_url, json_requests),
     )
