@@ -21,13 +21,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sdm_service import migrate
 from sdm_service.db import create_engine
 from sdm_service.services.api_clients import create_api_client
 from sdm_service.settings import Settings
 from tests.api.conftest import ALL_SCOPES
 from tests.conftest import make_settings
-from tests.live import free_port, wait_for_health
+from tests.live import free_port, running_sdm
 
 EXAMPLES_PER_OPERATION = 5
 SEED = 1
@@ -53,38 +52,18 @@ def _command(name: str) -> str:
 def served_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """`sdm run` on a fresh SQLite database, and a token with every scope: (base URL, token)."""
     workdir = tmp_path_factory.mktemp("schemathesis")
-    url = f"http://127.0.0.1:{free_port()}"
+    port = free_port()
     env = {
         **os.environ,
         "SDM_DATABASE_URL": f"sqlite:///{workdir / 'api.db'}",
-        "SDM_BASE_URL": url,
+        "SDM_BASE_URL": f"http://127.0.0.1:{port}",
         "SDM_ENV": "development",
         "SDM_LOG_LEVEL": "WARNING",
         # Every generated request counts against the API limits; this run is not about limits.
         "SDM_API_REQUESTS_PER_WINDOW": "1000000",
     }
-    database_url = env["SDM_DATABASE_URL"]
-    migrate.upgrade(database_url, configure_logging=False)
-    token = asyncio.run(_token(make_settings(database_url)))
-    sdm = _command("sdm")
-    with (workdir / "server.log").open("wb") as log:
-        server = subprocess.Popen(
-            [sdm, "run", "--host", "127.0.0.1", "--port", url.rsplit(":", 1)[1]],
-            env=env,
-            cwd=PROJECT_ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            wait_for_health(url, server)
-            yield url, token
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+    with running_sdm(env, port, workdir) as url:
+        yield url, asyncio.run(_token(make_settings(env["SDM_DATABASE_URL"])))
 
 
 @pytest.mark.slow

@@ -7,19 +7,17 @@ SDM_REQUIRE_BROWSER=1 (as in .ci/run), where a missing browser fails the run ins
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sdm_service.content import Content, load_library
-from tests.live import free_port, wait_for_health
+from tests.live import ROOT, free_port, running_sdm
 
-ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 AXE_SCRIPT = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 REQUIRE_BROWSER = os.environ.get("SDM_REQUIRE_BROWSER") == "1"
@@ -69,7 +67,6 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     workdir = tmp_path_factory.mktemp("live-server")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    sdm = shutil.which("sdm", path=str(Path(sys.executable).parent)) or "sdm"
     env = {
         **os.environ,
         "SDM_DATABASE_URL": f"sqlite:///{workdir / 'browser.db'}",
@@ -78,31 +75,14 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         "SDM_CLINIC_NAME": CLINIC_NAME,
         "SDM_LOG_LEVEL": "WARNING",
     }
-    subprocess.run([sdm, "db", "upgrade"], env=env, check=True, cwd=ROOT, capture_output=True)
-    log = (workdir / "server.log").open("wb")
-    process = subprocess.Popen(
-        [sdm, "run", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_for_health(url, process)
+    with running_sdm(env, port, workdir):
         library = load_library(ROOT / "questionnaires")
         yield LiveServer(url=url, content=library.get("iort-sdm"), env=env)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
-@pytest.fixture
-async def browser(live_server: LiveServer) -> AsyncIterator[object]:
+@asynccontextmanager
+async def launched_chromium() -> AsyncIterator[Any]:
+    """Debian's chromium under Playwright, with the flags this machine needs, closed at the end."""
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
@@ -111,3 +91,9 @@ async def browser(live_server: LiveServer) -> AsyncIterator[object]:
             yield launched
         finally:
             await launched.close()
+
+
+@pytest.fixture
+async def browser(live_server: LiveServer) -> AsyncIterator[object]:
+    async with launched_chromium() as launched:
+        yield launched

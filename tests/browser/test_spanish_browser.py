@@ -8,11 +8,8 @@ from __future__ import annotations
 import io
 import json
 import re
-import shutil
 import subprocess
-import sys
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -24,6 +21,7 @@ from sdm_service.content import Content
 from sdm_service.web.patient import question_step_count, total_step_count
 from tests.browser.conftest import CLINIC_NAME, ROOT, LiveServer
 from tests.browser.test_patient_browser import assert_accessible, fill_step, new_page
+from tests.live import SDM
 
 pytestmark = pytest.mark.browser
 MIN_SZIGRISZT = 65.0
@@ -31,9 +29,8 @@ MIN_SZIGRISZT = 65.0
 
 def spanish_invitation(live_server: LiveServer, mrn: str) -> str:
     """An invitation in Spanish, made the way an EHR makes one: an API client, then the JSON API."""
-    sdm = shutil.which("sdm", path=str(Path(sys.executable).parent)) or "sdm"
     made = subprocess.run(
-        [sdm, "api-clients", "create", f"EHR {mrn}", "--scopes", "invitations:write"],
+        [SDM, "api-clients", "create", f"EHR {mrn}", "--scopes", "invitations:write"],
         env=live_server.env,
         cwd=ROOT,
         check=True,

@@ -6,20 +6,15 @@ provider's session too and comes back to the sign-in page."""
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import sys
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, need_browser
+from tests.browser.conftest import launched_chromium, need_browser
 from tests.identity.oidc_support import CLIENT_ID, CLIENT_SECRET, IdentityProvider
-from tests.live import wait_for_health
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.live import running_sdm
 
 pytestmark = pytest.mark.browser
 
@@ -32,7 +27,6 @@ def oidc_server(
     need_browser()
     workdir = tmp_path_factory.mktemp("oidc-live")
     url = f"http://127.0.0.1:{identity_provider.live_port}"
-    sdm = shutil.which("sdm", path=str(Path(sys.executable).parent)) or "sdm"
     env = {
         **os.environ,
         "SDM_DATABASE_URL": f"sqlite:///{workdir / 'oidc.db'}",
@@ -46,26 +40,16 @@ def oidc_server(
         "SDM_OIDC_CLINICIAN_VALUES": "sdm-clinician",
         "SDM_OIDC_ADMIN_VALUES": "sdm-admin",
     }
-    subprocess.run([sdm, "db", "upgrade"], env=env, check=True, cwd=ROOT, capture_output=True)
-    log = (workdir / "server.log").open("wb")
-    process = subprocess.Popen(
-        [sdm, "run", "--host", "127.0.0.1", "--port", str(identity_provider.live_port)],
-        env=env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_for_health(url, process)
+    with running_sdm(env, identity_provider.live_port, workdir):
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+
+
+@asynccontextmanager
+async def _browser_page() -> AsyncIterator[Any]:
+    async with launched_chromium() as browser:
+        context = await browser.new_context()
+        context.set_default_timeout(15_000)
+        yield await context.new_page()
 
 
 async def _sign_in(page: Any, server: str, login: str) -> None:
@@ -80,45 +64,27 @@ async def _sign_in(page: Any, server: str, login: str) -> None:
 async def test_a_clinician_signs_in_with_the_provider_and_signs_out_there(
     oidc_server: str, identity_provider: IdentityProvider
 ) -> None:
-    from playwright.async_api import async_playwright
+    async with _browser_page() as page:
+        await _sign_in(page, oidc_server, "dr.okafor")
+        assert await page.locator("h1").inner_text() == "Worklist"
+        signed_in_as = await page.locator(".signed-in-as").inner_text()
+        assert signed_in_as == "Signed in as Dr Ada Okafor"  # a clinician, not an administrator
+        assert await page.get_by_role("link", name="Accounts").count() == 0
 
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            context = await browser.new_context()
-            context.set_default_timeout(15_000)
-            page = await context.new_page()
-            await _sign_in(page, oidc_server, "dr.okafor")
-            assert await page.locator("h1").inner_text() == "Worklist"
-            signed_in_as = await page.locator(".signed-in-as").inner_text()
-            assert signed_in_as == "Signed in as Dr Ada Okafor"  # a clinician, not an administrator
-            assert await page.get_by_role("link", name="Accounts").count() == 0
-
-            await page.get_by_role("button", name="Sign out").click()
-            await page.wait_for_url(f"{identity_provider.issuer}/session/end*")
-            await page.get_by_role("button", name="Yes, sign me out").click()
-            await page.wait_for_url(f"{oidc_server}/clinician/sign-in?signed_out=1")
-            assert "You are signed out." in await page.content()
-            await page.goto(f"{oidc_server}/clinician")
-            assert page.url.startswith(f"{oidc_server}/clinician/sign-in")
-        finally:
-            await browser.close()
+        await page.get_by_role("button", name="Sign out").click()
+        await page.wait_for_url(f"{identity_provider.issuer}/session/end*")
+        await page.get_by_role("button", name="Yes, sign me out").click()
+        await page.wait_for_url(f"{oidc_server}/clinician/sign-in?signed_out=1")
+        assert "You are signed out." in await page.content()
+        await page.goto(f"{oidc_server}/clinician")
+        assert page.url.startswith(f"{oidc_server}/clinician/sign-in")
 
 
 async def test_an_administrator_lands_with_the_admin_role(oidc_server: str) -> None:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            context = await browser.new_context()
-            context.set_default_timeout(15_000)
-            page = await context.new_page()
-            await _sign_in(page, oidc_server, "dr.admin")
-            # The provider did MFA (amr), so no TOTP enrolment stands between the admin and the page.
-            assert await page.locator("h1").inner_text() == "Worklist"
-            assert "(administrator)" in await page.locator(".signed-in-as").inner_text()
-            await page.get_by_role("link", name="Accounts").click()
-            assert "dr.admin" in await page.content()
-        finally:
-            await browser.close()
+    async with _browser_page() as page:
+        await _sign_in(page, oidc_server, "dr.admin")
+        # The provider did MFA (amr), so no TOTP enrolment stands between the admin and the page.
+        assert await page.locator("h1").inner_text() == "Worklist"
+        assert "(administrator)" in await page.locator(".signed-in-as").inner_text()
+        await page.get_by_role("link", name="Accounts").click()
+        assert "dr.admin" in await page.content()
