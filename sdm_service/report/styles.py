@@ -79,6 +79,12 @@ def _style(name: str, **kwargs: Any) -> ParagraphStyle:
     return ParagraphStyle(name, **base)
 
 
+def _bullet_style(name: str, *, indent: float, bullet_indent: float, **text: Any) -> ParagraphStyle:
+    """A list item: text indented by `indent`, its bullet hanging at `bullet_indent` and set in the embedded
+    face (reportlab's default bullet font, Helvetica, is not embedded in the PDF). `text` as for _style."""
+    return _style(name, leftIndent=indent, bulletIndent=bullet_indent, bulletFontName=REGULAR, **text)
+
+
 # Built once at import; ParagraphStyle only names the fonts, so registration can stay lazy.
 STYLES = {
     "clinic": _style("clinic", fontSize=9.5, leading=12, textColor=MUTED),
@@ -103,23 +109,9 @@ STYLES = {
     "cell": _style("cell", fontSize=9, leading=11.2),
     "cell_bold": _style("cell_bold", fontName=BOLD, fontSize=9.5, leading=12),
     "cell_label": _style("cell_label", fontName=BOLD, fontSize=9.5, leading=12, textColor=MUTED),
-    "bullet": _style(
-        "bullet",
-        fontSize=9.5,
-        leading=12,
-        leftIndent=12,
-        bulletIndent=1,
-        bulletFontName=REGULAR,
-        spaceAfter=1,
-    ),
-    "cell_bullet": _style(
-        "cell_bullet",
-        fontSize=9,
-        leading=11.2,
-        leftIndent=9,
-        bulletIndent=0,
-        bulletFontName=REGULAR,
-        spaceAfter=2,
+    "bullet": _bullet_style("bullet", indent=12, bullet_indent=1, fontSize=9.5, leading=12, spaceAfter=1),
+    "cell_bullet": _bullet_style(
+        "cell_bullet", indent=9, bullet_indent=0, fontSize=9, leading=11.2, spaceAfter=2
     ),
     "check": _style("check", fontSize=9.5, leading=12, leftIndent=18, spaceAfter=2),
     "notice": _style("notice", fontSize=10, leading=13),

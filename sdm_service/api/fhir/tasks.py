@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
@@ -19,7 +20,8 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example, OpenAPIMediaType, Operation, Reference, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import FromPath, QueryParameter
-from litestar.status_codes import HTTP_201_CREATED
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from litestar.types import Guard
 
 from sdm_service.api.auth import actor, scopes
 from sdm_service.api.fhir import openapi, params
@@ -150,6 +152,28 @@ _STALE = ResponseSpec(
     description="OperationOutcome: If-Match names an older version of the Task.",
     generate_examples=False,
 )
+
+
+def _write_options(
+    scope: str,
+    body_check: Guard,
+    operation_class: type[Operation],
+    *,
+    status_code: int = HTTP_200_OK,
+    refusals: Mapping[int, ResponseSpec] | None = None,
+) -> dict[str, Any]:
+    """Route options of a Task write needing `scope`: `body_check` guards the body's content type, the
+    answer is the Task with `status_code`, and the documented refusals are every write's plus `refusals`."""
+    return {
+        "opt": scopes(scope),
+        "guards": [body_check],
+        "media_type": FHIR_JSON,
+        "status_code": status_code,
+        "responses": {status_code: openapi.READ_RESPONSES[200], **_WRITE_RESPONSES, **(refusals or {})},
+        "operation_class": operation_class,
+    }
+
+
 TASK_STATUS = QueryParameter(
     name="status",
     schema_extra={"pattern": params.codes_pattern(TASK_STATUS_CODES)},
@@ -178,12 +202,7 @@ def _task_id(text: str) -> uuid.UUID:
 
 @post(
     "/Task",
-    opt=scopes("system/Task.c"),
-    guards=[require_fhir_body],
-    media_type=FHIR_JSON,
-    status_code=HTTP_201_CREATED,
-    responses={201: openapi.READ_RESPONSES[200], **_WRITE_RESPONSES},
-    operation_class=TaskCreateOperation,
+    **_write_options("system/Task.c", require_fhir_body, TaskCreateOperation, status_code=HTTP_201_CREATED),
     summary="Create a Task asking a patient to complete the questionnaire (SDC)",
     description="Creates the patient's invitation. The 201 answer is the Task with an input of type "
     "patient-link whose valueUrl is the link to send the patient: shown only in this answer. "
@@ -327,11 +346,9 @@ def _expected_version(if_match: str | None) -> int | None:
 
 @patch(
     "/Task/{resource_id:str}",
-    opt=scopes("system/Task.u"),
-    guards=[require_json_patch],
-    media_type=FHIR_JSON,
-    responses={200: openapi.READ_RESPONSES[200], **_WRITE_RESPONSES, 409: _CONFLICT, 412: _STALE},
-    operation_class=TaskPatchOperation,
+    **_write_options(
+        "system/Task.u", require_json_patch, TaskPatchOperation, refusals={409: _CONFLICT, 412: _STALE}
+    ),
     summary="Cancel a Task (JSON Patch of /status)",
     description='Body [{"op": "replace", "path": "/status", "value": "cancelled"}]: ends the '
     "patient's link at once. Other statuses follow the response and are refused (400); a completed Task "

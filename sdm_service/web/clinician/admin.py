@@ -1,13 +1,11 @@
-"""Administrator pages: accounts (list, create, deactivate) and the audit log (read and filter only;
-every view of it is itself audited).
-
-There is deliberately no route that edits or deletes an audit event.
+"""Administrator pages under /clinician/admin: accounts (list, create, deactivate), with one account's
+actions (admin_accounts) and the audit log (audit_log) registered on the same router.
 """
 
 from __future__ import annotations
 
 import uuid
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from litestar import Router, get, post
 from litestar.di import NamedDependency
@@ -16,18 +14,10 @@ from litestar.response import Redirect, Template
 
 from sdm_service.models import Role
 from sdm_service.security import PasswordHashing
-from sdm_service.services import audit_query, passwords, users
+from sdm_service.services import passwords, users
 from sdm_service.web import auth
-from sdm_service.web.clinician import admin_accounts
-from sdm_service.web.clinician.common import (
-    ClinicianCall,
-    FormError,
-    field,
-    page_links,
-    parse_date,
-    parse_page,
-    read_fields,
-)
+from sdm_service.web.clinician import admin_accounts, audit_log
+from sdm_service.web.clinician.common import ClinicianCall, FormError, field, read_fields
 
 
 def _blank_account() -> dict[str, str]:
@@ -100,48 +90,14 @@ async def deactivate_account(
     return Redirect(f"/clinician/admin/users?deactivated={quote(account.username)}", status_code=303)
 
 
-@get("/audit", name="clinician:audit", include_in_schema=False)
-async def audit_view(call: NamedDependency[ClinicianCall]) -> Template:
-    form_values = {name: call.query(name) for name in ("action", "actor", "entity_id", "from", "to")}
-    actions = await audit_query.known_actions(call.db_session)
-    try:
-        filters = audit_query.AuditFilters(
-            action=form_values["action"],
-            actor=form_values["actor"],
-            entity_id=form_values["entity_id"],
-            date_from=parse_date(form_values["from"], "From"),
-            date_to=parse_date(form_values["to"], "To"),
-            page=parse_page(call.query("page")),
-        )
-    except (FormError, audit_query.AuditFilterError) as exc:
-        return call.page(
-            "clinician/audit.html",
-            {"error": str(exc), "result": None, "form": form_values, "actions": actions},
-            status_code=400,
-        )
-    result = await audit_query.audit_page(call.db_session, filters)
-    base = [(k, v) for k, v in form_values.items() if v]
-    # Reading the audit log is itself on the record. Added after the queries above, so this view
-    # is not among the entries it shows, and written when the request's unit of work commits.
-    await call.audit(
-        "audit.view",
-        entity_type="audit_event",
-        detail={"filters": {k: v[:200] for k, v in base}, "page": result.page, "total": result.total},
-    )
-    return call.page(
-        "clinician/audit.html",
-        {
-            "error": None,
-            "result": result,
-            "form": form_values,
-            "actions": actions,
-            **page_links(result.page, result.pages, lambda number: urlencode([*base, ("page", str(number))])),
-        },
-    )
-
-
 admin_router = Router(
     path="/admin",
-    route_handlers=[accounts_view, create_account, deactivate_account, audit_view, *admin_accounts.routes],
+    route_handlers=[
+        accounts_view,
+        create_account,
+        deactivate_account,
+        *admin_accounts.routes,
+        *audit_log.routes,
+    ],
     guards=[auth.require_admin],
 )
