@@ -35,7 +35,7 @@ from sdm_service.api.fhir import openapi as fhir_openapi
 from sdm_service.api.fhir import tasks as fhir_tasks
 from sdm_service.api.schemas import ClosedModelsSchemaPlugin
 from sdm_service.content import ContentLibrary, load_library
-from sdm_service.db import create_engine, database_is_reachable, sqlalchemy_config
+from sdm_service.db import create_autocommit_engine, create_engine, database_is_reachable, sqlalchemy_config
 from sdm_service.delivery.keys import load_signing_keys, public_jwks
 from sdm_service.delivery.queue import DeliveryQueue
 from sdm_service.i18n import Catalogs
@@ -133,11 +133,17 @@ def create_app(
     side_engine = create_engine(
         settings, pool_size=SQLITE_SIDE_POOL_SIZE if settings.is_sqlite else SIDE_POOL_SIZE
     )
-    rate_limit_store = ratelimit.store_from_settings(settings, side_engine)
+    # Writes of one statement that commit by themselves: rate-limit counts, the audit event of a read.
+    autocommit_engine = create_autocommit_engine(settings, side_engine)
+    # Engines with a pool of their own (on PostgreSQL the autocommit engine shares the side pool).
+    own_pools = [engine, side_engine] + (
+        [autocommit_engine] if autocommit_engine.pool is not side_engine.pool else []
+    )
+    rate_limit_store = ratelimit.store_from_settings(settings, side_engine, autocommit_engine)
     own_tracer_provider = None if tracer_provider else tracing.tracer_provider_from_settings(settings)
     tracer_provider = tracer_provider or own_tracer_provider
     if tracer_provider is not None:
-        tracing.instrument_engines(tracer_provider, [engine, side_engine])
+        tracing.instrument_engines(tracer_provider, own_pools)
     intake = library.get(settings.questionnaire_slug)  # the questionnaire the API's examples answer
     password_hashing = users.hashing_for(settings)
     replay_store = replay_store_from_settings(settings, side_engine)
@@ -164,6 +170,9 @@ def create_app(
 
     def provide_side_engine() -> AsyncEngine:
         return side_engine
+
+    def provide_autocommit_engine() -> AsyncEngine:
+        return autocommit_engine
 
     def provide_rate_limits() -> ratelimit.RateLimitStore:
         return rate_limit_store
@@ -199,8 +208,8 @@ def create_app(
             own_tracer_provider.shutdown()  # sends the spans still queued
         await rate_limit_store.close()
         await replay_store.close()
-        await engine.dispose()
-        await side_engine.dispose()
+        for pooled in own_pools:
+            await pooled.dispose()
         if oidc is not None:
             await oidc.aclose()
 
@@ -223,6 +232,7 @@ def create_app(
             "settings": Provide(provide_settings, sync_to_thread=False),
             "library": Provide(provide_library, sync_to_thread=False),
             "side_engine": Provide(provide_side_engine, sync_to_thread=False),
+            "autocommit_engine": Provide(provide_autocommit_engine, sync_to_thread=False),
             "rate_limits": Provide(provide_rate_limits, sync_to_thread=False),
             "password_hashing": Provide(provide_password_hashing, sync_to_thread=False),
             "smart": Provide(provide_smart, sync_to_thread=False),

@@ -12,12 +12,12 @@ import logging
 import secrets
 import sqlite3
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypedDict, Unpack
 
-from sqlalchemy import event, func, select, text
+from sqlalchemy import bindparam, event, func, select, text
 from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_connection
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -76,21 +76,33 @@ def event_digest(fields: AuditFields, prev_hash: str) -> str:
 
 
 def _document(fields: AuditFields) -> dict[str, Any]:
-    occurred_at = fields.occurred_at
+    return _document_of({name: getattr(fields, name) for name in _HASHED_FIELDS})
+
+
+def _document_of(values: Mapping[str, Any]) -> dict[str, Any]:
+    occurred_at = values["occurred_at"]
     if occurred_at.tzinfo is None:  # stored as UTC everywhere; a naive value from a driver is UTC
         occurred_at = occurred_at.replace(tzinfo=UTC)
     return {
+        **{name: values[name] for name in _HASHED_FIELDS},
         "v": 1,
         "occurred_at": occurred_at.astimezone(UTC).isoformat(timespec="microseconds"),
-        "actor_type": fields.actor_type,
-        "actor_id": fields.actor_id,
-        "actor_label": fields.actor_label,
-        "action": fields.action,
-        "entity_type": fields.entity_type,
-        "entity_id": fields.entity_id,
-        "ip": fields.ip,
-        "detail": fields.detail,
     }
+
+
+# What an event's hash covers (AuditFields), spelled out: a field added here changes every hash,
+# so it needs a new document version ("v") and a migration, not just a new attribute.
+_HASHED_FIELDS = (
+    "occurred_at",
+    "actor_type",
+    "actor_id",
+    "actor_label",
+    "action",
+    "entity_type",
+    "entity_id",
+    "ip",
+    "detail",
+)
 
 
 def _digest(document: dict[str, Any]) -> str:
@@ -136,6 +148,28 @@ def chain_tail(connection: Connection) -> str:
     return str(last) if last else GENESIS_HASH
 
 
+def _linked_in_insert(fields: AuditFields) -> tuple[Any, Any]:
+    """SQLite, one event: (prev_hash, event_hash) as expressions its own INSERT evaluates, so the
+    INSERT reads the chain's tail and hashes the link itself. The write lock is taken by the INSERT
+    and held for one statement less than lock + read."""
+    return _TAIL, getattr(func, SQLITE_DIGEST)(_as_json(_document(fields)), _TAIL)
+
+
+def _as_json(document: dict[str, Any]) -> str:
+    return json.dumps(document, ensure_ascii=False, allow_nan=False)
+
+
+_TAIL = func.coalesce(
+    select(AUDIT_EVENTS.c.event_hash).order_by(AUDIT_EVENTS.c.id.desc()).limit(1).scalar_subquery(),
+    GENESIS_HASH,
+)
+# _linked_in_insert as one statement built once, the event's fields and document bound at execution
+# (SQLAlchemy then compiles it once, not at every read).
+_INSERT_LINKED = AUDIT_EVENTS.insert().values(
+    prev_hash=_TAIL, event_hash=getattr(func, SQLITE_DIGEST)(bindparam("document"), _TAIL)
+)
+
+
 @event.listens_for(Session, "before_flush")
 def _chain_new_events(session: Session, _context: Any, _instances: Any) -> None:
     """Link the events about to be inserted to the chain's tail, in the order they were added."""
@@ -145,16 +179,8 @@ def _chain_new_events(session: Session, _context: Any, _instances: Any) -> None:
     pending.sort(key=lambda obj: instance_state(obj).insert_order or 0)
     connection = session.connection()
     if len(pending) == 1 and connection.dialect.name == "sqlite":
-        # One event (every audited read): its INSERT reads the tail and hashes the link itself, so
-        # the write lock is taken by the INSERT and held for one statement less than lock + read.
         [audit_event] = pending
-        tail = func.coalesce(
-            select(AUDIT_EVENTS.c.event_hash).order_by(AUDIT_EVENTS.c.id.desc()).limit(1).scalar_subquery(),
-            GENESIS_HASH,
-        )
-        document = json.dumps(_document(audit_event), ensure_ascii=False, allow_nan=False)
-        audit_event.prev_hash = tail  # type: ignore[assignment]
-        audit_event.event_hash = getattr(func, SQLITE_DIGEST)(document, tail)
+        audit_event.prev_hash, audit_event.event_hash = _linked_in_insert(audit_event)
         return
     _take_chain_lock(connection)
     previous = chain_tail(connection)
@@ -176,19 +202,62 @@ async def record(
     """Add an event to the request's unit of work: it commits (or not) with what it describes.
     It is written (and chained) when the unit of work flushes, at commit, so neither SQLite's write
     lock nor the chain is held while the rest of the request runs."""
-    session.add(
-        AuditEvent(
-            actor_type=actor.type,
-            actor_id=actor.id,
-            actor_label=actor.label[:200],
-            action=action,
-            entity_type=entity_type,
-            entity_id=entity_id,
-            ip=ip[:64],
-            detail=detail or {},
-        )
+    values = _new_event(actor, action, entity_type=entity_type, entity_id=entity_id, ip=ip, detail=detail)
+    session.add(AuditEvent(**values))
+    _log(values)
+
+
+async def record_read(
+    session: AsyncSession,
+    autocommit_engine: AsyncEngine,
+    actor: Actor,
+    action: str,
+    **fields: Unpack[EventFields],
+) -> None:
+    """Put one read on the record, committed before anything is sent.
+
+    On SQLite `session` is committed first (a document stored at its first read), then the event
+    is one INSERT on an autocommit connection that links itself to the chain and commits itself:
+    SQLite's single writer is held for that statement only, not across the turns of a busy event
+    loop between INSERT and COMMIT. If that INSERT fails, the request fails and sends nothing. On
+    PostgreSQL the event joins the session's unit of work, committed now."""
+    if autocommit_engine.dialect.name != "sqlite":
+        await record(session, actor, action, **fields)
+        await session.commit()
+        return
+    # The session's own writes first (a document stored at its first read): their transaction
+    # holds SQLite's write lock, which the INSERT on another connection would wait for in vain.
+    await session.commit()
+    values = _new_event(actor, action, **fields)
+    async with autocommit_engine.begin() as connection:
+        await connection.execute(_INSERT_LINKED, {**values, "document": _as_json(_document_of(values))})
+    _log(values)
+
+
+def _new_event(actor: Actor, action: str, **fields: Unpack[EventFields]) -> dict[str, Any]:
+    """A new event's recorded fields (AuditFields), before it is an ORM object or a row."""
+    return {
+        "occurred_at": utcnow(),
+        "actor_type": actor.type,
+        "actor_id": actor.id,
+        "actor_label": actor.label[:200],
+        "action": action,
+        "entity_type": fields.get("entity_type", ""),
+        "entity_id": fields.get("entity_id", ""),
+        "ip": fields.get("ip", "")[:64],
+        "detail": fields.get("detail") or {},
+    }
+
+
+def _log(values: Mapping[str, Any]) -> None:
+    logger.info(
+        "audit %s %s:%s %s %s",
+        values["action"],
+        values["actor_type"],
+        values["actor_id"],
+        values["entity_type"],
+        values["entity_id"],
     )
-    logger.info("audit %s %s:%s %s %s", action, actor.type, actor.id, entity_type, entity_id)
 
 
 async def record_patient_event(

@@ -23,6 +23,7 @@ from sdm_service.settings import Settings
 from sdm_service.sqlite_driver import one_hop_dbapi
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+AUTOCOMMIT_POOL_SIZE = 4  # SQLite: single statements, each holding a connection for one hand-over
 PRIVATE_DIRECTORY_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
 
@@ -54,7 +55,10 @@ def make_private(db_file: Path) -> None:
             path.chmod(mode & PRIVATE_FILE_MODE)
 
 
-def create_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
+def create_engine(
+    settings: Settings, *, pool_size: int | None = None, autocommit: bool = False
+) -> AsyncEngine:
+    """`autocommit` (SQLite only): every statement commits by itself; see create_autocommit_engine."""
     url = settings.database_url
     if settings.is_sqlite:
         db_file = sqlite_file(url)
@@ -65,9 +69,12 @@ def create_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncE
             # A fixed-size pool: callers queue in order instead of several connections racing for
             # SQLite's single write lock and backing off in busy_timeout sleeps.
             pool_options.update(pool_size=pool_size, max_overflow=0, pool_timeout=30)
+        connect_args: dict[str, Any] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        if autocommit:
+            connect_args["isolation_level"] = None  # sqlite3 opens no transaction of its own
         engine = create_async_engine(
             url,
-            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            connect_args=connect_args,
             module=one_hop_dbapi(),  # one thread hand-over per statement, not four
             **pool_options,
         )
@@ -92,6 +99,19 @@ def create_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncE
         pool_pre_ping=True,
         pool_timeout=settings.db_pool_timeout_seconds,
     )
+
+
+def create_autocommit_engine(settings: Settings, side_engine: AsyncEngine) -> AsyncEngine:
+    """Connections on which each statement commits by itself, for writes of one statement that
+    must not wait for a request's transaction (rate-limit counts, the audit event of a read). On
+    PostgreSQL a row lock is then held for the statement, not a round trip more until COMMIT; on
+    SQLite the statement and its commit are one hand-over to the driver's thread, and the writer
+    gate is held for that statement only (sqlite_driver.py)."""
+    if not settings.is_sqlite:
+        return side_engine.execution_options(isolation_level="AUTOCOMMIT")
+    if sqlite_file(settings.database_url) is None:  # in memory: each connection is its own database
+        return side_engine
+    return create_engine(settings, pool_size=AUTOCOMMIT_POOL_SIZE, autocommit=True)
 
 
 def sqlalchemy_config(settings: Settings, engine: AsyncEngine) -> SQLAlchemyAsyncConfig:

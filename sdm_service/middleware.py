@@ -271,7 +271,7 @@ class RateLimitMiddleware(ASGIMiddleware):
             # ceiling, and once over it its requests add no per-token counters either.
             token = bearer_token(scope)
             key = f"token:{hash_token(token)}" if token else address
-            # Both counts in one store round trip (one write transaction on the database store).
+            # Both counts in one store round trip (one statement on the database store).
             wait = await store.enforce_many([(self.api_address_limit, address), (self.api_limit, key)])
             if wait is not None:
                 raise ratelimit.RateLimited(wait)

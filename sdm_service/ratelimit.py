@@ -3,11 +3,13 @@ Redis (``SDM_RATE_LIMIT_STORE=redis``), never only in one process's memory.
 
 ``create_app`` builds the app's one store (``store_from_settings``): handlers get it as the
 ``rate_limits`` dependency, middleware from the app state; the module functions take it. Database hits
-(one upsert each in rate_counters) are written in their own short transaction: a rejected request
-rolls its own unit of work back, but the attempt must still count."""
+(one upsert each in rate_counters) are written apart from the request's unit of work, each statement
+committing by itself on the app's autocommit engine: a rejected request rolls its own unit of work
+back, but the attempt must still count."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import math
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import TextClause, delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from sdm_service.models import RateCounter, utcnow
@@ -97,12 +99,11 @@ class DatabaseStore:
     together, up to one slot early. Expired slots are purged 1 in PURGE_ONE_IN hits.
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, writer: AsyncEngine | None = None) -> None:
+        """`writer`: the app's autocommit engine (db.create_autocommit_engine), so a hit is one
+        statement that commits by itself; without one, hits commit in a transaction of `engine`."""
         self.engine = engine
-        on_postgres = engine.dialect.name == "postgresql"
-        # On PostgreSQL each statement commits by itself, so a client's row stays locked for one
-        # statement, not a round trip more until COMMIT (on SQLite autocommit costs a thread hop).
-        self._writer = engine.execution_options(isolation_level="AUTOCOMMIT") if on_postgres else engine
+        self._writer = writer or engine
 
     async def retry_after(self, limit: Limit, raw_key: str, *, now: datetime | None = None) -> int | None:
         at = (now or utcnow()).timestamp()
@@ -122,8 +123,9 @@ class DatabaseStore:
     async def enforce_many(self, checks: Sequence[tuple[Limit, str]]) -> int | None:
         """Count each hit unless over its limit; the wait at the first that is (that hit and those
         after it are then taken back, so only allowed requests count). All hits are counted by one
-        statement (it returns each key's hits in the window), committed by itself on PostgreSQL and
-        with its COMMIT on SQLite: an API request's two counts cost one write."""
+        statement (it returns each key's hits in the window) that commits by itself: an API
+        request's two counts cost one write. A take-back is a statement of its own, so another
+        request may briefly see a count one too high, and be refused a moment early."""
         at = utcnow().timestamp()
         keyed = [(limit, _key(raw_key)) for limit, raw_key in checks]
         if not keyed:
@@ -224,14 +226,21 @@ _UNCOUNT = text(
 
 async def _count_all(connection: AsyncConnection, keyed: list[tuple[Limit, str]], at: float) -> list[int]:
     """Count one hit for each (limit, key) (one window, distinct keys): the window's hits of each."""
-    values, parameters = [], {"window_start": _window_start(at, keyed[0][0])}
+    parameters = {"window_start": _window_start(at, keyed[0][0])}
     for n, (limit, key) in enumerate(keyed):
-        values.append(f"(:bucket{n}, :key{n}, :slot_start{n}, 1, :expires_at{n})")
         row = _count_parameters(limit, key, at)
         parameters.update({f"{name}{n}": row[name] for name in ("bucket", "key", "slot_start", "expires_at")})
-    statement = text(_COUNT_HITS_RETURNING_WINDOW.format(rows=", ".join(values)))
+    statement = _count_hits_statement(len(keyed))
     found = {(b, k): int(h) + int(e) for b, k, h, e in await connection.execute(statement, parameters)}
     return [found[(limit.bucket, key)] for limit, key in keyed]
+
+
+@functools.lru_cache(maxsize=8)
+def _count_hits_statement(keys: int) -> TextClause:
+    """_COUNT_HITS_RETURNING_WINDOW for `keys` rows, built once per count (parsing the text again
+    at every request cost more than the statement)."""
+    rows = ", ".join(f"(:bucket{n}, :key{n}, :slot_start{n}, 1, :expires_at{n})" for n in range(keys))
+    return text(_COUNT_HITS_RETURNING_WINDOW.format(rows=rows))
 
 
 async def _count_one(connection: AsyncConnection, limit: Limit, key: str, at: float) -> int:
@@ -293,13 +302,16 @@ def _wait_for_slots(limit: Limit, slots: list[tuple[int, int]], at: float) -> in
     return limit.window_seconds  # unreachable: the slots' own hits cover `over`
 
 
-def store_from_settings(settings: Settings, engine: AsyncEngine) -> RateLimitStore:
-    """The store the settings ask for; `engine` is the side pool (hits commit on their own)."""
+def store_from_settings(
+    settings: Settings, engine: AsyncEngine, writer: AsyncEngine | None = None
+) -> RateLimitStore:
+    """The store the settings ask for; `engine` is the side pool (hits commit on their own),
+    `writer` the autocommit engine (see DatabaseStore)."""
     if settings.rate_limit_store == "redis":
         from sdm_service.ratelimit_redis import RedisStore
 
         return RedisStore(settings.redis_url)
-    return DatabaseStore(engine)
+    return DatabaseStore(engine, writer)
 
 
 async def retry_after(

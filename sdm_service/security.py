@@ -11,6 +11,13 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 TOKEN_BYTES = 32  # 256 bits of randomness; links and API tokens are unguessable
+# argon2id costs for clinician passwords: OWASP's recommended configuration (Password Storage Cheat
+# Sheet: 19 MiB, 2 passes, 1 lane). A hash holds its whole memory cost while it runs, so each
+# sign-in in flight adds this much to a worker; RFC 9106's 64 MiB option more than tripled that.
+# Settings (SDM_PASSWORD_HASH_*) may raise it; hashes with other costs are upgraded at sign-in.
+PASSWORD_TIME_COST = 2
+PASSWORD_MEMORY_KIB = 19 * 1024
+PASSWORD_PARALLELISM = 1
 # Where a request remembers the clinician its session cookie belongs to (web/auth.py sets it; the
 # refusal audit reads it to name who was refused).
 CLINICIAN_STATE_KEY = "clinician_user"
@@ -18,14 +25,20 @@ CLINICIAN_STATE_KEY = "clinician_user"
 
 class PasswordHashing:
     """argon2id with given cost parameters (see Settings.password_hash_*). The defaults are the
-    library's recommended ones (RFC 9106, low-memory); tests use cheap ones through settings."""
+    production ones (PASSWORD_*, above); tests use cheap ones through settings."""
 
-    def __init__(self, *, time_cost: int = 3, memory_kib: int = 65536, parallelism: int = 4) -> None:
+    def __init__(
+        self,
+        *,
+        time_cost: int = PASSWORD_TIME_COST,
+        memory_kib: int = PASSWORD_MEMORY_KIB,
+        parallelism: int = PASSWORD_PARALLELISM,
+    ) -> None:
         self.hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
         # Verified against when the username is unknown, so timing does not reveal accounts. A
         # verification costs the parameters written in the hash, not its digest, so random bytes in
-        # this hasher's encoding do: hashing a password here held the whole memory cost (64 MiB by
-        # default) in every worker at start-up, for nothing.
+        # this hasher's encoding do: hashing a password here held the whole memory cost in every
+        # worker at start-up, for nothing.
         self._dummy_hash = _unmatchable_hash(self.hasher)
 
     def hash(self, password: str) -> str:
@@ -65,7 +78,7 @@ def tokens_match(token: str, stored_hash: str) -> bool:
 
 def hash_password(password: str) -> str:
     """With the default (production) parameters; services use the settings' PasswordHashing."""
-    return PasswordHasher().hash(password)
+    return PasswordHashing().hash(password)
 
 
 def verify_password(password: str, stored_hash: str) -> bool:

@@ -19,6 +19,7 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 
 from sdm_service.paths import SMART_TOKEN_PATH
 from sdm_service.resources import CHECKOUT_ROOT, resource_path
+from sdm_service.security import PASSWORD_MEMORY_KIB, PASSWORD_PARALLELISM, PASSWORD_TIME_COST
 from sdm_service.settings_oidc import OidcSettings
 
 PROJECT_ROOT = CHECKOUT_ROOT  # the source tree (tests and bench read it); the app uses resource_path
@@ -138,10 +139,10 @@ class Settings(OidcSettings):
     mfa_required_for_all: bool = False
     # Only for test suites of unrelated features; refused in production.
     mfa_required_for_admins: bool = True
-    # argon2id cost for clinician passwords: the library's recommended parameters (RFC 9106).
-    password_hash_time_cost: int = Field(default=3, ge=1, le=20)
-    password_hash_memory_kib: int = Field(default=65536, ge=8, le=4 * 1024 * 1024)
-    password_hash_parallelism: int = Field(default=4, ge=1, le=64)
+    # argon2id cost for clinician passwords (security.PASSWORD_*: OWASP's recommended configuration).
+    password_hash_time_cost: int = Field(default=PASSWORD_TIME_COST, ge=1, le=20)
+    password_hash_memory_kib: int = Field(default=PASSWORD_MEMORY_KIB, ge=8, le=4 * 1024 * 1024)
+    password_hash_parallelism: int = Field(default=PASSWORD_PARALLELISM, ge=1, le=64)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # json: one JSON object per line for a log pipeline; text: for people. Unset: json in
     # production, text elsewhere (see log_format_in_use).

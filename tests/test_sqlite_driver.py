@@ -4,17 +4,19 @@ lastrowid, errors mapped to SQLAlchemy's exceptions, and transactions that commi
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import sqlite3
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
-import aiosqlite
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.util import greenlet_spawn
 
 from sdm_service import sqlite_driver
-from sdm_service.db import create_engine
+from sdm_service.db import create_autocommit_engine, create_engine
 from sdm_service.settings import load_settings
 from sdm_service.sqlite_driver import OneHopCursor
 
@@ -66,18 +68,13 @@ async def test_commit_costs_a_hand_over_only_after_a_write(
     engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ended: list[str] = []
-    real_commit, real_rollback = aiosqlite.Connection.commit, aiosqlite.Connection.rollback
+    real_end = sqlite_driver._end_on_worker
 
-    async def commit(self: aiosqlite.Connection) -> None:
-        ended.append("commit")
-        await real_commit(self)
+    def end_on_worker(connection: Any, gate: sqlite_driver.WriterGate, end: Callable[[], None]) -> None:
+        ended.append(end.__name__)  # runs on aiosqlite's thread: one hand-over each
+        real_end(connection, gate, end)
 
-    async def rollback(self: aiosqlite.Connection) -> None:
-        ended.append("rollback")
-        await real_rollback(self)
-
-    monkeypatch.setattr(aiosqlite.Connection, "commit", commit)
-    monkeypatch.setattr(aiosqlite.Connection, "rollback", rollback)
+    monkeypatch.setattr(sqlite_driver, "_end_on_worker", end_on_worker)
     async with AsyncSession(engine) as session:
         await session.execute(text("SELECT count(*) FROM t"))
         await session.commit()
@@ -95,7 +92,7 @@ async def test_commit_costs_a_hand_over_only_after_a_write(
     assert names == ["kept"]
 
 
-def _gate(engine: AsyncEngine) -> asyncio.Lock:
+def _gate(engine: AsyncEngine) -> sqlite_driver.WriterGate:
     database = engine.url.database or ""
     return sqlite_driver._gate_for(database)
 
@@ -145,3 +142,61 @@ async def test_a_failed_or_abandoned_write_gives_the_gate_back(engine: AsyncEngi
     assert not gate.locked()
     async with engine.connect() as connection:
         assert (await connection.execute(text("SELECT count(*) FROM t"))).scalar_one() == 0
+
+
+async def test_a_statement_on_an_autocommit_connection_commits_and_frees_the_gate_by_itself(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """db.create_autocommit_engine on SQLite: the INSERT and its commit are one hand-over, and the
+    writer gate is free again as soon as the statement is done (no COMMIT to wait for)."""
+    settings = load_settings(database_url=f"sqlite:///{tmp_path / 'driver.db'}")
+    autocommit = create_autocommit_engine(settings, engine)
+    assert autocommit is not engine
+    gate = _gate(engine)
+    try:
+        async with autocommit.connect() as connection:
+            await connection.execute(text("INSERT INTO t (name) VALUES ('at once')"))
+            assert not gate.locked()
+            async with engine.connect() as other:  # committed: another connection sees it now
+                assert (await other.execute(text("SELECT name FROM t"))).scalars().all() == ["at once"]
+            with pytest.raises(IntegrityError):
+                await connection.execute(text("INSERT INTO t (name) VALUES ('at once')"))
+            assert not gate.locked()  # a refused statement holds nothing either
+    finally:
+        await autocommit.dispose()
+
+
+async def test_a_connection_dropped_in_the_middle_of_a_write_gives_the_gate_back(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """A connection terminated while its transaction holds the gate (garbage collected, or
+    cancelled while closing: its close is only queued) must not keep every later writer waiting."""
+    gate = _gate(engine)
+    dropped = await greenlet_spawn(sqlite_driver.one_hop_dbapi().connect, str(tmp_path / "driver.db"))
+    await greenlet_spawn(dropped.cursor().execute, "INSERT INTO t (name) VALUES ('lost')")
+    assert gate.locked()
+    dropped.terminate()  # outside a greenlet, as at garbage collection
+    assert not gate.locked()
+    async with engine.begin() as connection:  # the next writer goes on at once
+        await connection.execute(text("INSERT INTO t (name) VALUES ('next')"))
+    async with engine.connect() as connection:
+        names = (await connection.execute(text("SELECT name FROM t"))).scalars().all()
+    assert names == ["next"]  # what the dropped connection left open was rolled back
+
+
+def test_a_turn_is_given_back_once_when_two_threads_end_it() -> None:
+    """The worker finishing a cancelled caller's statement and the event loop closing the
+    connection may both end its turn: the gate is released once, and stays usable."""
+    gate = sqlite_driver.WriterGate()
+    connection = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        gate.enter_if_writing(connection, "INSERT INTO x VALUES (1)")
+        assert gate.locked()
+        gate.abandon(connection)
+        gate.leave_if_done(connection)  # the other thread, a moment later: nothing left to give
+        gate.abandon(connection)
+        assert not gate.locked()
+        gate.enter_if_writing(connection, "INSERT INTO x VALUES (2)")
+        assert gate.locked()
+    finally:
+        connection.close()

@@ -19,10 +19,10 @@ from litestar.di import Provide
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers import BaseRouteHandler
 from litestar.openapi.spec import SecurityScheme
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from sdm_service import scopes as smart_scopes
-from sdm_service.audit import Actor, record
+from sdm_service.audit import Actor, EventFields, record, record_read
 from sdm_service.middleware import request_ip
 from sdm_service.models import ApiClient
 from sdm_service.services.api_clients import authenticate, client_scopes
@@ -143,14 +143,24 @@ async def audit_read(
     entity_id: str,
     action: str = "api.response.read",
     detail: dict[str, Any] | None = None,
+    autocommit_engine: AsyncEngine | None = None,
 ) -> None:
-    """Record a read of patient data by an API client (one event per response read)."""
-    await record(
-        db_session,
-        actor(client),
-        action,
-        entity_type="response",
-        entity_id=entity_id,
-        ip=request_ip(request),
-        detail={"path": request.url.path, **(detail or {})},
-    )
+    """Record a read of patient data by an API client (one event per response read): with the
+    request's unit of work, or, given the app's autocommit engine, committed now, before the
+    answer is sent (audit.record_read)."""
+    fields = _read_fields(request, entity_id, detail)
+    if autocommit_engine is None:
+        await record(db_session, actor(client), action, **fields)
+    else:
+        await record_read(db_session, autocommit_engine, actor(client), action, **fields)
+
+
+def _read_fields(
+    request: Request[Any, Any, Any], entity_id: str, detail: dict[str, Any] | None
+) -> EventFields:
+    return {
+        "entity_type": "response",
+        "entity_id": entity_id,
+        "ip": request_ip(request),
+        "detail": {"path": request.url.path, **(detail or {})},
+    }

@@ -25,7 +25,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_409_CONFLICT
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from sdm_service.api.auth import (
     API_CLIENT_DEPENDENCY,
@@ -306,6 +306,7 @@ async def get_summary_pdf(
     response_id: FromPath[uuid.UUID],
     api_client: NamedDependency[ApiClient],
     db_session: NamedDependency[AsyncSession],
+    autocommit_engine: NamedDependency[AsyncEngine],
 ) -> HttpResponse[bytes]:
     async def completed() -> PatientResponse:  # only when nothing is stored: 404, 409 or store first
         response = await _load(db_session, response_id)
@@ -317,8 +318,15 @@ async def get_summary_pdf(
         return response
 
     pdf = await documents.document_of_record(db_session, response_id, completed)
-    await audit_read(db_session, api_client, request, entity_id=str(response_id), detail={"format": "pdf"})
-    await db_session.commit()  # release the write lock before the document's bytes are sent
+    # Committed now: the write lock is not held while the document's bytes are sent.
+    await audit_read(
+        db_session,
+        api_client,
+        request,
+        entity_id=str(response_id),
+        detail={"format": "pdf"},
+        autocommit_engine=autocommit_engine,
+    )
     return HttpResponse(pdf.content, media_type=documents.PDF_MEDIA_TYPE, headers=pdf.download_headers())
 
 

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -160,13 +160,16 @@ async def revoke_api_client(
     return client
 
 
+# Built once: a statement made per request costs more to build and look up in SQLAlchemy's cache
+# than the indexed read itself (the same for every per-request lookup by token or id).
+_BY_TOKEN_HASH = select(ApiClient).where(col(ApiClient.token_hash) == bindparam("token_hash"))
+
+
 async def authenticate(session: AsyncSession, token: str, *, now: datetime | None = None) -> ApiClient | None:
     """The active client holding this token, or None. Marks it as used (to the minute)."""
     if not token or len(token) > 200:
         return None
-    client = (
-        await session.execute(select(ApiClient).where(col(ApiClient.token_hash) == hash_token(token)))
-    ).scalar_one_or_none()
+    client = (await session.execute(_BY_TOKEN_HASH, {"token_hash": hash_token(token)})).scalar_one_or_none()
     if client is None or client.revoked_at is not None:
         return None
     now = now or utcnow()

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 from sqlmodel import col
@@ -200,5 +200,11 @@ async def get_response(
 ) -> PatientResponse | None:
     """One response by id. The summary snapshot is the largest column (about 16 KB of JSON): without
     `with_summary` it is not loaded (and reading it raises instead of costing a query)."""
-    options = () if with_summary else (defer(PatientResponse.summary, raiseload=True),)  # type: ignore[arg-type]
-    return await session.get(PatientResponse, response_id, options=options)
+    statement = _BY_ID_WITH_SUMMARY if with_summary else _BY_ID
+    return (await session.execute(statement, {"response_id": response_id})).scalar_one_or_none()
+
+
+# Built once (see services/api_clients._BY_TOKEN_HASH); a select, not session.get(), whose options
+# were built and looked up again at every call.
+_BY_ID_WITH_SUMMARY = select(PatientResponse).where(col(PatientResponse.id) == bindparam("response_id"))
+_BY_ID = _BY_ID_WITH_SUMMARY.options(defer(PatientResponse.summary, raiseload=True))  # type: ignore[arg-type]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from joserfc.jwk import KeySet
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -59,6 +59,14 @@ class Principal:
     client: ApiClient
     permissions: frozenset[scopes.Permission]
     via: str  # "smart" or "static"
+
+
+# Built once (see services/api_clients._BY_TOKEN_HASH): every API request looks its token up.
+_LIVE_TOKEN = (
+    select(SmartAccessToken, ApiClient)
+    .join(ApiClient, col(ApiClient.id) == col(SmartAccessToken.client_id))
+    .where(col(SmartAccessToken.token_hash) == bindparam("token_hash"))
+)
 
 
 class SmartAuthority:
@@ -191,13 +199,7 @@ class SmartAuthority:
         """The client and granted permissions of a live access token, or None."""
         if not token.startswith(ACCESS_TOKEN_PREFIX) or len(token) > 200:
             return None
-        row = (
-            await session.execute(
-                select(SmartAccessToken, ApiClient)
-                .join(ApiClient, col(ApiClient.id) == col(SmartAccessToken.client_id))
-                .where(col(SmartAccessToken.token_hash) == hash_token(token))
-            )
-        ).first()
+        row = (await session.execute(_LIVE_TOKEN, {"token_hash": hash_token(token)})).first()
         if row is None:
             return None
         access, client = row

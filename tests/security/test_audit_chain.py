@@ -22,9 +22,9 @@ from click.testing import CliRunner
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from sdm_service import migrate
-from sdm_service.audit import SYSTEM, Actor, record, record_now
+from sdm_service.audit import SYSTEM, Actor, record, record_now, record_read
 from sdm_service.cli import main
-from sdm_service.db import create_engine
+from sdm_service.db import create_autocommit_engine, create_engine
 from sdm_service.models import AuditEvent
 from sdm_service.services.audit_query import ChainCheck, verify_chain
 from sdm_service.settings import PROJECT_ROOT
@@ -169,6 +169,51 @@ def test_concurrent_writers_keep_one_chain(database_url: str) -> None:
         thread.join()
     check = asyncio.run(_verify(database_url))
     assert check == ChainCheck(checked=2 * tasks * per_task, broken=None)
+
+
+def test_reads_recorded_at_once_join_the_one_chain(database_url: str) -> None:
+    """An API read is recorded by record_read: on SQLite one INSERT on the autocommit engine that
+    links itself to the chain and commits itself. Mixed with units of work, from concurrent tasks
+    of two event loops (two worker processes), the chain still holds every event once."""
+    per_loop = 8
+
+    async def worker(loop_number: int) -> None:
+        settings = make_settings(database_url)
+        engine = create_engine(settings)
+        autocommit = create_autocommit_engine(settings, engine)
+
+        async def read(n: int) -> None:
+            async with AsyncSession(engine) as session:
+                entity = f"read-{loop_number}-{n}"
+                await record_read(session, autocommit, ACTOR, "api.response.read", entity_id=entity)
+
+        try:
+            await asyncio.gather(
+                *(read(n) for n in range(per_loop)),
+                *(record_now(engine, ACTOR, "response.view", entity_id=f"view-{n}") for n in range(per_loop)),
+            )
+        finally:
+            await autocommit.dispose()
+            await engine.dispose()
+
+    threads = [threading.Thread(target=asyncio.run, args=(worker(number),)) for number in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert asyncio.run(_verify(database_url)) == ChainCheck(checked=2 * 2 * per_loop, broken=None)
+
+    async def reads() -> list[str]:
+        engine = _engine(database_url)
+        try:
+            async with AsyncSession(engine) as session:
+                query = sa.select(AuditEvent.entity_id).where(AuditEvent.action == "api.response.read")
+                return sorted((await session.execute(query)).scalars())
+        finally:
+            await engine.dispose()
+
+    expected = sorted(f"read-{loop}-{n}" for loop in range(2) for n in range(per_loop))
+    assert asyncio.run(reads()) == expected
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

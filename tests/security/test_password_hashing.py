@@ -58,7 +58,7 @@ def test_production_settings_hash_with_the_recommended_argon2id_parameters() -> 
     )
     hashing = users.hashing_for(production)
     stored = hashing.hash(PASSWORD)
-    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")  # OWASP's recommended costs
     assert hashing.verify(PASSWORD, stored)
     assert not hashing.verify("wrong-password-123", stored)
     assert not hashing.verify(PASSWORD, None)  # an unknown account never matches

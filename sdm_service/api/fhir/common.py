@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from litestar import Request
 from litestar import Response as HttpResponse
 from litestar.di import NamedDependency, Provide
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sdm_service.api.auth import audit_read, scopes
 from sdm_service.api.fhir import openapi, params
@@ -32,9 +33,14 @@ class FhirCall(RequestCall):
     """What every FHIR interaction that needs a token works with (dependency `call`)."""
 
     api_client: NamedDependency[ApiClient]
+    autocommit_engine: NamedDependency[AsyncEngine]
 
     async def audit(self, entity_id: str, **options: Any) -> None:
         await audit_read(self.db_session, self.api_client, self.request, entity_id=entity_id, **options)
+
+    async def audit_now(self, entity_id: str, **options: Any) -> None:
+        """One read, committed before the answer is sent."""
+        await self.audit(entity_id, autocommit_engine=self.autocommit_engine, **options)
 
 
 def _provide_search(
@@ -112,10 +118,9 @@ async def _response_behind(call: FhirCall, resource_type: str, resource_id: str)
 
 
 async def _record_read(call: FhirCall, response_id: uuid.UUID, via: str) -> None:
-    await call.audit(str(response_id), detail={"via": via})
-    # Commit the audit event now rather than after the response is sent: the write lock (SQLite's
-    # one writer) is then not held while the resource is mapped, serialised and sent.
-    await call.db_session.commit()
+    # Committed now rather than after the response is sent: the write lock (SQLite's one writer)
+    # is then not held while the resource is mapped, serialised and sent.
+    await call.audit_now(str(response_id), detail={"via": via})
 
 
 async def searchset_response(
